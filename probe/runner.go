@@ -1,0 +1,182 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Runner probes many targets concurrently with a bounded number of attempts
+// in flight. A target whose attempt fails waits (1 s, 2 s, 4 s … capped at
+// 10 s by default) and tries again, up to Attempts times; the wait does not
+// hold a worker, so slow or failing targets never starve the others.
+type Runner struct {
+	// Probers holds one Prober per check. A target whose check has none is
+	// reported down with an error saying so.
+	Probers map[Check]Prober
+	// Concurrency is the number of attempts in flight at once (≥1).
+	Concurrency int
+	// Attempts is the number of attempts per target (≥1): RETRY_COUNT.
+	Attempts int
+	// AttemptTimeout bounds one attempt of each check. Zero means only the
+	// sweep deadline bounds it.
+	AttemptTimeout map[Check]time.Duration
+	// RetryWait gives the wait after failed attempt n (1-based). Nil means
+	// DefaultRetryWait.
+	RetryWait func(n int) time.Duration
+}
+
+// DefaultRetryWait is 1 s after the first failure, doubling, capped at 10 s.
+func DefaultRetryWait(n int) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	if n > 4 {
+		return 10 * time.Second
+	}
+	return min(time.Second<<(n-1), 10*time.Second)
+}
+
+// ErrSweepDeadline is the cause recorded for checks the sweep deadline cut
+// short.
+var ErrSweepDeadline = errors.New("sweep deadline reached")
+
+// Run probes every target and returns one Result per target, in the order
+// given. It returns by ctx's deadline whatever the targets do: checks still
+// running or never started are reported as down with TimedOut set. Run waits
+// for its workers to see the cancellation, which well-behaved Probers do at
+// once.
+func (r *Runner) Run(ctx context.Context, targets []Target) []Result {
+	results := make([]Result, len(targets))
+	if len(targets) == 0 {
+		return results
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	attempts := max(r.Attempts, 1)
+	wait := r.RetryWait
+	if wait == nil {
+		wait = DefaultRetryWait
+	}
+
+	// Each target sits in the queue at most once at a time, so a buffer of
+	// len(targets) means a send never blocks.
+	queue := make(chan int, len(targets))
+	for i := range targets {
+		queue <- i
+	}
+	var (
+		mu        sync.Mutex
+		remaining = len(targets)
+		done      = make(chan struct{})
+		timers    []*time.Timer
+		tries     = make([]int, len(targets))
+	)
+	finish := func(i int, res Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		results[i] = res
+		remaining--
+		if remaining == 0 {
+			close(done)
+		}
+	}
+
+	workers := min(max(r.Concurrency, 1), len(targets))
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for range workers {
+		go func() {
+			defer wg.Done()
+			for {
+				var i int
+				select {
+				case i = <-queue:
+				case <-done:
+					return
+				case <-ctx.Done():
+					return
+				}
+				t := targets[i]
+				tries[i]++ // only the worker holding i touches tries[i]
+				res := r.attempt(ctx, t)
+				res.Target, res.Attempts = t, tries[i]
+				if res.Status != StatusUp && ctx.Err() != nil {
+					res.TimedOut = true
+					res.Error = timeoutText(tries[i]) + ": " + res.Error
+					finish(i, res)
+					continue
+				}
+				if res.Status == StatusUp || res.final || tries[i] >= attempts {
+					finish(i, res)
+					continue
+				}
+				w := wait(tries[i])
+				if dl, ok := ctx.Deadline(); ok && time.Until(dl) < w {
+					// The next attempt could not start before the
+					// deadline: report this failure as it stands.
+					finish(i, res)
+					continue
+				}
+				mu.Lock()
+				timers = append(timers, time.AfterFunc(w, func() { queue <- i }))
+				mu.Unlock()
+			}
+		}()
+	}
+
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	cancel()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, tm := range timers {
+		tm.Stop()
+	}
+	if remaining > 0 {
+		for i := range results {
+			if results[i].Status != "" {
+				continue
+			}
+			results[i] = Result{
+				Target:   targets[i],
+				Status:   StatusDown,
+				Error:    timeoutText(tries[i]),
+				Attempts: tries[i],
+				TimedOut: true,
+			}
+		}
+	}
+	return results
+}
+
+func timeoutText(tries int) string {
+	if tries == 0 {
+		return ErrSweepDeadline.Error() + " before the check started"
+	}
+	return fmt.Sprintf("%s during attempt %d", ErrSweepDeadline, tries)
+}
+
+// attempt makes one attempt within its own timeout and the sweep deadline.
+func (r *Runner) attempt(ctx context.Context, t Target) Result {
+	p, ok := r.Probers[t.Check]
+	if !ok {
+		return Result{Status: StatusDown, Error: fmt.Sprintf("check %q is not enabled", t.Check), final: true}
+	}
+	if d := r.AttemptTimeout[t.Check]; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	res := p.Probe(ctx, t)
+	if res.Status == "" {
+		res.Status = StatusDown
+	}
+	return res
+}
