@@ -112,15 +112,32 @@ func normaliseHost(s string) (string, error) {
 		if err != nil || !ip.Is6() {
 			return "", errors.New("not an IPv6 address inside brackets")
 		}
+		if err := checkZone(ip.Zone()); err != nil {
+			return "", err
+		}
 		return ip.String(), nil
 	}
 	if ip, err := netip.ParseAddr(s); err == nil {
+		if err := checkZone(ip.Zone()); err != nil {
+			return "", err
+		}
 		return ip.Unmap().String(), nil
 	}
 	if strings.Contains(s, ":") {
 		return "", errors.New("not an IP address or host name (ping takes no port)")
 	}
 	return normaliseHostname(s)
+}
+
+// checkZone accepts an IPv6 zone that is an interface name or index.
+func checkZone(zone string) error {
+	for _, r := range zone {
+		ok := r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !ok {
+			return fmt.Errorf("character %q is not allowed in an IPv6 zone", r)
+		}
+	}
+	return nil
 }
 
 // normaliseHostPort accepts host, host:port, [v6] and [v6]:port, and returns

@@ -1,0 +1,198 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// proberFunc turns a function into a Prober, for tests of the runner alone.
+type proberFunc func(ctx context.Context, t Target) Result
+
+func (f proberFunc) Probe(ctx context.Context, t Target) Result { return f(ctx, t) }
+
+func targetsN(check Check, n int) []Target {
+	ts := make([]Target, n)
+	for i := range ts {
+		ts[i] = Target{Check: check, Address: fmt.Sprintf("t%d.test", i)}
+	}
+	return ts
+}
+
+func TestRunnerRetriesUntilSuccessAndReportsOnlyTheLastAttemptsLatency(t *testing.T) {
+	var calls atomic.Int32
+	p := proberFunc(func(ctx context.Context, t Target) Result {
+		if calls.Add(1) < 3 {
+			return Result{Status: StatusDown, Error: "boom", Latency: time.Second}
+		}
+		return Result{Status: StatusUp, Latency: 7 * time.Millisecond}
+	})
+	var waits []int
+	r := Runner{Probers: map[Check]Prober{DNS: p}, Concurrency: 4, Attempts: 3,
+		RetryWait: func(n int) time.Duration { waits = append(waits, n); return time.Millisecond }}
+	res := r.Run(context.Background(), targetsN(DNS, 1))
+	if got := res[0]; got.Status != StatusUp || got.Attempts != 3 || got.Latency != 7*time.Millisecond || got.Error != "" {
+		t.Fatalf("result = %+v; want up after 3 attempts with the last attempt's latency", got)
+	}
+	if fmt.Sprint(waits) != "[1 2]" {
+		t.Errorf("waits asked for after attempts %v, want [1 2]", waits)
+	}
+}
+
+func TestRunnerStopsAtAttemptsAndAtFinalFailures(t *testing.T) {
+	tests := []struct {
+		name         string
+		final        bool
+		wantAttempts int
+	}{
+		{"a failing target is tried RETRY_COUNT times", false, 3},
+		{"a final failure is not retried", true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := proberFunc(func(ctx context.Context, _ Target) Result {
+				return Result{Status: StatusDown, Error: "no", final: tt.final}
+			})
+			r := Runner{Probers: map[Check]Prober{DNS: p}, Concurrency: 1, Attempts: 3,
+				RetryWait: func(int) time.Duration { return 0 }}
+			got := r.Run(context.Background(), targetsN(DNS, 1))[0]
+			if got.Status != StatusDown || got.Attempts != tt.wantAttempts || got.Error != "no" || got.TimedOut {
+				t.Fatalf("result = %+v; want down after %d attempts", got, tt.wantAttempts)
+			}
+		})
+	}
+}
+
+func TestDefaultRetryWaitDoublesAndCapsAtTenSeconds(t *testing.T) {
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
+	for i, w := range want {
+		if got := DefaultRetryWait(i + 1); got != w {
+			t.Errorf("DefaultRetryWait(%d) = %v, want %v", i+1, got, w)
+		}
+	}
+}
+
+func TestRunnerNeverExceedsItsConcurrency(t *testing.T) {
+	var inFlight, peak atomic.Int32
+	p := proberFunc(func(ctx context.Context, _ Target) Result {
+		n := inFlight.Add(1)
+		for {
+			old := peak.Load()
+			if n <= old || peak.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		time.Sleep(time.Millisecond)
+		inFlight.Add(-1)
+		return Result{Status: StatusUp}
+	})
+	r := Runner{Probers: map[Check]Prober{DNS: p}, Concurrency: 8, Attempts: 1}
+	res := r.Run(context.Background(), targetsN(DNS, 200))
+	if peak.Load() > 8 {
+		t.Fatalf("%d attempts in flight at once, want at most 8", peak.Load())
+	}
+	for i, got := range res {
+		if got.Status != StatusUp || got.Target.Address != fmt.Sprintf("t%d.test", i) {
+			t.Fatalf("result %d = %+v; want up, in target order", i, got)
+		}
+	}
+}
+
+func TestRunnerRetryWaitsDoNotHoldAWorker(t *testing.T) {
+	// One worker; the first target fails and waits 200 ms before its
+	// retry. The other targets must be probed during that wait.
+	var order []string
+	p := proberFunc(func(ctx context.Context, t Target) Result {
+		order = append(order, t.Address) // one worker: no race
+		if t.Address == "t0.test" && len(order) == 1 {
+			return Result{Status: StatusDown, Error: "first try fails"}
+		}
+		return Result{Status: StatusUp}
+	})
+	r := Runner{Probers: map[Check]Prober{DNS: p}, Concurrency: 1, Attempts: 2,
+		RetryWait: func(int) time.Duration { return 200 * time.Millisecond }}
+	res := r.Run(context.Background(), targetsN(DNS, 3))
+	if got := strings.Join(order, " "); got != "t0.test t1.test t2.test t0.test" {
+		t.Fatalf("probe order = %q; the retry should come after the others", got)
+	}
+	if res[0].Status != StatusUp || res[0].Attempts != 2 {
+		t.Fatalf("t0 = %+v; want up on attempt 2", res[0])
+	}
+}
+
+func TestRunnerEndsByTheDeadlineWhateverTheTargetsDo(t *testing.T) {
+	// Every probe hangs until cancelled; 10 targets, 2 workers: two
+	// start and are cut off, eight never start.
+	p := proberFunc(func(ctx context.Context, _ Target) Result {
+		<-ctx.Done()
+		return Result{Status: StatusDown, Error: "cancelled"}
+	})
+	r := Runner{Probers: map[Check]Prober{DNS: p}, Concurrency: 2, Attempts: 3}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	res := r.Run(ctx, targetsN(DNS, 10))
+	var started, notStarted int
+	for _, got := range res {
+		if got.Status != StatusDown || !got.TimedOut {
+			t.Fatalf("result = %+v; want down and timed out", got)
+		}
+		switch got.Attempts {
+		case 0:
+			notStarted++
+			if !strings.Contains(got.Error, "before the check started") {
+				t.Errorf("error %q should say the check never started", got.Error)
+			}
+		case 1:
+			started++
+			if !strings.Contains(got.Error, "sweep deadline reached during attempt 1") {
+				t.Errorf("error %q should name the attempt the deadline cut", got.Error)
+			}
+		default:
+			t.Errorf("attempts = %d; a cut-off check is not retried", got.Attempts)
+		}
+	}
+	if started+notStarted != 10 || started < 1 {
+		t.Fatalf("started %d, not started %d", started, notStarted)
+	}
+}
+
+func TestRunnerDoesNotRetryWhenTheWaitWouldPassTheDeadline(t *testing.T) {
+	var calls atomic.Int32
+	p := proberFunc(func(ctx context.Context, _ Target) Result {
+		calls.Add(1)
+		return Result{Status: StatusDown, Error: "refused"}
+	})
+	r := Runner{Probers: map[Check]Prober{DNS: p}, Concurrency: 1, Attempts: 3,
+		RetryWait: func(int) time.Duration { return time.Hour }}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got := r.Run(ctx, targetsN(DNS, 1))[0]
+	if calls.Load() != 1 || got.Error != "refused" || got.TimedOut {
+		t.Fatalf("calls = %d, result = %+v; want the first failure reported as it stands", calls.Load(), got)
+	}
+}
+
+func TestRunnerGivesEachAttemptItsOwnTimeout(t *testing.T) {
+	p := proberFunc(func(ctx context.Context, _ Target) Result {
+		dl, ok := ctx.Deadline()
+		if !ok || time.Until(dl) > time.Second {
+			return Result{Status: StatusDown, Error: "no attempt deadline"}
+		}
+		return Result{Status: StatusUp}
+	})
+	r := Runner{Probers: map[Check]Prober{HTTP: p}, Attempts: 1, AttemptTimeout: map[Check]time.Duration{HTTP: time.Second}}
+	if got := r.Run(context.Background(), targetsN(HTTP, 1))[0]; got.Status != StatusUp {
+		t.Fatalf("result = %+v", got)
+	}
+}
+
+func TestRunnerReportsACheckWithNoProber(t *testing.T) {
+	r := Runner{Probers: map[Check]Prober{}, Attempts: 3}
+	got := r.Run(context.Background(), targetsN(TLS, 1))[0]
+	if got.Status != StatusDown || got.Attempts != 1 || !strings.Contains(got.Error, `check "tls" is not enabled`) {
+		t.Fatalf("result = %+v", got)
+	}
+}
