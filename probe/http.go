@@ -2,7 +2,20 @@ package probe
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 )
 
 // HTTPDetail is what an http check records.
@@ -12,14 +25,82 @@ type HTTPDetail struct {
 	Redirects  int
 }
 
-// CodeSet is a set of HTTP status codes, written "200,204,300-399".
+// CodeSet is a set of HTTP status codes, written "200,204,300-399". The zero
+// CodeSet is empty.
 type CodeSet struct {
+	// ranges are inclusive, sorted, and neither overlap nor touch.
 	ranges [][2]int
 }
 
 // ParseCodes parses a comma-separated list of status codes and inclusive
-// ranges. TODO(impl).
-func ParseCodes(s string) (CodeSet, error) { return CodeSet{}, nil }
+// ranges, such as "200", "200,201,204" or "200-299, 301". Spaces around
+// codes are allowed. Codes run from 100 to 599. An empty list is an error:
+// a check that no status can pass is a mistake, not a setting.
+func ParseCodes(s string) (CodeSet, error) {
+	if strings.TrimSpace(s) == "" {
+		return CodeSet{}, errors.New("no status codes")
+	}
+	var ranges [][2]int
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return CodeSet{}, fmt.Errorf("empty entry in %q", s)
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			n, err := parseCode(part)
+			if err != nil {
+				return CodeSet{}, err
+			}
+			ranges = append(ranges, [2]int{n, n})
+			continue
+		}
+		a, err := parseCode(strings.TrimSpace(lo))
+		if err != nil {
+			return CodeSet{}, fmt.Errorf("range %q: %w", part, err)
+		}
+		b, err := parseCode(strings.TrimSpace(hi))
+		if err != nil {
+			return CodeSet{}, fmt.Errorf("range %q: %w", part, err)
+		}
+		if a > b {
+			return CodeSet{}, fmt.Errorf("range %q is backwards", part)
+		}
+		ranges = append(ranges, [2]int{a, b})
+	}
+	return CodeSet{ranges: mergeRanges(ranges)}, nil
+}
+
+func parseCode(s string) (int, error) {
+	if s == "" {
+		return 0, errors.New("missing status code")
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return 0, fmt.Errorf("%q is not a status code", s)
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || len(s) > 3 || n < 100 || n > 599 {
+		return 0, fmt.Errorf("%q is not a status code from 100 to 599", s)
+	}
+	return n, nil
+}
+
+// mergeRanges sorts ranges and joins those that overlap or touch, so that
+// equal sets have equal representations.
+func mergeRanges(rs [][2]int) [][2]int {
+	slices.SortFunc(rs, func(a, b [2]int) int { return a[0] - b[0] })
+	var out [][2]int
+	for _, r := range rs {
+		if n := len(out); n > 0 && r[0] <= out[n-1][1]+1 {
+			out[n-1][1] = max(out[n-1][1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
 
 // Contains reports whether code is in the set.
 func (c CodeSet) Contains(code int) bool {
@@ -31,27 +112,235 @@ func (c CodeSet) Contains(code int) bool {
 	return false
 }
 
+// IsEmpty reports whether the set holds no code.
+func (c CodeSet) IsEmpty() bool { return len(c.ranges) == 0 }
+
+// String returns the set in normalised form, ranges sorted and merged:
+// "200-299,301". ParseCodes reads it back as an equal set. The empty set
+// is "".
+func (c CodeSet) String() string {
+	var b strings.Builder
+	for i, r := range c.ranges {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(r[0]))
+		if r[1] != r[0] {
+			b.WriteByte('-')
+			b.WriteString(strconv.Itoa(r[1]))
+		}
+	}
+	return b.String()
+}
+
 // HTTPOptions configures the http check.
 type HTTPOptions struct {
+	// Success holds the status codes that count as up. Empty means 200.
 	Success CodeSet
 	// RootCAs verifies https targets; nil means the system roots.
 	RootCAs *x509.CertPool
-	// MaxConns bounds connections per host (the sweep's concurrency).
-	MaxConns  int
+	// MaxConns bounds connections per host (the sweep's concurrency), and
+	// the idle connections kept. Zero means 512.
+	MaxConns int
+	// UserAgent is sent with every request. Empty means "pingpanda".
 	UserAgent string
 }
 
-// HTTPProber fetches URLs with GET.
+const (
+	// maxRedirects is the number of redirects an http check follows.
+	maxRedirects = 10
+	// maxBodyRead is how much of a body an http check reads before
+	// closing the response; it lets small responses reuse the connection.
+	maxBodyRead      = 64 << 10
+	defaultMaxConns  = 512
+	defaultUserAgent = "pingpanda"
+)
+
+var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
+
+// HTTPProber fetches URLs with GET. It is safe for concurrent use, and its
+// connections are shared by all its probes.
 type HTTPProber struct {
-	opts HTTPOptions
+	success   CodeSet
+	userAgent string
+	transport *http.Transport
 }
 
 var _ Prober = (*HTTPProber)(nil)
 
-// NewHTTP returns the http check. TODO(impl).
-func NewHTTP(o HTTPOptions) *HTTPProber { return &HTTPProber{opts: o} }
+// NewHTTP returns the http check. Proxies come from the environment
+// (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), read at the first request.
+func NewHTTP(o HTTPOptions) *HTTPProber {
+	success := o.Success
+	if success.IsEmpty() {
+		success = CodeSet{ranges: [][2]int{{200, 200}}}
+	}
+	ua := o.UserAgent
+	if ua == "" {
+		ua = defaultUserAgent
+	}
+	conns := o.MaxConns
+	if conns <= 0 {
+		conns = defaultMaxConns
+	}
+	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
+	return &HTTPProber{
+		success:   success,
+		userAgent: ua,
+		// No timeouts of its own: ctx bounds every attempt.
+		transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         dialer.DialContext,
+			TLSClientConfig:     &tls.Config{RootCAs: o.RootCAs},
+			ForceAttemptHTTP2:   true,
+			MaxIdleConns:        conns,
+			MaxIdleConnsPerHost: conns,
+			MaxConnsPerHost:     conns,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}
+}
 
-// Probe makes one request. TODO(impl).
+// CloseIdleConnections closes connections kept for reuse; the prober stays
+// usable.
+func (p *HTTPProber) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+
+// Probe makes one GET request to t.Address, following at most 10
+// redirects. It is up when the final status is in the success codes. Its
+// latency is the time to the final response's headers. It reads at most
+// 64 KiB of the body and then closes the connection, whatever the body's
+// size. Errors never contain the URL, which may carry secrets.
 func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
-	return Result{Status: StatusDown, Error: "not implemented"}
+	start := time.Now()
+	d := &HTTPDetail{}
+	res := Result{Status: StatusDown, HTTP: d}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.Address, nil)
+	if err != nil {
+		res.Error = "bad url: " + httpErrorText(ctx, err, 0, nil)
+		res.final = true
+		return res
+	}
+	req.Header.Set("User-Agent", p.userAgent)
+
+	visited := []*url.URL{req.URL}
+	client := &http.Client{
+		Transport: p.transport,
+		CheckRedirect: func(next *http.Request, via []*http.Request) error {
+			visited = append(visited, next.URL)
+			if len(via) > maxRedirects {
+				return errTooManyRedirects
+			}
+			d.Redirects = len(via)
+			return nil
+		},
+	}
+	resp, err := client.Do(req)
+	res.Latency = time.Since(start)
+	if resp != nil {
+		// Set even on error: after too many redirects, resp is the last
+		// redirect, its body already closed.
+		d.StatusCode = resp.StatusCode
+		d.FinalURL = resp.Request.URL.String()
+	}
+	if err != nil {
+		res.Error = httpErrorText(ctx, err, res.Latency, visited)
+		return res
+	}
+	// A body that fails to arrive does not change the status already
+	// received, so read errors are ignored.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyRead))
+	resp.Body.Close()
+
+	if !p.success.Contains(resp.StatusCode) {
+		res.Error = fmt.Sprintf("status %d not in success codes %s", resp.StatusCode, p.success)
+		return res
+	}
+	res.Status = StatusUp
+	return res
+}
+
+// httpErrorText says briefly why a request failed. It drops the URL that
+// *url.Error carries and, in case a nested error quotes one anyway, erases
+// the query string of every URL visited.
+func httpErrorText(ctx context.Context, err error, elapsed time.Duration, visited []*url.URL) string {
+	if s, ok := timeoutErrorText(ctx, err, elapsed); ok {
+		return s
+	}
+	var ue *url.Error
+	for errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var text string
+	switch {
+	case errors.Is(err, errTooManyRedirects):
+		text = errTooManyRedirects.Error()
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		text = "connection closed before a response"
+	case strings.HasPrefix(err.Error(), "failed to parse Location header"):
+		text = "redirect to an invalid url"
+	default:
+		if s, ok := errnoText(err); ok {
+			text = s
+		} else {
+			text = err.Error()
+		}
+	}
+	for _, u := range visited {
+		if u.RawQuery != "" {
+			text = strings.ReplaceAll(text, u.RawQuery, "REDACTED")
+		}
+	}
+	return text
+}
+
+// timeoutErrorText reports an attempt cut short, by ctx or by a deadline
+// of its own, as "timeout after 1.5s" (or "cancelled after …").
+func timeoutErrorText(ctx context.Context, err error, elapsed time.Duration) (string, bool) {
+	e := roundElapsed(elapsed)
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "timeout after " + e, true
+	case ctx.Err() != nil:
+		return "cancelled after " + e, true
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return "timeout after " + e, true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout after " + e, true
+	}
+	return "", false
+}
+
+// errnoText names the common connection failures plainly, with the
+// address dialled when there is one: "connection refused (127.0.0.1:1)".
+func errnoText(err error) (string, bool) {
+	var msg string
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		msg = "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		msg = "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		msg = "host unreachable"
+	case errors.Is(err, syscall.ENETUNREACH):
+		msg = "network unreachable"
+	default:
+		return "", false
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Addr != nil {
+		msg += " (" + opErr.Addr.String() + ")"
+	}
+	return msg, true
+}
+
+// roundElapsed prints a duration to the millisecond below a second and to
+// the tenth of a second above.
+func roundElapsed(d time.Duration) string {
+	if d >= time.Second {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
 }
