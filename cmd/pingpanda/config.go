@@ -1,0 +1,500 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/pingpanda/pingpanda/probe"
+)
+
+// Config is the validated configuration of one run.
+type Config struct {
+	Targets []probe.Target
+
+	SuccessCodes    probe.CodeSet
+	SSLWarnDays     float64
+	SSLCriticalDays float64
+	SSLCAFile       string
+	DNSServer       string
+	DNSRecordType   uint16
+	PingMode        probe.PingMode
+	PingCount       int
+	PingTCPPort     int
+	Timeouts        map[probe.Check]time.Duration
+	RetryCount      int
+
+	SweepTimeout    time.Duration
+	Concurrency     int
+	ShowOnlySuccess bool
+	ShowOnlyFailure bool
+
+	Log logConfig
+
+	// values holds every key's effective value and where it came from,
+	// for `pingpanda config`.
+	values map[string]setting
+}
+
+type logConfig struct {
+	Level        slog.Level
+	Verbose      bool
+	Format       string // auto, json, text
+	ToTerminal   bool
+	ToFile       bool
+	Path         string
+	MaxSize      int64
+	BackupCount  int
+}
+
+// setting is one key's effective value and its source.
+type setting struct {
+	value  string
+	source string
+}
+
+// configSources are the inputs of loadConfig, lowest precedence first.
+type configSources struct {
+	// dotEnv is the path of the working directory's .env; a missing file
+	// is not an error. It never overrides the environment.
+	dotEnv string
+	// environ is the process environment, as os.Environ returns it.
+	environ []string
+	// envFile is the -c FILE argument; it overrides the environment.
+	envFile string
+	// flags are the command line's settings, keyed by configuration key.
+	flags map[string]string
+}
+
+// configError lists every problem in a configuration. Its message has one
+// problem per line.
+type configError struct{ problems []string }
+
+func (e *configError) Error() string { return strings.Join(e.problems, "\n") }
+
+// loadConfig merges the sources, validates every value and returns the
+// configuration and the warnings to log. On invalid input the error is a
+// *configError listing every problem, each naming its key.
+func loadConfig(src configSources) (*Config, []string, error) {
+	l := loader{values: map[string]setting{}}
+	for _, k := range keys {
+		l.values[k.name] = setting{value: k.def, source: "default"}
+	}
+	envKeys := map[string]bool{}
+	for _, kv := range src.environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !l.known(k) {
+			continue
+		}
+		envKeys[k] = true
+		l.set(k, v, "environment", 0)
+	}
+	if src.dotEnv != "" {
+		l.readFile(src.dotEnv, ".env", false, envKeys)
+	}
+	if src.envFile != "" {
+		l.readFile(src.envFile, src.envFile, true, envKeys)
+	}
+	for k, v := range src.flags {
+		l.set(k, v, "flag", 0)
+	}
+	cfg := l.build()
+	if len(l.problems) > 0 {
+		return nil, l.warnings, &configError{problems: l.problems}
+	}
+	return cfg, l.warnings, nil
+}
+
+type loader struct {
+	values   map[string]setting
+	problems []string
+	warnings []string
+	reported map[string]bool
+}
+
+// problem records a problem once, however many times a key is read.
+func (l *loader) problem(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if l.reported == nil {
+		l.reported = map[string]bool{}
+	}
+	if !l.reported[msg] {
+		l.reported[msg] = true
+		l.problems = append(l.problems, msg)
+	}
+}
+
+func (l *loader) warn(format string, args ...any) {
+	l.warnings = append(l.warnings, fmt.Sprintf(format, args...))
+}
+
+func (l *loader) known(k string) bool {
+	_, ok := keyIndex[k]
+	_, alias := aliases[k]
+	return ok || alias
+}
+
+// set records key=value from source, resolving the original's aliases.
+func (l *loader) set(key, value, source string, line int) {
+	where := source
+	if line > 0 {
+		where = fmt.Sprintf("%s:%d", source, line)
+	}
+	if to, ok := aliases[key]; ok {
+		l.warn("%s (%s) is deprecated: use %s", key, where, to)
+		if cur := l.values[to].source; cur == source || strings.HasPrefix(cur, source+":") {
+			// The new name in the same source wins over the old one.
+			return
+		}
+		key = to
+	}
+	l.values[key] = setting{value: value, source: where}
+}
+
+// readFile applies an env-file. override says whether it may replace values
+// from the environment (-c does; .env does not).
+func (l *loader) readFile(path, label string, override bool, envKeys map[string]bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		if !override && errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		l.problem("%s: cannot read env-file: %v", label, unwrapPathError(err))
+		return
+	}
+	defer f.Close()
+	entries, err := parseEnvFile(f, label)
+	if err != nil {
+		l.problems = append(l.problems, strings.Split(err.Error(), "\n")...)
+	}
+	for _, e := range entries {
+		if !l.known(e.Key) {
+			if s := closestKey(e.Key); s != "" {
+				l.warn("%s: unknown key (%s:%d); did you mean %s?", e.Key, label, e.Line, s)
+			} else {
+				l.warn("%s: unknown key (%s:%d)", e.Key, label, e.Line)
+			}
+			continue
+		}
+		name := e.Key
+		if to, ok := aliases[name]; ok {
+			name = to
+		}
+		if !override && envKeys[name] {
+			continue
+		}
+		l.set(e.Key, e.Value, label, e.Line)
+	}
+}
+
+// unwrapPathError drops the path an *os.PathError repeats.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// raw is key's value as written, without surrounding blanks. The typed
+// readers below check it against the key's spec and record any problem.
+func (l *loader) raw(key string) string { return strings.TrimSpace(l.values[key].value) }
+
+func (l *loader) bool(key string) bool {
+	v := l.raw(key)
+	switch strings.ToLower(v) {
+	case "true", "1", "yes", "on", "y", "t":
+		return true
+	case "false", "0", "no", "off", "n", "f", "":
+		return false
+	}
+	l.problem("%s: %q is not true or false", key, v)
+	return false
+}
+
+func (l *loader) int(key string) int {
+	spec := keyIndex[key]
+	v := l.raw(key)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		l.problem("%s: %q is not a whole number", key, v)
+		return 0
+	}
+	if float64(n) < spec.min || float64(n) > spec.max {
+		l.problem("%s: %d is out of range (%s to %s)", key, n, fmtNum(spec.min), fmtNum(spec.max))
+		return 0
+	}
+	return int(n)
+}
+
+func (l *loader) float(key string) float64 {
+	spec := keyIndex[key]
+	v := l.raw(key)
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		l.problem("%s: %q is not a number", key, v)
+		return 0
+	}
+	if f < spec.min || f > spec.max {
+		l.problem("%s: %s is out of range (%s to %s)", key, v, fmtNum(spec.min), fmtNum(spec.max))
+		return 0
+	}
+	return f
+}
+
+func (l *loader) seconds(key string) time.Duration {
+	return time.Duration(l.float(key) * float64(time.Second))
+}
+
+func (l *loader) enum(key string) string {
+	spec := keyIndex[key]
+	v := l.raw(key)
+	for _, e := range spec.enum {
+		if strings.EqualFold(v, e) {
+			return e
+		}
+	}
+	l.problem("%s: %q is not one of %s", key, v, strings.Join(spec.enum, ", "))
+	return spec.enum[0]
+}
+
+func (l *loader) list(key string) []string {
+	var out []string
+	for _, s := range strings.Split(l.raw(key), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// build parses and validates every key, then the rules between keys.
+func (l *loader) build() *Config {
+	cfg := &Config{values: l.values}
+
+	// Type-check every key, including those later features will use, so a
+	// bad value is reported now rather than replaced by a default.
+	for _, k := range keys {
+		switch k.kind {
+		case kBool:
+			l.bool(k.name)
+		case kInt:
+			l.int(k.name)
+		case kFloat:
+			l.float(k.name)
+		case kEnum:
+			l.enum(k.name)
+		}
+		if l.values[k.name].source == "default" {
+			continue
+		}
+		switch {
+		case k.ignored != "":
+			l.warn("%s is no longer used and is ignored: %s", k.name, k.ignored)
+		case k.pending != "":
+			l.warn("%s is set, but %s is not part of this version yet: the value is checked and otherwise ignored", k.name, k.pending)
+		}
+	}
+
+	cfg.SSLWarnDays = l.float("SSL_WARN_DAYS")
+	cfg.SSLCriticalDays = l.float("SSL_CRITICAL_DAYS")
+	if cfg.SSLCriticalDays >= cfg.SSLWarnDays && cfg.SSLWarnDays > 0 {
+		l.problem("SSL_CRITICAL_DAYS: %s must be less than SSL_WARN_DAYS (%s)", l.raw("SSL_CRITICAL_DAYS"), l.raw("SSL_WARN_DAYS"))
+	}
+	if codes, err := probe.ParseCodes(l.raw("SUCCESS_HTTP_CODES")); err != nil {
+		l.problem("SUCCESS_HTTP_CODES: %v", err)
+	} else {
+		cfg.SuccessCodes = codes
+	}
+	cfg.SSLCAFile = l.raw("SSL_CA_FILE")
+	cfg.DNSServer = l.dnsServer()
+	rt := strings.ToUpper(l.raw("DNS_RECORD_TYPE"))
+	if t, ok := dns.StringToType[rt]; ok && rt != "ANY" && rt != "AXFR" && rt != "IXFR" && rt != "OPT" {
+		cfg.DNSRecordType = t
+	} else {
+		l.problem("DNS_RECORD_TYPE: %q is not a record type (A, AAAA, CNAME, MX, TXT, NS, …)", l.raw("DNS_RECORD_TYPE"))
+	}
+	cfg.PingMode = probe.PingMode(l.enum("PING_MODE"))
+	cfg.PingCount = l.int("PING_COUNT")
+	cfg.PingTCPPort = l.int("PING_TCP_PORT")
+	cfg.Timeouts = map[probe.Check]time.Duration{
+		probe.DNS:  l.seconds("DNS_TIMEOUT_SECONDS"),
+		probe.Ping: l.seconds("PING_TIMEOUT_SECONDS"),
+		probe.HTTP: l.seconds("HTTP_TIMEOUT_SECONDS"),
+		probe.TLS:  l.seconds("SSL_TIMEOUT_SECONDS"),
+	}
+	cfg.RetryCount = l.int("RETRY_COUNT")
+	cfg.SweepTimeout = l.seconds("SWEEP_TIMEOUT_SECONDS")
+	cfg.Concurrency = l.int("CONCURRENCY")
+	cfg.ShowOnlySuccess = l.bool("SHOW_ONLY_SUCCESS")
+	cfg.ShowOnlyFailure = l.bool("SHOW_ONLY_FAILURE")
+	if cfg.ShowOnlySuccess && cfg.ShowOnlyFailure {
+		l.problem("SHOW_ONLY_SUCCESS and SHOW_ONLY_FAILURE: both are true; set at most one")
+	}
+	if l.float("BACKOFF_MIN_SECONDS") > l.float("BACKOFF_MAX_SECONDS") {
+		l.problem("BACKOFF_MIN_SECONDS: %s is more than BACKOFF_MAX_SECONDS (%s)", l.raw("BACKOFF_MIN_SECONDS"), l.raw("BACKOFF_MAX_SECONDS"))
+	}
+	if l.int("SHARD_INDEX") >= l.int("SHARD_COUNT") && l.int("SHARD_COUNT") > 0 {
+		l.problem("SHARD_INDEX: %s must be less than SHARD_COUNT (%s)", l.raw("SHARD_INDEX"), l.raw("SHARD_COUNT"))
+	}
+	cfg.Log = l.logConfig()
+	cfg.Targets = l.targets()
+	return cfg
+}
+
+func (l *loader) dnsServer() string {
+	s := l.raw("DNS_SERVER")
+	if s == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		// No port: the whole value is the host.
+		host, port = strings.Trim(s, "[]"), "53"
+	}
+	if host == "" || strings.ContainsAny(host, " /") {
+		l.problem("DNS_SERVER: %q is not host:port", s)
+		return ""
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		l.problem("DNS_SERVER: %q has port %q, which is not a number from 1 to 65535", s, port)
+		return ""
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func (l *loader) logConfig() logConfig {
+	lc := logConfig{
+		Verbose:     l.bool("VERBOSE"),
+		Format:      l.enum("LOG_FORMAT"),
+		ToTerminal:  l.bool("LOG_TO_TERMINAL"),
+		ToFile:      l.bool("LOG_TO_FILE"),
+		Path:        filepath.Join(l.raw("LOG_DIR"), l.raw("LOG_FILE")),
+		MaxSize:     int64(l.int("MAX_LOG_SIZE")),
+		BackupCount: l.int("LOG_BACKUP_COUNT"),
+	}
+	switch l.enum("LOG_LEVEL") {
+	case "DEBUG":
+		lc.Level = slog.LevelDebug
+	case "WARNING", "WARN":
+		lc.Level = slog.LevelWarn
+	case "ERROR", "CRITICAL":
+		lc.Level = slog.LevelError
+	}
+	if lc.Verbose {
+		lc.Level = slog.LevelDebug
+	}
+	if lc.ToFile && l.raw("LOG_FILE") == "" {
+		l.problem("LOG_FILE: empty, but LOG_TO_FILE is true")
+	}
+	return lc
+}
+
+// targets gathers the enabled env lists and TARGETS_FILE, in that order,
+// dropping repeats of the same target ID with a warning.
+func (l *loader) targets() []probe.Target {
+	var out []probe.Target
+	seen := map[string]string{}
+	add := func(t probe.Target, where string) {
+		if prev, dup := seen[t.ID()]; dup {
+			l.warn("%s: %s is listed again (first in %s); checked once", where, t.ID(), prev)
+			return
+		}
+		seen[t.ID()] = where
+		out = append(out, t)
+	}
+	lists := []struct {
+		enable, key string
+		check       probe.Check
+	}{
+		{"ENABLE_DNS", "DOMAINS", probe.DNS},
+		{"ENABLE_PING", "PING_IPS", probe.Ping},
+		{"ENABLE_WEBSITE_CHECK", "CHECK_WEBSITE", probe.HTTP},
+		{"ENABLE_SSL_CHECK", "SSL_CHECK_DOMAINS", probe.TLS},
+	}
+	for _, ls := range lists {
+		raw := l.list(ls.key)
+		if !l.bool(ls.enable) {
+			if l.values[ls.key].source != "default" && len(raw) > 0 {
+				l.warn("%s is set but %s is false: those targets are not checked", ls.key, ls.enable)
+			}
+			continue
+		}
+		for _, r := range raw {
+			t, err := probe.ParseTarget(ls.check, r)
+			if err != nil {
+				l.problem("%s: %v", ls.key, err)
+				continue
+			}
+			add(t, ls.key)
+		}
+	}
+	if path := l.raw("TARGETS_FILE"); path != "" {
+		ts, err := readTargetsFile(path)
+		if err != nil {
+			l.problems = append(l.problems, prefixLines("TARGETS_FILE: ", err.Error())...)
+		}
+		for _, ft := range ts {
+			add(ft.Target, fmt.Sprintf("%s:%d", path, ft.line))
+		}
+	}
+	return out
+}
+
+func prefixLines(prefix, text string) []string {
+	lines := strings.Split(text, "\n")
+	for i := range lines {
+		lines[i] = prefix + lines[i]
+	}
+	return lines
+}
+
+// closestKey suggests the known key nearest to an unknown one, or "".
+func closestKey(k string) string {
+	best, bestD := "", 4 // suggest only close matches
+	names := make([]string, 0, len(keys)+len(aliases))
+	for _, s := range keys {
+		names = append(names, s.name)
+	}
+	slices.Sort(names)
+	up := strings.ToUpper(k)
+	for _, n := range names {
+		if d := editDistance(up, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

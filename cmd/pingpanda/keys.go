@@ -1,0 +1,160 @@
+package main
+
+// kind is how a configuration value is parsed.
+type kind int
+
+const (
+	kString kind = iota
+	kBool
+	kInt     // whole number within [min, max]
+	kFloat   // number within [min, max]
+	kList    // comma-separated, blanks dropped
+	kEnum    // one of enum, case-insensitive
+	kPending // accepted and type-checked later, by the feature that uses it
+)
+
+// keySpec describes one configuration key. The table below is the single
+// source of the defaults, the validation, `pingpanda config` and the README's
+// configuration table (a test keeps them in step).
+type keySpec struct {
+	name     string
+	def      string
+	kind     kind
+	min, max float64
+	enum     []string
+	help     string
+	secret   bool
+	// pending names the feature that will use a key this version accepts
+	// but does not act on yet; setting it logs a warning saying so.
+	pending string
+	// ignored explains why a key of the original is accepted and ignored.
+	ignored string
+}
+
+const (
+	pendingAlerts  = "alerting"
+	pendingState   = "the state store"
+	pendingMetrics = "metrics"
+	pendingServe   = "serve mode"
+	pendingShards  = "sharding"
+)
+
+const maxSeconds = 365 * 24 * 3600
+
+var keys = []keySpec{
+	// Checks and targets.
+	{name: "ENABLE_DNS", def: "true", kind: kBool, help: "run dns checks on DOMAINS"},
+	{name: "ENABLE_PING", def: "true", kind: kBool, help: "run ping checks on PING_IPS"},
+	{name: "ENABLE_WEBSITE_CHECK", def: "false", kind: kBool, help: "run http checks on CHECK_WEBSITE"},
+	{name: "ENABLE_SSL_CHECK", def: "false", kind: kBool, help: "run tls certificate checks on SSL_CHECK_DOMAINS"},
+	{name: "DOMAINS", def: "google.com", kind: kList, help: "names to resolve (comma-separated)"},
+	{name: "PING_IPS", def: "1.1.1.1", kind: kList, help: "hosts or IPs to ping (comma-separated)"},
+	{name: "CHECK_WEBSITE", def: "", kind: kList, help: "http:// or https:// URLs to fetch (comma-separated)"},
+	{name: "SSL_CHECK_DOMAINS", def: "google.com", kind: kList, help: "`host`, `host:port`, `[v6]` or `[v6]:port` whose certificate to check"},
+	{name: "TARGETS_FILE", def: "", kind: kString, help: "YAML list of more targets: `- {check: http, target: https://…, name: …}`"},
+	{name: "SUCCESS_HTTP_CODES", def: "200", kind: kString, help: "status codes that count as up; ranges allowed (`200-299,301`)"},
+	{name: "SSL_WARN_DAYS", def: "30", kind: kFloat, min: 0, max: 3650, help: "certificate level `warning` at or below this many days left"},
+	{name: "SSL_CRITICAL_DAYS", def: "7", kind: kFloat, min: 0, max: 3650, help: "certificate level `critical` at or below this many days left (less than SSL_WARN_DAYS)"},
+	{name: "SSL_CA_FILE", def: "", kind: kString, help: "PEM file of extra trusted CAs for tls and https checks"},
+	{name: "DNS_SERVER", def: "", kind: kString, help: "resolver `host:port` (port 53 if omitted); empty: first nameserver in /etc/resolv.conf"},
+	{name: "DNS_RECORD_TYPE", def: "A", kind: kString, help: "record type to ask for: A, AAAA, CNAME, MX, TXT, NS, …"},
+	{name: "PING_MODE", def: "auto", kind: kEnum, enum: []string{"auto", "privileged", "unprivileged", "tcp"}, help: "`auto` (raw ICMP if permitted, else datagram ICMP), `privileged`, `unprivileged`, or `tcp` (connect time)"},
+	{name: "PING_COUNT", def: "1", kind: kInt, min: 1, max: 100, help: "echo requests per attempt (loss % is reported)"},
+	{name: "PING_TIMEOUT_SECONDS", def: "2", kind: kFloat, min: 0.01, max: 3600, help: "time limit of one ping attempt"},
+	{name: "PING_TCP_PORT", def: "443", kind: kInt, min: 1, max: 65535, help: "port that PING_MODE=tcp connects to"},
+	{name: "HTTP_TIMEOUT_SECONDS", def: "10", kind: kFloat, min: 0.01, max: 3600, help: "time limit of one http attempt"},
+	{name: "SSL_TIMEOUT_SECONDS", def: "5", kind: kFloat, min: 0.01, max: 3600, help: "time limit of one tls attempt"},
+	{name: "DNS_TIMEOUT_SECONDS", def: "5", kind: kFloat, min: 0.01, max: 3600, help: "time limit of one dns attempt"},
+	{name: "RETRY_COUNT", def: "3", kind: kInt, min: 1, max: 20, help: "attempts per check; waits of 1 s, 2 s, 4 s … (at most 10 s) between them"},
+
+	// The sweep.
+	{name: "SWEEP_TIMEOUT_SECONDS", def: "60", kind: kFloat, min: 0.1, max: 86400, help: "deadline of one sweep (`--timeout` overrides)"},
+	{name: "CONCURRENCY", def: "512", kind: kInt, min: 1, max: 100000, help: "check attempts in flight at once"},
+	{name: "SHOW_ONLY_SUCCESS", def: "false", kind: kBool, help: "show only targets that are up (table rows and per-target log lines only)"},
+	{name: "SHOW_ONLY_FAILURE", def: "false", kind: kBool, help: "show only targets that are not up (table rows and per-target log lines only)"},
+
+	// Logging.
+	{name: "VERBOSE", def: "false", kind: kBool, help: "log every attempt; lowers LOG_LEVEL to DEBUG"},
+	{name: "LOG_LEVEL", def: "INFO", kind: kEnum, enum: []string{"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"}, help: "DEBUG, INFO, WARNING or ERROR"},
+	{name: "LOG_FORMAT", def: "auto", kind: kEnum, enum: []string{"auto", "json", "text"}, help: "`json`, `text`, or `auto` (JSON unless stderr is a terminal)"},
+	{name: "LOG_TO_TERMINAL", def: "true", kind: kBool, help: "log to stderr"},
+	{name: "LOG_TO_FILE", def: "false", kind: kBool, help: "also log (JSON) to LOG_DIR/LOG_FILE, rotated by size"},
+	{name: "LOG_DIR", def: "/logs", kind: kString, help: "directory of the log file"},
+	{name: "LOG_FILE", def: "pingpanda.log", kind: kString, help: "log file name"},
+	{name: "MAX_LOG_SIZE", def: "1048576", kind: kInt, min: 1024, max: 1 << 40, help: "rotate the log file at this many bytes"},
+	{name: "LOG_BACKUP_COUNT", def: "5", kind: kInt, min: 0, max: 1000, help: "rotated log files to keep"},
+
+	// Serve mode.
+	{name: "INTERVAL", def: "15", kind: kFloat, min: 1, max: maxSeconds, pending: pendingServe, help: "seconds between sweeps in `serve` mode"},
+	{name: "JITTER_SECONDS", def: "5.0", kind: kFloat, min: 0, max: maxSeconds, pending: pendingServe, help: "random spread of INTERVAL in `serve` mode"},
+	{name: "ENABLE_PROMETHEUS", def: "false", kind: kBool, pending: pendingServe, help: "serve /metrics in `serve` mode"},
+	{name: "PROMETHEUS_PORT", def: "9090", kind: kInt, min: 1, max: 65535, pending: pendingServe, help: "port of /metrics"},
+	{name: "PROMETHEUS_BIND_ADDRESS", def: "127.0.0.1", kind: kString, pending: pendingServe, help: "address /metrics listens on"},
+
+	// Alerts.
+	{name: "ALERT_THRESHOLD", def: "3", kind: kInt, min: 1, max: 1000, pending: pendingAlerts, help: "failed checks in a row before a `down` alert"},
+	{name: "NOTIFY_RECOVERY", def: "true", kind: kBool, pending: pendingAlerts, help: "send a `recovered` alert"},
+	{name: "REALERT_INTERVAL_SECONDS", def: "0", kind: kFloat, min: 0, max: maxSeconds, pending: pendingAlerts, help: "remind while still down; 0 never"},
+	{name: "ALERT_SOURCE_NAME", def: "", kind: kString, pending: pendingAlerts, help: "host name shown in alerts (default: host name or Lambda function name)"},
+	{name: "SLACK_WEBHOOK_URL", def: "", kind: kPending, secret: true, pending: pendingAlerts, help: "Slack incoming-webhook URL"},
+	{name: "SLACK_CHANNEL", def: "", kind: kString, pending: pendingAlerts, help: "Slack channel override"},
+	{name: "SLACK_USERNAME", def: "PingPanda", kind: kString, pending: pendingAlerts, help: "Slack user name"},
+	{name: "SLACK_ICON_EMOJI", def: "", kind: kString, pending: pendingAlerts, help: "Slack icon, e.g. `:panda_face:`"},
+	{name: "TEAMS_WEBHOOK_URL", def: "", kind: kPending, secret: true, pending: pendingAlerts, help: "Microsoft Teams webhook URL (Workflows or legacy connector)"},
+	{name: "DISCORD_WEBHOOK_URL", def: "", kind: kPending, secret: true, pending: pendingAlerts, help: "Discord webhook URL"},
+	{name: "DISCORD_USERNAME", def: "PingPanda", kind: kString, pending: pendingAlerts, help: "Discord user name"},
+	{name: "DISCORD_AVATAR_URL", def: "", kind: kString, pending: pendingAlerts, help: "Discord avatar URL"},
+	{name: "NOTIFICATION_RETRY_ATTEMPTS", def: "3", kind: kInt, min: 1, max: 20, pending: pendingAlerts, help: "delivery attempts per alert per sweep"},
+	{name: "NOTIFICATION_RETRY_BACKOFF_SECONDS", def: "1.0", kind: kFloat, min: 0, max: 600, pending: pendingAlerts, help: "first wait between delivery attempts (doubles)"},
+
+	// State, flapping, backoff, stats.
+	{name: "REDIS_URL", def: "", kind: kPending, secret: true, pending: pendingState, help: "`redis://` or `rediss://` state store; unset: a local state file"},
+	{name: "STATE_FILE", def: "", kind: kString, pending: pendingState, help: "local state file (default `$XDG_STATE_HOME/pingpanda/state.json`)"},
+	{name: "STATE_NAMESPACE", def: "pingpanda", kind: kString, pending: pendingState, help: "key prefix in Redis"},
+	{name: "STATE_RETENTION_SECONDS", def: "604800", kind: kFloat, min: 60, max: 10 * maxSeconds, pending: pendingState, help: "forget targets no longer configured after this long"},
+	{name: "FLAP_THRESHOLD", def: "5", kind: kInt, min: 0, max: 1000, pending: pendingState, help: "status changes within FLAP_WINDOW_SECONDS that mean flapping; 0 off"},
+	{name: "FLAP_WINDOW_SECONDS", def: "300", kind: kFloat, min: 1, max: maxSeconds, pending: pendingState, help: "flap detection window"},
+	{name: "ENABLE_ADAPTIVE_BACKOFF", def: "true", kind: kBool, pending: pendingState, help: "probe failing targets less often"},
+	{name: "BACKOFF_MIN_SECONDS", def: "10", kind: kFloat, min: 0, max: maxSeconds, pending: pendingState, help: "first backoff"},
+	{name: "BACKOFF_MAX_SECONDS", def: "300", kind: kFloat, min: 0, max: maxSeconds, pending: pendingState, help: "longest backoff"},
+	{name: "CIRCUIT_BREAKER_THRESHOLD", def: "5", kind: kInt, min: 1, max: 1000, pending: pendingState, help: "failures in a row that open the circuit"},
+	{name: "CIRCUIT_BREAKER_COOLDOWN_SECONDS", def: "60", kind: kFloat, min: 0, max: maxSeconds, pending: pendingState, help: "time the circuit stays open"},
+	{name: "ENABLE_ADVANCED_STATS", def: "false", kind: kBool, pending: pendingState, help: "uptime and latency statistics (always kept in the state store)"},
+	{name: "SUMMARY_INTERVAL_SECONDS", def: "0", kind: kFloat, min: 0, max: maxSeconds, pending: pendingServe, help: "log a summary this often in `serve` mode; 0 off"},
+	{name: "STORE_STATS_LOG", def: "false", kind: kBool, pending: pendingState, help: "append one line per target per sweep to STATS_LOG_FILE"},
+	{name: "STATS_LOG_FILE", def: "pingpanda_stats.csv", kind: kString, pending: pendingState, help: "stats log path"},
+	{name: "STATS_LOG_FORMAT", def: "csv", kind: kEnum, enum: []string{"csv", "json"}, pending: pendingState, help: "`csv` or `json`"},
+
+	// Metrics and deployment.
+	{name: "PUSHGATEWAY_URL", def: "", kind: kPending, secret: true, pending: pendingMetrics, help: "Prometheus Pushgateway to push to after every sweep"},
+	{name: "PUSHGATEWAY_JOB", def: "pingpanda", kind: kString, pending: pendingMetrics, help: "Pushgateway job name"},
+	{name: "PUSHGATEWAY_USERNAME", def: "", kind: kString, pending: pendingMetrics, help: "Pushgateway basic-auth user"},
+	{name: "PUSHGATEWAY_PASSWORD", def: "", kind: kString, secret: true, pending: pendingMetrics, help: "Pushgateway basic-auth password"},
+	{name: "METRICS_TEXTFILE", def: "", kind: kString, pending: pendingMetrics, help: "write metrics for node_exporter's textfile collector"},
+	{name: "SHARD_INDEX", def: "0", kind: kInt, min: 0, max: 100000, pending: pendingShards, help: "this process's shard (default `JOB_COMPLETION_INDEX`)"},
+	{name: "SHARD_COUNT", def: "1", kind: kInt, min: 1, max: 100000, pending: pendingShards, help: "number of shards"},
+
+	// The original's keys with no use here.
+	{name: "PERSIST_STATS", def: "false", kind: kBool, ignored: "state always persists in the state store"},
+	{name: "STATS_PERSISTENCE_FILE", kind: kString, ignored: "state lives in the state store (REDIS_URL or STATE_FILE)"},
+	{name: "STATUS_DIR", kind: kString, ignored: "state lives in the state store (REDIS_URL or STATE_FILE)"},
+}
+
+// aliases are the original's old key names, accepted with a warning.
+var aliases = map[string]string{
+	"SUMMARY_INTERVAL":     "SUMMARY_INTERVAL_SECONDS",
+	"FLAPPING_THRESHOLD":   "FLAP_THRESHOLD",
+	"FLAPPING_WINDOW":      "FLAP_WINDOW_SECONDS",
+	"ENABLE_STATS_LOGGING": "STORE_STATS_LOG",
+	"LOG_ROTATION_SIZE":    "MAX_LOG_SIZE",
+	"STATS_LOG_SIZE":       "MAX_LOG_SIZE",
+}
+
+// keyIndex maps a key's name to its spec.
+var keyIndex = func() map[string]*keySpec {
+	m := make(map[string]*keySpec, len(keys))
+	for i := range keys {
+		m[keys[i].name] = &keys[i]
+	}
+	return m
+}()

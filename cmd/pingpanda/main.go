@@ -1,0 +1,260 @@
+// Command pingpanda checks many targets at once — DNS, ping, HTTP and TLS
+// certificates — in one sweep, prints what it found and exits. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes (SPEC §1).
+const (
+	exitOK       = 0 // the sweep completed; targets may be down
+	exitFailed   = 1 // the sweep could not complete
+	exitConfig   = 2 // the configuration is invalid
+	exitDown     = 3 // --fail-on-down and a target is down
+	exitUsageErr = exitConfig
+)
+
+// stdio is the process's outside world, injected so tests can run the
+// whole command in-process.
+type stdio struct {
+	stdout, stderr       io.Writer
+	stdoutTTY, stderrTTY bool
+	environ              []string
+	dir                  string // where .env is looked for
+	now                  func() time.Time
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, _ := os.Getwd()
+	code := run(ctx, os.Args[1:], stdio{
+		stdout:    os.Stdout,
+		stderr:    os.Stderr,
+		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		environ:   os.Environ(),
+		dir:       dir,
+		now:       time.Now,
+	})
+	stop()
+	os.Exit(code)
+}
+
+// options are the command line's switches that are not configuration keys.
+type options struct {
+	command    string
+	envFile    string
+	json       bool
+	dryRun     bool
+	failOnDown bool
+	version    bool
+	flags      map[string]string // configuration keys set by flags
+}
+
+const usage = `usage: pingpanda [command] [flags]
+
+commands:
+  sweep    probe every target once, print the report and exit (the default)
+  config   check the configuration and print the effective values (secrets redacted)
+
+flags:
+  -c FILE               read settings from an env-file (overrides the environment)
+  --json                print the report as one JSON document
+  --dry-run             probe and print only: no state, alerts or metrics
+  --timeout DURATION    sweep deadline, e.g. 30s or 2m (SWEEP_TIMEOUT_SECONDS)
+  --verbose             log every attempt at DEBUG level (VERBOSE)
+  --show-only-success   show only targets that are up (SHOW_ONLY_SUCCESS)
+  --show-only-failure   show only targets that are not up (SHOW_ONLY_FAILURE)
+  --fail-on-down        exit 3 when the sweep completes with a target down
+  --version             print the version and exit
+
+exit codes: 0 sweep completed (targets may be down), 1 sweep could not complete,
+2 configuration error, 3 a target is down and --fail-on-down was given.
+`
+
+// parseArgs reads "[command] [flags]"; flags may come before or after the
+// command.
+func parseArgs(args []string, stderr io.Writer) (options, error) {
+	o := options{command: "sweep", flags: map[string]string{}}
+	fs := flag.NewFlagSet("pingpanda", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.envFile, "c", "", "")
+	fs.BoolVar(&o.json, "json", false, "")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "")
+	fs.BoolVar(&o.failOnDown, "fail-on-down", false, "")
+	fs.BoolVar(&o.version, "version", false, "")
+	fs.Func("timeout", "", func(s string) error {
+		d, err := parseDuration(s)
+		if err != nil {
+			return err
+		}
+		o.flags["SWEEP_TIMEOUT_SECONDS"] = strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+		return nil
+	})
+	boolKey := func(name, key string) {
+		fs.Func(name, "", func(s string) error {
+			o.flags[key] = s
+			return nil
+		})
+		fs.Lookup(name).DefValue = "false"
+	}
+	boolKey("verbose", "VERBOSE")
+	boolKey("show-only-success", "SHOW_ONLY_SUCCESS")
+	boolKey("show-only-failure", "SHOW_ONLY_FAILURE")
+
+	seenCommand := false
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stderr, usage)
+			}
+			return o, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return o, nil
+		}
+		if seenCommand {
+			return o, fmt.Errorf("unexpected argument %q", args[0])
+		}
+		switch args[0] {
+		case "sweep", "config":
+			o.command = args[0]
+		case "serve", "status":
+			return o, fmt.Errorf("command %q is not part of this version yet", args[0])
+		case "help":
+			fmt.Fprint(stderr, usage)
+			return o, flag.ErrHelp
+		default:
+			return o, fmt.Errorf("unknown command %q (want sweep or config)", args[0])
+		}
+		seenCommand = true
+		args = args[1:]
+	}
+}
+
+// parseDuration accepts a Go duration ("90s", "2m") or plain seconds ("90").
+func parseDuration(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f <= 0 {
+			return 0, fmt.Errorf("%q is not a positive duration", s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a duration like 30s or 2m", s)
+	}
+	return d, nil
+}
+
+// flagBool turns the value of a boolean --flag into "true" or "false".
+func normaliseFlagBools(flags map[string]string) {
+	for k, v := range flags {
+		if k == "SWEEP_TIMEOUT_SECONDS" {
+			continue
+		}
+		if v == "" {
+			flags[k] = "true"
+		}
+	}
+}
+
+func run(ctx context.Context, args []string, io stdio) int {
+	opts, err := parseArgs(args, io.stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(io.stderr, "pingpanda: %v\n\n%s", err, usage)
+		return exitUsageErr
+	}
+	if opts.version {
+		fmt.Fprintf(io.stdout, "pingpanda %s\n", version)
+		return exitOK
+	}
+	normaliseFlagBools(opts.flags)
+
+	src := configSources{environ: io.environ, envFile: opts.envFile, flags: opts.flags}
+	if io.dir != "" {
+		src.dotEnv = io.dir + string(os.PathSeparator) + ".env"
+	}
+	cfg, warnings, err := loadConfig(src)
+	if err != nil {
+		for _, w := range warnings {
+			fmt.Fprintf(io.stderr, "pingpanda: warning: %s\n", w)
+		}
+		var ce *configError
+		if errors.As(err, &ce) {
+			fmt.Fprintf(io.stderr, "pingpanda: the configuration has %d %s:\n  %s\n",
+				len(ce.problems), plural(len(ce.problems), "problem", "problems"), strings.Join(ce.problems, "\n  "))
+		} else {
+			fmt.Fprintf(io.stderr, "pingpanda: %v\n", err)
+		}
+		return exitConfig
+	}
+	if opts.command == "config" {
+		for _, w := range warnings {
+			fmt.Fprintf(io.stderr, "pingpanda: warning: %s\n", w)
+		}
+		if err := printConfig(io.stdout, cfg, opts.json); err != nil {
+			fmt.Fprintf(io.stderr, "pingpanda: %v\n", err)
+			return exitFailed
+		}
+		return exitOK
+	}
+
+	logger, closer, err := newLogger(cfg.Log, io.stderr, io.stderrTTY)
+	if err != nil {
+		fmt.Fprintf(io.stderr, "pingpanda: %v\n", err)
+		return exitConfig
+	}
+	defer closer.Close()
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+
+	sw, err := newSweeper(cfg, logger, io.now)
+	if err != nil {
+		logger.Error("cannot start the sweep", "err", err)
+		var ce *configError
+		if errors.As(err, &ce) {
+			return exitConfig
+		}
+		return exitFailed
+	}
+	rep := sw.run(ctx)
+	rep.DryRun = opts.dryRun
+	if err := writeReport(io.stdout, rep, cfg, opts.json); err != nil {
+		logger.Error("cannot print the report", "err", err)
+		return exitFailed
+	}
+	if opts.failOnDown && rep.Summary.Down > 0 {
+		return exitDown
+	}
+	return exitOK
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

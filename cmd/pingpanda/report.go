@@ -1,0 +1,196 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pingpanda/pingpanda/probe"
+)
+
+// report is what a sweep prints: the --json document of SPEC §7.
+type report struct {
+	Version         string         `json:"version"`
+	StartedAt       time.Time      `json:"started_at"`
+	DurationSeconds float64        `json:"duration_seconds"`
+	DryRun          bool           `json:"dry_run"`
+	Summary         summary        `json:"summary"`
+	Results         []resultReport `json:"results"`
+	Events          []eventReport  `json:"events"`
+	Alerts          alertsReport   `json:"alerts"`
+}
+
+type summary struct {
+	Targets     int `json:"targets"`
+	Up          int `json:"up"`
+	Down        int `json:"down"`
+	Skipped     int `json:"skipped"`
+	Unsupported int `json:"unsupported"`
+}
+
+// eventReport is a state change (down, recovered, …). Sweeps without a
+// state store produce none; the field is there so consumers can rely on it.
+type eventReport struct {
+	Kind   string `json:"kind"`
+	Check  string `json:"check"`
+	Target string `json:"target"`
+}
+
+type alertsReport struct {
+	Delivered int `json:"delivered"`
+	Pending   int `json:"pending"`
+}
+
+// resultReport is one target's line of the report. Check-specific fields
+// are present only for their check.
+type resultReport struct {
+	ID             string   `json:"id"`
+	Check          string   `json:"check"`
+	Target         string   `json:"target"`
+	Name           string   `json:"name,omitempty"`
+	Status         string   `json:"status"`
+	LatencySeconds float64  `json:"latency_seconds"`
+	Error          string   `json:"error"`
+	Attempts       int      `json:"attempts"`
+	TimedOut       bool     `json:"timed_out,omitempty"`
+	DaysLeft       *float64 `json:"days_left,omitempty"`
+	CertLevel      string   `json:"cert_level,omitempty"`
+	NotAfter       string   `json:"not_after,omitempty"`
+	HTTPStatus     *int     `json:"http_status,omitempty"`
+	FinalURL       string   `json:"final_url,omitempty"`
+	DNSRcode       string   `json:"dns_rcode,omitempty"`
+	DNSAnswers     *int     `json:"dns_answers,omitempty"`
+	PingAddress    string   `json:"ping_address,omitempty"`
+	PingMode       string   `json:"ping_mode,omitempty"`
+	PingLossPct    *float64 `json:"ping_loss_percent,omitempty"`
+
+	detail string // the table's detail column
+}
+
+func newReport(start, end time.Time, results []probe.Result) *report {
+	rep := &report{
+		Version:         version,
+		StartedAt:       start.UTC(),
+		DurationSeconds: round(end.Sub(start).Seconds(), 6),
+		Results:         make([]resultReport, 0, len(results)),
+		Events:          []eventReport{},
+	}
+	for _, r := range results {
+		rep.Results = append(rep.Results, toResultReport(r))
+		rep.Summary.Targets++
+		switch r.Status {
+		case probe.StatusUp:
+			rep.Summary.Up++
+		case probe.StatusUnsupported:
+			rep.Summary.Unsupported++
+		default:
+			rep.Summary.Down++
+		}
+	}
+	return rep
+}
+
+func round(f float64, places int) float64 {
+	p := math.Pow(10, float64(places))
+	return math.Round(f*p) / p
+}
+
+func toResultReport(r probe.Result) resultReport {
+	rr := resultReport{
+		ID:             r.Target.ID(),
+		Check:          string(r.Target.Check),
+		Target:         r.Target.Address,
+		Name:           r.Target.Name,
+		Status:         string(r.Status),
+		LatencySeconds: round(r.Latency.Seconds(), 6),
+		Error:          r.Error,
+		Attempts:       r.Attempts,
+		TimedOut:       r.TimedOut,
+	}
+	switch {
+	case r.DNS != nil:
+		rr.DNSRcode, rr.DNSAnswers = r.DNS.Rcode, &r.DNS.Answers
+		rr.detail = fmt.Sprintf("%s: %d %s %s via %s", r.DNS.Rcode, r.DNS.Answers, r.DNS.Type,
+			plural(r.DNS.Answers, "record", "records"), r.DNS.Server)
+	case r.Ping != nil:
+		loss := round(r.Ping.LossPct, 2)
+		rr.PingAddress, rr.PingMode, rr.PingLossPct = r.Ping.Addr, string(r.Ping.Mode), &loss
+		if r.Ping.Mode == probe.PingTCP {
+			rr.detail = fmt.Sprintf("tcp connect to %s", r.Ping.Addr)
+		} else if r.Ping.Sent > 0 {
+			rr.detail = fmt.Sprintf("%d/%d replies from %s (%s)", r.Ping.Received, r.Ping.Sent, r.Ping.Addr, r.Ping.Mode)
+		}
+	case r.HTTP != nil:
+		if r.HTTP.StatusCode != 0 {
+			rr.HTTPStatus = &r.HTTP.StatusCode
+			rr.detail = fmt.Sprintf("%d %s", r.HTTP.StatusCode, r.HTTP.FinalURL)
+		}
+		rr.FinalURL = r.HTTP.FinalURL
+	case r.TLS != nil && !r.TLS.NotAfter.IsZero():
+		days := round(r.TLS.DaysLeft, 3)
+		rr.DaysLeft, rr.CertLevel = &days, string(r.TLS.Level)
+		rr.NotAfter = r.TLS.NotAfter.UTC().Format(time.RFC3339)
+		rr.detail = fmt.Sprintf("%.1f days left (%s)", r.TLS.DaysLeft, r.TLS.Level)
+	}
+	if r.Status != probe.StatusUp {
+		rr.detail = r.Error
+	}
+	return rr
+}
+
+// writeReport prints the JSON document, or the table and a summary line.
+func writeReport(w io.Writer, rep *report, cfg *Config, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tTARGET\tSTATUS\tLATENCY\tDETAIL")
+	for _, r := range rep.Results {
+		up := r.Status == string(probe.StatusUp)
+		if (cfg.ShowOnlySuccess && !up) || (cfg.ShowOnlyFailure && up) {
+			continue
+		}
+		target := r.Target
+		if r.Name != "" {
+			target = r.Name + " (" + r.Target + ")"
+		}
+		latency := "-"
+		if r.LatencySeconds > 0 {
+			latency = formatLatency(r.LatencySeconds)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Check, target, strings.ToUpper(r.Status), latency, oneLine(r.detail))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	s := rep.Summary
+	line := fmt.Sprintf("%d %s: %d up, %d down", s.Targets, plural(s.Targets, "target", "targets"), s.Up, s.Down)
+	if s.Unsupported > 0 {
+		line += fmt.Sprintf(", %d unsupported", s.Unsupported)
+	}
+	_, err := fmt.Fprintf(w, "\n%s in %.2fs\n", line, rep.DurationSeconds)
+	return err
+}
+
+func formatLatency(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	default:
+		return d.Round(time.Microsecond).String()
+	}
+}
+
+// oneLine keeps a table cell on one line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s)
+}

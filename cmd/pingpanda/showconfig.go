@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"text/tabwriter"
+)
+
+// printConfig prints every key's effective value and its source, secrets
+// redacted, then the targets.
+func printConfig(w io.Writer, cfg *Config, asJSON bool) error {
+	type entry struct {
+		Key    string `json:"key"`
+		Value  string `json:"value"`
+		Source string `json:"source"`
+	}
+	entries := make([]entry, 0, len(keys))
+	for _, k := range keys {
+		s := cfg.values[k.name]
+		v := s.value
+		if k.secret {
+			v = redact(v)
+		}
+		entries = append(entries, entry{Key: k.name, Value: v, Source: s.source})
+	}
+	ids := make([]string, 0, len(cfg.Targets))
+	for _, t := range cfg.Targets {
+		ids = append(ids, t.ID())
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Settings []entry  `json:"settings"`
+			Targets  []string `json:"targets"`
+		}{entries, ids})
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s=%s\t# %s\n", e.Key, e.Value, e.Source)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n# %d %s\n", len(ids), plural(len(ids), "target", "targets"))
+	for _, id := range ids {
+		fmt.Fprintf(w, "#   %s\n", id)
+	}
+	return nil
+}
+
+// redacted stands in for a secret.
+const redacted = "REDACTED"
+
+// redact hides a secret value. A URL keeps its scheme, user name and host,
+// so an operator can tell which endpoint is configured; its password, path
+// and query (where webhook tokens live) are replaced.
+func redact(v string) string {
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return redacted
+	}
+	out := u.Scheme + "://"
+	if u.User != nil {
+		out += u.User.Username()
+		if _, ok := u.User.Password(); ok {
+			out += ":" + redacted
+		}
+		out += "@"
+	}
+	out += u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		out += "/" + redacted
+	}
+	return out
+}
