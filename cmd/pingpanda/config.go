@@ -47,14 +47,14 @@ type Config struct {
 }
 
 type logConfig struct {
-	Level        slog.Level
-	Verbose      bool
-	Format       string // auto, json, text
-	ToTerminal   bool
-	ToFile       bool
-	Path         string
-	MaxSize      int64
-	BackupCount  int
+	Level       slog.Level
+	Verbose     bool
+	Format      string // auto, json, text
+	ToTerminal  bool
+	ToFile      bool
+	Path        string
+	MaxSize     int64
+	BackupCount int
 }
 
 // setting is one key's effective value and its source.

@@ -23,9 +23,9 @@ const maxTargetsFile = 16 << 20
 
 // readTargetsFile reads a YAML list of targets:
 //
-//	- {check: http, target: https://example.com/health, name: shop}
-//	- check: dns
-//	  target: example.com
+//   - {check: http, target: https://example.com/health, name: shop}
+//   - check: dns
+//     target: example.com
 //
 // Every bad entry is reported, one per line of the error, as
 // "path:line: problem".
