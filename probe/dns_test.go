@@ -274,7 +274,7 @@ func TestNewDNS(t *testing.T) {
 	}
 }
 
-func TestServerFromResolvConf(t *testing.T) {
+func TestDNSServerFromResolvConf(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) string {
 		path := filepath.Join(dir, name)

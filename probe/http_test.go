@@ -353,7 +353,7 @@ func TestParseCodes(t *testing.T) {
 	}
 }
 
-func TestCodeSetContains(t *testing.T) {
+func TestParsedCodesContain(t *testing.T) {
 	c, err := ParseCodes("200-204,301,500-599")
 	if err != nil {
 		t.Fatal(err)
