@@ -2,7 +2,16 @@ package probe
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync/atomic"
 	"time"
+
+	probing "github.com/prometheus-community/pro-bing"
 )
 
 // PingMode chooses how ping checks reach their targets.
@@ -27,9 +36,9 @@ const (
 type PingDetail struct {
 	Addr     string   // address pinged, after resolving a host name
 	Mode     PingMode // the mode actually used (privileged, unprivileged or tcp)
-	Sent     int
-	Received int
-	LossPct  float64 // 0–100
+	Sent     int      // echo requests sent, or connections tried (tcp)
+	Received int      // echo replies received, or connections made (tcp)
+	LossPct  float64  // 0–100
 	MinRTT   time.Duration
 	AvgRTT   time.Duration
 	MaxRTT   time.Duration
@@ -38,22 +47,302 @@ type PingDetail struct {
 // PingOptions configures the ping check.
 type PingOptions struct {
 	Mode  PingMode // empty means PingAuto
-	Count int      // echoes per attempt (≥1)
+	Count int      // echoes (or tcp connections) per attempt; below 1 means 1
 	// TCPPort is the port PingTCP connects to.
 	TCPPort int
 }
 
-// PingProber pings with pro-bing, or connects over TCP.
+// Timing of the echoes within one attempt.
+const (
+	// pingInterval is the gap between echoes; shorter when Count echoes
+	// would not otherwise fit in the first half of the attempt.
+	pingInterval    = 100 * time.Millisecond
+	minPingInterval = 10 * time.Millisecond
+	// pingWait bounds an attempt whose context has no deadline.
+	pingWait = 2 * time.Second
+)
+
+// What PingAuto has learned, remembered across attempts. It only ever
+// advances: once raw sockets are refused they are not tried again.
+const (
+	autoRawFirst int32 = iota // try raw sockets, then datagram
+	autoDatagram              // raw refused; datagram sockets only
+	autoNeither               // both refused
+)
+
+// PingProber pings with pro-bing, or connects over TCP. One PingProber may
+// probe many targets at once.
 type PingProber struct {
 	opts PingOptions
+	auto atomic.Int32 // PingAuto's outcome so far
 }
 
 var _ Prober = (*PingProber)(nil)
 
-// NewPing returns the ping check. TODO(impl).
-func NewPing(o PingOptions) *PingProber { return &PingProber{opts: o} }
+// NewPing returns the ping check.
+func NewPing(o PingOptions) *PingProber {
+	if o.Mode == "" {
+		o.Mode = PingAuto
+	}
+	o.Count = max(o.Count, 1)
+	return &PingProber{opts: o}
+}
 
-// Probe makes one attempt. TODO(impl).
+// Probe makes one attempt: it resolves t.Address once (IPv4 preferred
+// unless the target is an IPv6 address) and sends Count echoes, or makes
+// Count TCP connections in PingTCP mode. It is up when at least one reply
+// came back. When ICMP is not permitted in the configured mode the result
+// is unsupported and final, and its error says how to fix that. Result.Ping
+// is set once the target has been resolved.
 func (p *PingProber) Probe(ctx context.Context, t Target) Result {
-	return Result{Status: StatusDown, Error: "not implemented"}
+	start := time.Now()
+	mode := p.opts.Mode
+	switch mode {
+	case PingAuto, PingPrivileged, PingUnprivileged, PingTCP:
+	default:
+		return Result{Status: StatusDown, Error: fmt.Sprintf("ping mode %q is not auto, privileged, unprivileged or tcp", mode), final: true}
+	}
+	if mode == PingTCP && (p.opts.TCPPort < 1 || p.opts.TCPPort > 65535) {
+		return Result{Status: StatusDown, Error: fmt.Sprintf("PING_MODE=tcp needs PING_TCP_PORT from 1 to 65535 (have %d)", p.opts.TCPPort), final: true}
+	}
+	if mode == PingAuto && p.auto.Load() == autoNeither {
+		return unsupported("raw and datagram sockets", nil, start)
+	}
+
+	addr, err := resolvePingAddr(ctx, t.Address)
+	if err != nil {
+		return Result{Status: StatusDown, Latency: time.Since(start),
+			Error: fmt.Sprintf("resolve %q: %s", t.Address, describeErr(err, time.Since(start)))}
+	}
+	if mode == PingTCP {
+		return p.probeTCP(ctx, addr, start)
+	}
+	return p.probeICMP(ctx, addr, start)
+}
+
+// probeICMP pings addr in the configured ICMP mode; PingAuto falls back
+// from raw to datagram sockets and remembers what it learned.
+func (p *PingProber) probeICMP(ctx context.Context, addr netip.Addr, start time.Time) Result {
+	switch p.opts.Mode {
+	case PingPrivileged:
+		res, denied := p.echo(ctx, addr, true, start)
+		if denied {
+			return unsupported("raw socket", res.Ping, start)
+		}
+		return res
+	case PingUnprivileged:
+		res, denied := p.echo(ctx, addr, false, start)
+		if denied {
+			return unsupported("datagram socket", res.Ping, start)
+		}
+		return res
+	}
+	if p.auto.Load() == autoRawFirst {
+		res, denied := p.echo(ctx, addr, true, start)
+		if !denied {
+			return res
+		}
+		p.advanceAuto(autoDatagram)
+	}
+	res, denied := p.echo(ctx, addr, false, start)
+	if denied {
+		p.advanceAuto(autoNeither)
+		return unsupported("raw and datagram sockets", res.Ping, start)
+	}
+	return res
+}
+
+// advanceAuto records a later PingAuto outcome; concurrent attempts never
+// move it backwards.
+func (p *PingProber) advanceAuto(to int32) {
+	for {
+		cur := p.auto.Load()
+		if cur >= to || p.auto.CompareAndSwap(cur, to) {
+			return
+		}
+	}
+}
+
+// echo sends Count echoes to addr over a raw (privileged) or datagram
+// socket. denied reports that the socket could not be opened for lack of
+// permission, in which case only res.Ping's Addr and Mode are meaningful.
+func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool, start time.Time) (res Result, denied bool) {
+	mode := PingUnprivileged
+	if privileged {
+		mode = PingPrivileged
+	}
+	detail := &PingDetail{Addr: addr.String(), Mode: mode}
+	res = Result{Status: StatusDown, Ping: detail}
+	if err := ctx.Err(); err != nil {
+		res.Latency, res.Error = time.Since(start), "ping: "+describeErr(err, time.Since(start))
+		return res, false
+	}
+
+	count := p.opts.Count
+	wait := pingWait + time.Duration(count)*pingInterval
+	if dl, ok := ctx.Deadline(); ok {
+		wait = time.Until(dl)
+	}
+	wait = max(wait, time.Millisecond) // pro-bing panics on a zero timeout
+	interval := pingInterval
+	if count > 1 && time.Duration(count)*interval > wait/2 {
+		interval = max(wait/time.Duration(2*count), minPingInterval)
+	}
+
+	pinger := probing.New("")
+	pinger.SetLogger(probing.NoopLogger{})
+	pinger.SetIPAddr(&net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()})
+	pinger.SetPrivileged(privileged)
+	pinger.Count = count
+	pinger.Interval = interval
+	pinger.Timeout = wait
+	pinger.RecordRtts, pinger.RecordTTLs = false, false
+
+	// pro-bing's receiver polls with reads of up to ~100 ms, so it can
+	// finish that long after ctx ends; rather than wait, take the counts
+	// as they stand and let it wind down on its own.
+	finished := make(chan error, 1)
+	go func() { finished <- pinger.RunWithContext(ctx) }()
+	var runErr error
+	select {
+	case runErr = <-finished:
+	case <-ctx.Done():
+		select {
+		case runErr = <-finished:
+		default:
+		}
+	}
+	if socketDenied(runErr) {
+		return res, true
+	}
+	st := pinger.Statistics()
+	detail.Sent, detail.Received = st.PacketsSent, st.PacketsRecv
+	detail.LossPct = st.PacketLoss
+	detail.MinRTT, detail.AvgRTT, detail.MaxRTT = st.MinRtt, st.AvgRtt, st.MaxRtt
+
+	if detail.Received > 0 {
+		res.Status, res.Latency = StatusUp, detail.AvgRTT
+		return res, false
+	}
+	res.Latency = time.Since(start)
+	switch {
+	case runErr != nil && ctx.Err() == nil:
+		res.Error = fmt.Sprintf("ping %s: %s", addr, describeErr(runErr, res.Latency))
+	case detail.Sent == 0:
+		res.Error = fmt.Sprintf("ping %s: no echo request sent before the attempt ended", addr)
+	default:
+		res.Error = fmt.Sprintf("ping %s: no reply to %d echo request%s in %s", addr, detail.Sent, plural(detail.Sent), res.Latency.Round(time.Millisecond))
+	}
+	return res, false
+}
+
+// probeTCP connects to addr:TCPPort Count times, one after another; each
+// connection's set-up time is one round trip.
+func (p *PingProber) probeTCP(ctx context.Context, addr netip.Addr, start time.Time) Result {
+	detail := &PingDetail{Addr: addr.String(), Mode: PingTCP}
+	hostPort := net.JoinHostPort(addr.String(), strconv.Itoa(p.opts.TCPPort))
+	var (
+		d       net.Dialer
+		total   time.Duration
+		lastErr error
+	)
+	for range p.opts.Count {
+		if ctx.Err() != nil {
+			break
+		}
+		detail.Sent++
+		t0 := time.Now()
+		conn, err := d.DialContext(ctx, "tcp", hostPort)
+		rtt := time.Since(t0)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		conn.Close()
+		detail.Received++
+		total += rtt
+		if detail.Received == 1 || rtt < detail.MinRTT {
+			detail.MinRTT = rtt
+		}
+		detail.MaxRTT = max(detail.MaxRTT, rtt)
+	}
+	if detail.Sent > 0 {
+		detail.LossPct = float64(detail.Sent-detail.Received) / float64(detail.Sent) * 100
+	}
+	res := Result{Status: StatusDown, Ping: detail}
+	if detail.Received > 0 {
+		detail.AvgRTT = total / time.Duration(detail.Received)
+		res.Status, res.Latency = StatusUp, detail.AvgRTT
+		return res
+	}
+	res.Latency = time.Since(start)
+	if lastErr == nil {
+		lastErr = ctx.Err()
+	}
+	res.Error = fmt.Sprintf("tcp connect to %s: %s", hostPort, describeErr(lastErr, res.Latency))
+	return res
+}
+
+// resolvePingAddr turns a ping target into the one address to ping: an IP
+// address as it is, a host name looked up under ctx with its first IPv4
+// address preferred.
+func resolvePingAddr(ctx context.Context, host string) (netip.Addr, error) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap(), nil
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(ips) == 0 {
+		return netip.Addr{}, errors.New("no addresses")
+	}
+	for _, ip := range ips {
+		if ip.Unmap().Is4() {
+			return ip.Unmap(), nil
+		}
+	}
+	return ips[0], nil
+}
+
+// socketDenied reports whether err is the kernel refusing to open an ICMP
+// socket: EPERM for a raw socket without CAP_NET_RAW, EACCES for a datagram
+// socket whose group is outside ping_group_range. pro-bing returns these
+// from socket(2) as an *os.SyscallError (datagram) or inside a
+// *net.OpError with Op "listen" (raw). Permission errors from sending, such
+// as a firewall rejecting the packet, are not this: they say nothing about
+// whether ICMP is allowed.
+func socketDenied(err error) bool {
+	if err == nil || !errors.Is(err, os.ErrPermission) {
+		return false
+	}
+	var sysErr *os.SyscallError
+	if errors.As(err, &sysErr) && sysErr.Syscall == "socket" {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "listen"
+}
+
+// unsupported is the result for ICMP the kernel will not allow; tried
+// names the sockets that were refused.
+func unsupported(tried string, d *PingDetail, start time.Time) Result {
+	return Result{
+		Status:  StatusUnsupported,
+		Latency: time.Since(start),
+		Ping:    d,
+		Error: fmt.Sprintf("icmp not permitted (%s refused): "+
+			"raw sockets (PING_MODE=privileged) need root or CAP_NET_RAW; "+
+			"datagram ping (PING_MODE=unprivileged) needs the process's group (gid %d) inside net.ipv4.ping_group_range "+
+			`(sysctl -w net.ipv4.ping_group_range="0 2147483647"); `+
+			"PING_MODE=auto tries both; or set PING_MODE=tcp", tried, os.Getegid()),
+		final: true,
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
