@@ -3,12 +3,15 @@ module github.com/pingpanda/pingpanda
 go 1.26.8
 
 require (
+	github.com/miekg/dns v1.1.73
+	github.com/prometheus-community/pro-bing v0.9.1
+	golang.org/x/sys v0.49.0
+	golang.org/x/term v0.47.0
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/miekg/dns v1.1.73 // indirect
-	github.com/prometheus-community/pro-bing v0.9.1 // indirect
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/term v0.47.0 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
