@@ -109,11 +109,10 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return nil
 	})
 	boolKey := func(name, key string) {
-		fs.Func(name, "", func(s string) error {
+		fs.BoolFunc(name, "", func(s string) error {
 			o.flags[key] = s
 			return nil
 		})
-		fs.Lookup(name).DefValue = "false"
 	}
 	boolKey("verbose", "VERBOSE")
 	boolKey("show-only-success", "SHOW_ONLY_SUCCESS")
@@ -165,18 +164,6 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// flagBool turns the value of a boolean --flag into "true" or "false".
-func normaliseFlagBools(flags map[string]string) {
-	for k, v := range flags {
-		if k == "SWEEP_TIMEOUT_SECONDS" {
-			continue
-		}
-		if v == "" {
-			flags[k] = "true"
-		}
-	}
-}
-
 func run(ctx context.Context, args []string, io stdio) int {
 	opts, err := parseArgs(args, io.stderr)
 	if err != nil {
@@ -190,8 +177,6 @@ func run(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.stdout, "pingpanda %s\n", version)
 		return exitOK
 	}
-	normaliseFlagBools(opts.flags)
-
 	src := configSources{environ: io.environ, envFile: opts.envFile, flags: opts.flags}
 	if io.dir != "" {
 		src.dotEnv = io.dir + string(os.PathSeparator) + ".env"
