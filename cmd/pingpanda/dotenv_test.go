@@ -82,4 +82,3 @@ func quoteDouble(v string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
 	return `"` + r.Replace(v) + `"`
 }
-
