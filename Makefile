@@ -1,0 +1,59 @@
+# pingpanda — see README.md.
+GO          ?= go
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -s -w -X main.version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 30s
+
+.PHONY: build run test test-deps bench lint fuzz clean
+
+## build: the binary, at bin/pingpanda
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/pingpanda ./cmd/pingpanda
+
+## run: one sweep with the built-in defaults; no set-up needed
+run: build
+	./bin/pingpanda
+
+## test: every test, with the race detector (installs the test tools first)
+test: test-deps
+	$(GO) test -race -count=1 ./...
+
+# test-deps makes sure the tools the integration tests start are present.
+# As root on Debian it installs what is missing; elsewhere it names it.
+# Map: command -> Debian package.
+TEST_TOOLS := ip:iproute2 unshare:util-linux
+test-deps:
+	@missing=""; \
+	for pair in $(TEST_TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "make test needs these packages:$$missing"; \
+	    echo "  Debian/Ubuntu: sudo apt-get install$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+## bench: sweep benchmarks (1,000 and 10,000 loopback targets)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 ./...
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTarget$$' -fuzztime $(FUZZTIME) ./probe
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCodes$$' -fuzztime $(FUZZTIME) ./probe
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvFile$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda
+
+clean:
+	rm -rf bin dist
