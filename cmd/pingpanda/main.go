@@ -44,7 +44,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	dir, _ := os.Getwd()
-	code := run(ctx, os.Args[1:], stdio{
+	sys := stdio{
 		stdout:    os.Stdout,
 		stderr:    os.Stderr,
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
@@ -52,7 +52,13 @@ func main() {
 		environ:   os.Environ(),
 		dir:       dir,
 		now:       time.Now,
-	})
+	}
+	var code int
+	if inLambda(sys.environ) {
+		code = runLambda(sys)
+	} else {
+		code = run(ctx, os.Args[1:], sys)
+	}
 	stop()
 	os.Exit(code)
 }
@@ -164,51 +170,51 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func run(ctx context.Context, args []string, io stdio) int {
-	opts, err := parseArgs(args, io.stderr)
+func run(ctx context.Context, args []string, sys stdio) int {
+	opts, err := parseArgs(args, sys.stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
-		fmt.Fprintf(io.stderr, "pingpanda: %v\n\n%s", err, usage)
+		fmt.Fprintf(sys.stderr, "pingpanda: %v\n\n%s", err, usage)
 		return exitUsageErr
 	}
 	if opts.version {
-		fmt.Fprintf(io.stdout, "pingpanda %s\n", version)
+		fmt.Fprintf(sys.stdout, "pingpanda %s\n", version)
 		return exitOK
 	}
-	src := configSources{environ: io.environ, envFile: opts.envFile, flags: opts.flags}
-	if io.dir != "" {
-		src.dotEnv = io.dir + string(os.PathSeparator) + ".env"
+	src := configSources{environ: sys.environ, envFile: opts.envFile, flags: opts.flags}
+	if sys.dir != "" {
+		src.dotEnv = sys.dir + string(os.PathSeparator) + ".env"
 	}
 	cfg, warnings, err := loadConfig(src)
 	if err != nil {
 		for _, w := range warnings {
-			fmt.Fprintf(io.stderr, "pingpanda: warning: %s\n", w)
+			fmt.Fprintf(sys.stderr, "pingpanda: warning: %s\n", w)
 		}
 		var ce *configError
 		if errors.As(err, &ce) {
-			fmt.Fprintf(io.stderr, "pingpanda: the configuration has %d %s:\n  %s\n",
+			fmt.Fprintf(sys.stderr, "pingpanda: the configuration has %d %s:\n  %s\n",
 				len(ce.problems), plural(len(ce.problems), "problem", "problems"), strings.Join(ce.problems, "\n  "))
 		} else {
-			fmt.Fprintf(io.stderr, "pingpanda: %v\n", err)
+			fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 		}
 		return exitConfig
 	}
 	if opts.command == "config" {
 		for _, w := range warnings {
-			fmt.Fprintf(io.stderr, "pingpanda: warning: %s\n", w)
+			fmt.Fprintf(sys.stderr, "pingpanda: warning: %s\n", w)
 		}
-		if err := printConfig(io.stdout, cfg, opts.json); err != nil {
-			fmt.Fprintf(io.stderr, "pingpanda: %v\n", err)
+		if err := printConfig(sys.stdout, cfg, opts.json); err != nil {
+			fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 			return exitFailed
 		}
 		return exitOK
 	}
 
-	logger, closer, err := newLogger(cfg.Log, io.stderr, io.stderrTTY)
+	logger, closer, err := newLogger(cfg.Log, sys.stderr, sys.stderrTTY)
 	if err != nil {
-		fmt.Fprintf(io.stderr, "pingpanda: %v\n", err)
+		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 		return exitConfig
 	}
 	defer closer.Close()
@@ -216,7 +222,7 @@ func run(ctx context.Context, args []string, io stdio) int {
 		logger.Warn(w)
 	}
 
-	sw, err := newSweeper(cfg, logger, io.now)
+	sw, err := newSweeper(cfg, logger, sys.now)
 	if err != nil {
 		logger.Error("cannot start the sweep", "err", err)
 		var ce *configError
@@ -227,7 +233,7 @@ func run(ctx context.Context, args []string, io stdio) int {
 	}
 	rep := sw.run(ctx)
 	rep.DryRun = opts.dryRun
-	if err := writeReport(io.stdout, rep, cfg, opts.json); err != nil {
+	if err := writeReport(sys.stdout, rep, cfg, opts.json); err != nil {
 		logger.Error("cannot print the report", "err", err)
 		return exitFailed
 	}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+// inLambda reports whether the process was started by the AWS Lambda
+// runtime.
+func inLambda(environ []string) bool {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "AWS_LAMBDA_RUNTIME_API="); ok && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// runLambda serves Lambda invocations: each one is a sweep whose deadline
+// is the invocation's (minus the reserve kept for what follows the probes),
+// and whose result is the JSON report. The configuration is read and the
+// probers (with their connection pools) are built once per cold start.
+func runLambda(sys stdio) int {
+	cfg, warnings, err := loadConfig(configSources{environ: sys.environ})
+	if err != nil {
+		// Report the problem on every invocation, where it is seen.
+		msg := err.Error()
+		lambda.Start(func(context.Context, json.RawMessage) (*report, error) {
+			return nil, fmt.Errorf("configuration: %s", msg)
+		})
+		return exitConfig
+	}
+	cfg.Log.Format = "json"
+	logger, closer, err := newLogger(cfg.Log, sys.stderr, false)
+	if err != nil {
+		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
+		return exitConfig
+	}
+	defer closer.Close()
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+	sw, err := newSweeper(cfg, logger, sys.now)
+	if err != nil {
+		logger.Error("cannot start", "err", err)
+		return exitFailed
+	}
+	lambda.Start(func(ctx context.Context, event json.RawMessage) (*report, error) {
+		if _, ok := ctx.Deadline(); !ok {
+			return nil, errors.New("the invocation has no deadline")
+		}
+		logger.Debug("invocation", "event_bytes", len(event))
+		return sw.run(ctx), nil
+	})
+	return exitOK
+}
