@@ -5,7 +5,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 30s
 
-.PHONY: build run test test-deps bench lint fuzz clean
+.PHONY: build run test test-deps bench lint fuzz lambda clean
 
 ## build: the binary, at bin/pingpanda
 build:
@@ -14,6 +14,13 @@ build:
 ## run: one sweep with the built-in defaults; no set-up needed
 run: build
 	./bin/pingpanda
+
+## lambda: the AWS Lambda bootstrap (arm64, provided.al2023), zipped for template.yaml
+lambda:
+	mkdir -p dist/lambda
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags '$(LDFLAGS)' -o dist/lambda/bootstrap ./cmd/pingpanda
+	cd dist/lambda && rm -f ../pingpanda-lambda.zip && zip -q -j ../pingpanda-lambda.zip bootstrap 2>/dev/null || python3 -m zipfile -c ../pingpanda-lambda.zip bootstrap
+	@ls -l dist/lambda/bootstrap dist/pingpanda-lambda.zip
 
 ## test: every test, with the race detector (installs the test tools first)
 test: test-deps
