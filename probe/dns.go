@@ -236,7 +236,7 @@ func dnsErrorText(ctx context.Context, err error, elapsed time.Duration) string 
 	case errors.Is(err, net.ErrClosed):
 		return "connection closed"
 	}
-	if s, ok := errnoText(err); ok {
+	if s, ok := errnoText(err, true); ok {
 		return s
 	}
 	var opErr *net.OpError

@@ -10,11 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -280,7 +278,7 @@ func httpErrorText(ctx context.Context, err error, elapsed time.Duration, visite
 	case strings.HasPrefix(err.Error(), "failed to parse Location header"):
 		text = "redirect to an invalid url"
 	default:
-		if s, ok := errnoText(err); ok {
+		if s, ok := errnoText(err, true); ok {
 			text = s
 		} else {
 			text = err.Error()
@@ -292,55 +290,4 @@ func httpErrorText(ctx context.Context, err error, elapsed time.Duration, visite
 		}
 	}
 	return text
-}
-
-// timeoutErrorText reports an attempt cut short, by ctx or by a deadline
-// of its own, as "timeout after 1.5s" (or "cancelled after …").
-func timeoutErrorText(ctx context.Context, err error, elapsed time.Duration) (string, bool) {
-	e := roundElapsed(elapsed)
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return "timeout after " + e, true
-	case ctx.Err() != nil:
-		return "cancelled after " + e, true
-	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-		return "timeout after " + e, true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timeout after " + e, true
-	}
-	return "", false
-}
-
-// errnoText names the common connection failures plainly, with the
-// address dialled when there is one: "connection refused (127.0.0.1:1)".
-func errnoText(err error) (string, bool) {
-	var msg string
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		msg = "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		msg = "connection reset"
-	case errors.Is(err, syscall.EHOSTUNREACH):
-		msg = "host unreachable"
-	case errors.Is(err, syscall.ENETUNREACH):
-		msg = "network unreachable"
-	default:
-		return "", false
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Addr != nil {
-		msg += " (" + opErr.Addr.String() + ")"
-	}
-	return msg, true
-}
-
-// roundElapsed prints a duration to the millisecond below a second and to
-// the tenth of a second above.
-func roundElapsed(d time.Duration) string {
-	if d >= time.Second {
-		return d.Round(100 * time.Millisecond).String()
-	}
-	return d.Round(time.Millisecond).String()
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
@@ -257,27 +256,4 @@ func stripZone(host string) string {
 		return host[:i]
 	}
 	return host
-}
-
-// describeErr words a network error for a message that already names the
-// operation and address: a context's end becomes "timed out after …" or
-// "canceled", and the net package's "dial tcp …: connect:" prefix goes.
-func describeErr(err error, elapsed time.Duration) string {
-	var (
-		sysErr *os.SyscallError
-		opErr  *net.OpError
-	)
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timed out after " + elapsed.Round(time.Millisecond).String()
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.Is(err, io.EOF):
-		return "connection closed by the server"
-	case errors.As(err, &sysErr):
-		return sysErr.Err.Error()
-	case errors.As(err, &opErr):
-		return opErr.Err.Error()
-	}
-	return err.Error()
 }
