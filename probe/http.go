@@ -243,6 +243,10 @@ func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
 	}
 	if err != nil {
 		res.Error = httpErrorText(ctx, err, res.Latency, visited)
+		// A certificate that fails verification fails the same way on
+		// the next attempt; as in the tls check, it is not retried.
+		var cve *tls.CertificateVerificationError
+		res.final = errors.As(err, &cve)
 		return res
 	}
 	// A body that fails to arrive does not change the status already

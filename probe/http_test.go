@@ -185,6 +185,9 @@ func TestHTTPProbeTLS(t *testing.T) {
 		if strings.Contains(res.Error, srv.URL) {
 			t.Errorf("error %q contains the URL", res.Error)
 		}
+		if !res.final {
+			t.Error("a certificate that fails verification should not be retried")
+		}
 	})
 }
 
