@@ -36,25 +36,16 @@ func runLambda(sys stdio) int {
 		return exitConfig
 	}
 	cfg.Log.Format = "json"
-	logger, closer, err := newLogger(cfg.Log, sys.stderr, false)
-	if err != nil {
-		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
-		return exitConfig
+	sw, closeLog, code := startSweeper(cfg, warnings, sys)
+	if sw == nil {
+		return code
 	}
-	defer closer.Close()
-	for _, w := range warnings {
-		logger.Warn(w)
-	}
-	sw, err := newSweeper(cfg, logger, sys.now)
-	if err != nil {
-		logger.Error("cannot start", "err", err)
-		return exitFailed
-	}
+	defer closeLog()
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (*report, error) {
 		if _, ok := ctx.Deadline(); !ok {
 			return nil, errors.New("the invocation has no deadline")
 		}
-		logger.Debug("invocation", "event_bytes", len(event))
+		sw.log.Debug("invocation", "event_bytes", len(event))
 		return sw.run(ctx), nil
 	})
 	return exitOK

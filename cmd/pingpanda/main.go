@@ -212,35 +212,46 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		return exitOK
 	}
 
-	logger, closer, err := newLogger(cfg.Log, sys.stderr, sys.stderrTTY)
-	if err != nil {
-		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
-		return exitConfig
+	sw, closeLog, code := startSweeper(cfg, warnings, sys)
+	if sw == nil {
+		return code
 	}
-	defer closer.Close()
-	for _, w := range warnings {
-		logger.Warn(w)
-	}
-
-	sw, err := newSweeper(cfg, logger, sys.now)
-	if err != nil {
-		logger.Error("cannot start the sweep", "err", err)
-		var ce *configError
-		if errors.As(err, &ce) {
-			return exitConfig
-		}
-		return exitFailed
-	}
+	defer closeLog()
 	rep := sw.run(ctx)
 	rep.DryRun = opts.dryRun
 	if err := writeReport(sys.stdout, rep, cfg, opts.json); err != nil {
-		logger.Error("cannot print the report", "err", err)
+		sw.log.Error("cannot print the report", "err", err)
 		return exitFailed
 	}
 	if opts.failOnDown && rep.Summary.Down > 0 {
 		return exitDown
 	}
 	return exitOK
+}
+
+// startSweeper sets up logging, logs the configuration's warnings and
+// builds the probers. On failure it has said why and returns a nil sweeper
+// and the exit code; closeLog releases the log file.
+func startSweeper(cfg *Config, warnings []string, sys stdio) (sw *sweeper, closeLog func(), code int) {
+	logger, closer, err := newLogger(cfg.Log, sys.stderr, sys.stderrTTY)
+	if err != nil {
+		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
+		return nil, nil, exitConfig
+	}
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+	sw, err = newSweeper(cfg, logger, sys.now)
+	if err != nil {
+		logger.Error("cannot start the sweep", "err", err)
+		closer.Close()
+		var ce *configError
+		if errors.As(err, &ce) {
+			return nil, nil, exitConfig
+		}
+		return nil, nil, exitFailed
+	}
+	return sw, func() { closer.Close() }, exitOK
 }
 
 func plural(n int, one, many string) string {
