@@ -104,7 +104,7 @@ func (r *Runner) Run(ctx context.Context, targets []Target) []Result {
 				tries[i]++ // only the worker holding i touches tries[i]
 				res := r.attempt(ctx, t)
 				res.Target, res.Attempts = t, tries[i]
-				if res.Status != StatusUp && ctx.Err() != nil {
+				if res.Status != StatusUp && deadlinePassed(ctx) {
 					res.TimedOut = true
 					res.Error = timeoutText(tries[i]) + ": " + res.Error
 					finish(i, res)
@@ -154,6 +154,17 @@ func (r *Runner) Run(ctx context.Context, targets []Target) []Result {
 		}
 	}
 	return results
+}
+
+// deadlinePassed reports whether ctx has ended or its deadline has come.
+// A prober's socket deadline, taken from ctx, can fire a moment before
+// ctx's own timer; such a failure was still cut short by the deadline.
+func deadlinePassed(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func timeoutText(tries int) string {

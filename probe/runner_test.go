@@ -196,3 +196,20 @@ func TestRunnerReportsACheckWithNoProber(t *testing.T) {
 		t.Fatalf("result = %+v", got)
 	}
 }
+
+func TestRunnerCountsAFailureAtTheDeadlineAsTimedOutEvenBeforeTheContextSaysSo(t *testing.T) {
+	// A socket deadline taken from ctx can fire a moment before ctx's
+	// own timer; the prober then returns with ctx.Err() still nil.
+	p := proberFunc(func(ctx context.Context, _ Target) Result {
+		dl, _ := ctx.Deadline()
+		time.Sleep(time.Until(dl))
+		return Result{Status: StatusDown, Error: "i/o timeout"}
+	})
+	r := Runner{Probers: map[Check]Prober{DNS: p}, Attempts: 3}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	got := r.Run(ctx, targetsN(DNS, 1))[0]
+	if !got.TimedOut || !strings.HasPrefix(got.Error, "sweep deadline reached during attempt 1: ") {
+		t.Fatalf("result = %+v; want it marked as cut short by the sweep deadline", got)
+	}
+}
