@@ -39,21 +39,25 @@ func DefaultRetryWait(n int) time.Duration {
 	return min(time.Second<<(n-1), 10*time.Second)
 }
 
-// ErrSweepDeadline is the cause recorded for checks the sweep deadline cut
-// short.
-var ErrSweepDeadline = errors.New("sweep deadline reached")
+// The causes recorded for checks cut short: by the sweep's deadline, or by
+// the sweep being cancelled (SIGTERM, say).
+var (
+	ErrSweepDeadline  = errors.New("sweep deadline reached")
+	ErrSweepCancelled = errors.New("sweep cancelled")
+)
 
 // Run probes every target and returns one Result per target, in the order
-// given. It returns by ctx's deadline whatever the targets do: checks still
-// running or never started are reported as down with TimedOut set. Run waits
-// for its workers to see the cancellation, which well-behaved Probers do at
-// once.
-func (r *Runner) Run(ctx context.Context, targets []Target) []Result {
+// given. It returns by parent's deadline, or as soon as parent is
+// cancelled, whatever the targets do: checks still running or never started
+// are reported as down with TimedOut set, their error saying which ended the
+// sweep. Run waits for its workers to see the cancellation, which
+// well-behaved Probers do at once.
+func (r *Runner) Run(parent context.Context, targets []Target) []Result {
 	results := make([]Result, len(targets))
 	if len(targets) == 0 {
 		return results
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 
 	attempts := max(r.Attempts, 1)
@@ -106,7 +110,7 @@ func (r *Runner) Run(ctx context.Context, targets []Target) []Result {
 				res.Target, res.Attempts = t, tries[i]
 				if res.Status != StatusUp && deadlinePassed(ctx) {
 					res.TimedOut = true
-					res.Error = timeoutText(tries[i]) + ": " + res.Error
+					res.Error = cutShortText(parent, tries[i]) + ": " + res.Error
 					finish(i, res)
 					continue
 				}
@@ -147,7 +151,7 @@ func (r *Runner) Run(ctx context.Context, targets []Target) []Result {
 			results[i] = Result{
 				Target:   targets[i],
 				Status:   StatusDown,
-				Error:    timeoutText(tries[i]),
+				Error:    cutShortText(parent, tries[i]),
 				Attempts: tries[i],
 				TimedOut: true,
 			}
@@ -167,11 +171,16 @@ func deadlinePassed(ctx context.Context) bool {
 	return ok && !time.Now().Before(dl)
 }
 
-func timeoutText(tries int) string {
-	if tries == 0 {
-		return ErrSweepDeadline.Error() + " before the check started"
+// cutShortText says what cut a check short and when.
+func cutShortText(parent context.Context, tries int) string {
+	cause := ErrSweepDeadline
+	if errors.Is(parent.Err(), context.Canceled) {
+		cause = ErrSweepCancelled
 	}
-	return fmt.Sprintf("%s during attempt %d", ErrSweepDeadline, tries)
+	if tries == 0 {
+		return cause.Error() + " before the check started"
+	}
+	return fmt.Sprintf("%s during attempt %d", cause, tries)
 }
 
 // attempt makes one attempt within its own timeout and the sweep deadline.

@@ -213,3 +213,20 @@ func TestRunnerCountsAFailureAtTheDeadlineAsTimedOutEvenBeforeTheContextSaysSo(t
 		t.Fatalf("result = %+v; want it marked as cut short by the sweep deadline", got)
 	}
 }
+
+func TestRunnerSaysWhenTheSweepWasCancelledRatherThanTimedOut(t *testing.T) {
+	p := proberFunc(func(ctx context.Context, _ Target) Result {
+		<-ctx.Done()
+		return Result{Status: StatusDown, Error: "cancelled"}
+	})
+	r := Runner{Probers: map[Check]Prober{DNS: p}, Concurrency: 1, Attempts: 1}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	res := r.Run(ctx, targetsN(DNS, 2))
+	if got := res[0].Error; !res[0].TimedOut || !strings.HasPrefix(got, "sweep cancelled during attempt 1") {
+		t.Errorf("running check: %+v", res[0])
+	}
+	if got := res[1].Error; !res[1].TimedOut || got != "sweep cancelled before the check started" {
+		t.Errorf("waiting check: %+v", res[1])
+	}
+}

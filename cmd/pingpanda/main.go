@@ -219,8 +219,13 @@ func run(ctx context.Context, args []string, sys stdio) int {
 	defer closeLog()
 	rep := sw.run(ctx)
 	rep.DryRun = opts.dryRun
+	rep.Interrupted = ctx.Err() != nil
 	if err := writeReport(sys.stdout, rep, cfg, opts.json); err != nil {
 		sw.log.Error("cannot print the report", "err", err)
+		return exitFailed
+	}
+	if rep.Interrupted {
+		sw.log.Error("sweep interrupted before it completed; checks cut short are reported as timed out")
 		return exitFailed
 	}
 	if opts.failOnDown && rep.Summary.Down > 0 {

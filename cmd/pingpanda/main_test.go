@@ -246,3 +246,29 @@ func TestTheTimeoutFlagBoundsTheSweep(t *testing.T) {
 		t.Fatalf("exit %d; want the target reported as timed out:\n%s", code, out)
 	}
 }
+
+func TestAnInterruptedSweepPrintsItsReportAndExitsOne(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-hang:
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel) // as SIGTERM would
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"--json"}, stdio{stdout: &stdout, stderr: &stderr, environ: loopbackEnv(srv.URL), now: time.Now})
+	if code != exitFailed {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	out := stdout.String()
+	if !strings.Contains(out, `"interrupted": true`) || !strings.Contains(out, "sweep cancelled during attempt 1") {
+		t.Fatalf("report should say the sweep was interrupted:\n%s", out)
+	}
+	if !strings.Contains(stderr.String(), "sweep interrupted") {
+		t.Errorf("log should say the sweep was interrupted:\n%s", stderr.String())
+	}
+}

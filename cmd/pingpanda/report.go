@@ -14,14 +14,16 @@ import (
 
 // report is what a sweep prints: the --json document of SPEC §7.
 type report struct {
-	Version         string         `json:"version"`
-	StartedAt       time.Time      `json:"started_at"`
-	DurationSeconds float64        `json:"duration_seconds"`
-	DryRun          bool           `json:"dry_run"`
-	Summary         summary        `json:"summary"`
-	Results         []resultReport `json:"results"`
-	Events          []eventReport  `json:"events"`
-	Alerts          alertsReport   `json:"alerts"`
+	Version         string    `json:"version"`
+	StartedAt       time.Time `json:"started_at"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	DryRun          bool      `json:"dry_run"`
+	// Interrupted is set when a signal ended the sweep early.
+	Interrupted bool           `json:"interrupted,omitempty"`
+	Summary     summary        `json:"summary"`
+	Results     []resultReport `json:"results"`
+	Events      []eventReport  `json:"events"`
+	Alerts      alertsReport   `json:"alerts"`
 }
 
 type summary struct {
