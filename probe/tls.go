@@ -85,6 +85,10 @@ func NewTLS(o TLSOptions) *TLSProber {
 func LoadCertPool(caFile string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(caFile)
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is named already
+		}
 		return nil, fmt.Errorf("ca file %q: %w", caFile, err)
 	}
 	pool, err := x509.SystemCertPool()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,13 +27,16 @@ type Config struct {
 	SSLWarnDays     float64
 	SSLCriticalDays float64
 	SSLCAFile       string
-	DNSServer       string
-	DNSRecordType   uint16
-	PingMode        probe.PingMode
-	PingCount       int
-	PingTCPPort     int
-	Timeouts        map[probe.Check]time.Duration
-	RetryCount      int
+	// RootCAs verifies tls and https targets: the system roots plus
+	// SSL_CA_FILE's, or nil for the system roots alone.
+	RootCAs       *x509.CertPool
+	DNSServer     string
+	DNSRecordType uint16
+	PingMode      probe.PingMode
+	PingCount     int
+	PingTCPPort   int
+	Timeouts      map[probe.Check]time.Duration
+	RetryCount    int
 
 	SweepTimeout    time.Duration
 	Concurrency     int
@@ -319,6 +323,13 @@ func (l *loader) build() *Config {
 		cfg.SuccessCodes = codes
 	}
 	cfg.SSLCAFile = l.raw("SSL_CA_FILE")
+	if cfg.SSLCAFile != "" {
+		pool, err := probe.LoadCertPool(cfg.SSLCAFile)
+		if err != nil {
+			l.problem("SSL_CA_FILE: %v", err)
+		}
+		cfg.RootCAs = pool
+	}
 	cfg.DNSServer = l.dnsServer()
 	rt := strings.ToUpper(l.raw("DNS_RECORD_TYPE"))
 	if t, ok := dns.StringToType[rt]; ok && rt != "ANY" && rt != "AXFR" && rt != "IXFR" && rt != "OPT" {

@@ -250,10 +250,6 @@ func startSweeper(cfg *Config, warnings []string, sys stdio) (sw *sweeper, close
 	if err != nil {
 		logger.Error("cannot start the sweep", "err", err)
 		closer.Close()
-		var ce *configError
-		if errors.As(err, &ce) {
-			return nil, nil, exitConfig
-		}
 		return nil, nil, exitFailed
 	}
 	return sw, func() { closer.Close() }, exitOK

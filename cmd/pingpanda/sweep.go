@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"log/slog"
 	"time"
 
@@ -17,17 +16,9 @@ type sweeper struct {
 	runner *probe.Runner
 }
 
-// newSweeper builds the probers. An error it returns because of a setting
-// (an unreadable SSL_CA_FILE) is a *configError.
+// newSweeper builds the probers.
 func newSweeper(cfg *Config, log *slog.Logger, now func() time.Time) (*sweeper, error) {
-	var roots *x509.CertPool
-	if cfg.SSLCAFile != "" {
-		pool, err := probe.LoadCertPool(cfg.SSLCAFile)
-		if err != nil {
-			return nil, &configError{problems: []string{"SSL_CA_FILE: " + err.Error()}}
-		}
-		roots = pool
-	}
+	roots := cfg.RootCAs
 	dnsProber, err := probe.NewDNS(probe.DNSOptions{Server: cfg.DNSServer, Type: cfg.DNSRecordType})
 	if err != nil {
 		return nil, err
