@@ -37,6 +37,10 @@ const (
 	// never be counted as the target being down; Result.Error says how to
 	// fix it.
 	StatusUnsupported Status = "unsupported"
+	// StatusSkipped: the check was not run this sweep (its circuit is
+	// open, or its backoff has not expired); Result.Error says why. The
+	// runner never returns it: the sweep sets it for targets not due.
+	StatusSkipped Status = "skipped"
 )
 
 // Result is what one target's check found, after all its attempts.

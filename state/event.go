@@ -1,0 +1,73 @@
+package state
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Kind is what happened to a target.
+type Kind string
+
+// Event kinds. The first group is announced to people (alerts); the second
+// only logged.
+const (
+	KindDown         Kind = "down"
+	KindReminder     Kind = "reminder"
+	KindRecovered    Kind = "recovered"
+	KindFlapping     Kind = "flapping"
+	KindFlapResolved Kind = "flap_resolved"
+	KindCertWarning  Kind = "cert_warning"
+	KindCertCritical Kind = "cert_critical"
+	KindCertExpired  Kind = "cert_expired"
+	KindCertOK       Kind = "cert_ok"
+
+	KindCircuitOpened   Kind = "circuit_opened"
+	KindCircuitHalfOpen Kind = "circuit_half_open"
+	KindCircuitClosed   Kind = "circuit_closed"
+)
+
+// Alert reports whether events of this kind are announced to people; the
+// others (circuit breaker transitions) are logged only.
+func (k Kind) Alert() bool {
+	switch k {
+	case KindCircuitOpened, KindCircuitHalfOpen, KindCircuitClosed:
+		return false
+	}
+	return true
+}
+
+// Event is a change worth telling someone about.
+type Event struct {
+	// ID is deterministic: the same incident gives the same ID in every
+	// sweep and every retry of its delivery.
+	ID       string    `json:"id"`
+	Kind     Kind      `json:"kind"`
+	TargetID string    `json:"target_id"`
+	Check    string    `json:"check"`
+	Target   string    `json:"target"`
+	Name     string    `json:"name,omitempty"`
+	At       time.Time `json:"at"`
+	// Since is when the condition began: the incident's first failure for
+	// down, reminder and recovered; the start of flapping; the level
+	// change for certificate events.
+	Since   time.Time `json:"since"`
+	Message string    `json:"message,omitempty"` // the check's error, if any
+	// Duration is the outage's length, for recovered.
+	Duration time.Duration `json:"duration,omitempty"`
+	// CertLevel and DaysLeft describe the certificate, for cert_* events.
+	CertLevel string  `json:"cert_level,omitempty"`
+	DaysLeft  float64 `json:"days_left,omitempty"`
+}
+
+// eventID derives an event's ID from the target, the kind and the instant
+// that identifies the occurrence.
+func eventID(targetID string, kind Kind, at time.Time) string {
+	h := sha256.New()
+	h.Write([]byte(targetID))
+	h.Write([]byte{0})
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write([]byte(at.UTC().Format(time.RFC3339Nano)))
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}

@@ -1,0 +1,155 @@
+// Package state is what pingpanda remembers between sweeps: per target, its
+// up/down status, failure counters, alert latch, circuit breaker, backoff,
+// flap window, certificate level and statistics. Apply turns the previous
+// state and a sweep's results into the next state and the events to
+// announce; a Store keeps the state (Redis, or a local file) between
+// processes.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the encoding version of a TargetState record. A record of
+// another version is not guessed at: it is reset with a warning.
+const Version = 1
+
+// Status is a target's last known state.
+type Status string
+
+// Target statuses.
+const (
+	Unknown Status = "unknown" // never probed
+	Up      Status = "up"
+	Down    Status = "down"
+)
+
+// Circuit is the state of a target's circuit breaker.
+type Circuit string
+
+// Circuit breaker states. A closed circuit probes as usual; an open one
+// skips the target until its cooldown ends; then one half-open probe
+// decides: success closes it, failure opens it again.
+const (
+	Closed   Circuit = "closed"
+	Open     Circuit = "open"
+	HalfOpen Circuit = "half_open"
+)
+
+// TargetState is everything remembered about one target. Times are
+// wall-clock; nothing counts sweeps. The zero value is a target never seen.
+type TargetState struct {
+	V      int    `json:"v"`
+	ID     string `json:"id"`
+	Check  string `json:"check"`
+	Target string `json:"target"`
+	Name   string `json:"name,omitempty"`
+
+	Status Status    `json:"status"`
+	Since  time.Time `json:"since,omitzero"`
+
+	ConsecutiveFailures  int `json:"consecutive_failures"`
+	ConsecutiveSuccesses int `json:"consecutive_successes"`
+	// IncidentStart is the first failure of the current run of failures;
+	// zero while up. Event IDs of an incident derive from it.
+	IncidentStart time.Time `json:"incident_start,omitzero"`
+
+	// AlertedAt latches a down alert: set when it is sent, cleared on
+	// recovery. LastReminderAt is the last down or reminder alert.
+	AlertedAt      time.Time `json:"alerted_at,omitzero"`
+	LastReminderAt time.Time `json:"last_reminder_at,omitzero"`
+
+	Circuit  Circuit   `json:"circuit,omitempty"`
+	OpenedAt time.Time `json:"opened_at,omitzero"`
+	// BackoffMultiplier is the current backoff's factor of the minimum
+	// wait (capped at 32); NextProbeAt the earliest time of the next probe.
+	BackoffMultiplier int       `json:"backoff_multiplier,omitempty"`
+	NextProbeAt       time.Time `json:"next_probe_at,omitzero"`
+
+	// StatusChanges are the times of up↔down changes inside the flap
+	// window, oldest first.
+	StatusChanges []time.Time `json:"status_changes,omitempty"`
+	Flapping      bool        `json:"flapping,omitempty"`
+	FlappingSince time.Time   `json:"flapping_since,omitzero"`
+
+	// CertLevel is the last certificate level seen (tls checks).
+	CertLevel string    `json:"cert_level,omitempty"`
+	CertDays  float64   `json:"cert_days,omitempty"`
+	NotAfter  time.Time `json:"not_after,omitzero"`
+
+	Stats Stats `json:"stats"`
+
+	LastError   string    `json:"last_error,omitempty"`
+	LastProbeAt time.Time `json:"last_probe_at,omitzero"`
+	// LastSeen is the last sweep that had the target in its
+	// configuration; targets unseen for the retention period are dropped.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+}
+
+// Stats are a target's running statistics.
+type Stats struct {
+	Checks          int64    `json:"checks"`
+	Failures        int64    `json:"failures"`
+	UptimeSeconds   float64  `json:"uptime_seconds"`
+	DowntimeSeconds float64  `json:"downtime_seconds"`
+	DowntimeEvents  int64    `json:"downtime_events"`
+	Outages         []Outage `json:"outages,omitempty"` // the last MaxOutages, oldest first
+	// Latencies of successful checks, in seconds.
+	LatencyLast float64 `json:"latency_last"`
+	LatencyMin  float64 `json:"latency_min"`
+	LatencyMax  float64 `json:"latency_max"`
+	LatencyEWMA float64 `json:"latency_ewma"`
+}
+
+// Outage is one period a target was down.
+type Outage struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// MaxOutages is how many past outages a target keeps.
+const MaxOutages = 10
+
+// Availability is the share of observed time the target was up, 0–100,
+// or -1 when nothing has been observed yet.
+func (s Stats) Availability() float64 {
+	total := s.UptimeSeconds + s.DowntimeSeconds
+	if total <= 0 {
+		return -1
+	}
+	return 100 * s.UptimeSeconds / total
+}
+
+// ErrVersion is wrapped by Decode for a record of another encoding version.
+var ErrVersion = errors.New("unsupported state version")
+
+// Encode returns a target's record as stored.
+func Encode(s TargetState) ([]byte, error) {
+	s.V = Version
+	return json.Marshal(s)
+}
+
+// Decode reads a stored record. It fails, never panics, on bytes that are
+// not a record of this Version.
+func Decode(b []byte) (TargetState, error) {
+	var probe struct {
+		V *int `json:"v"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return TargetState{}, fmt.Errorf("undecodable record: %w", err)
+	}
+	if probe.V == nil {
+		return TargetState{}, fmt.Errorf("%w: record has no version", ErrVersion)
+	}
+	if *probe.V != Version {
+		return TargetState{}, fmt.Errorf("%w %d (this build reads %d)", ErrVersion, *probe.V, Version)
+	}
+	var s TargetState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return TargetState{}, fmt.Errorf("undecodable record: %w", err)
+	}
+	return s, nil
+}
