@@ -22,16 +22,15 @@ const (
 	KindCertExpired  Kind = "cert_expired"
 	KindCertOK       Kind = "cert_ok"
 
-	KindCircuitOpened   Kind = "circuit_opened"
-	KindCircuitHalfOpen Kind = "circuit_half_open"
-	KindCircuitClosed   Kind = "circuit_closed"
+	KindCircuitOpened Kind = "circuit_opened"
+	KindCircuitClosed Kind = "circuit_closed"
 )
 
 // Alert reports whether events of this kind are announced to people; the
 // others (circuit breaker transitions) are logged only.
 func (k Kind) Alert() bool {
 	switch k {
-	case KindCircuitOpened, KindCircuitHalfOpen, KindCircuitClosed:
+	case KindCircuitOpened, KindCircuitClosed:
 		return false
 	}
 	return true

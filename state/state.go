@@ -61,6 +61,9 @@ type TargetState struct {
 	// recovery. LastReminderAt is the last down or reminder alert.
 	AlertedAt      time.Time `json:"alerted_at,omitzero"`
 	LastReminderAt time.Time `json:"last_reminder_at,omitzero"`
+	// AlertedIncident is the IncidentStart of the latched alert, so that
+	// its recovery carries the same incident.
+	AlertedIncident time.Time `json:"alerted_incident,omitzero"`
 
 	Circuit  Circuit   `json:"circuit,omitempty"`
 	OpenedAt time.Time `json:"opened_at,omitzero"`
