@@ -1,0 +1,491 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// fileVersion is the version of the state file's document. A file of
+// another version is moved aside with a warning, like a corrupt one.
+const fileVersion = 1
+
+// FileOptions configure a FileStore.
+type FileOptions struct {
+	// Now is the clock for lease times, retention and the names of
+	// corrupt files moved aside; nil means time.Now.
+	Now func() time.Time
+}
+
+// FileStore keeps the state in one JSON file on local disk, the store used
+// when no Redis is configured:
+//
+//	{"version":1,"targets":{"<id>":<record>,…},"saved":{"<id>":<unix ms>,…}}
+//
+// "saved" is when each record was last saved, for the retention. Records
+// are kept verbatim, so a record this build cannot read costs only its own
+// target.
+//
+// The lease is an flock(2) on "<path>.lock", which also holds the holder's
+// pid, host and start time for the ErrLocked message. The kernel releases
+// it when the process dies, so it needs no expiry: the ttl given to Lock
+// only sets Lease.Expires, and Save's fence is that this store still holds
+// the flock on the lock file at that path. Shards sharing one file share
+// one lease, so they take turns; give each shard on a host its own file.
+//
+// Save writes a temporary file beside the state file, syncs it, renames it
+// over the old one and syncs the directory, so a crash leaves the old or
+// the new file, never a torn one. A file that is not a state document at
+// all is moved aside to "<path>.corrupt-<unix seconds>" with a Warning
+// whose ID is "*", and the store continues empty.
+type FileStore struct {
+	path string
+	now  func() time.Time
+
+	mu   sync.Mutex
+	held *fileLease // nil while this store holds no lease
+}
+
+// fileLease is the flock a FileStore holds.
+type fileLease struct {
+	f     *os.File
+	token string
+}
+
+// fileDoc is the state file.
+type fileDoc struct {
+	Version int                        `json:"version"`
+	Targets map[string]json.RawMessage `json:"targets"`
+	Saved   map[string]int64           `json:"saved,omitempty"`
+}
+
+// lockHolder is what the holder of a lock writes into the lock file.
+type lockHolder struct {
+	PID   int       `json:"pid"`
+	Host  string    `json:"host"`
+	Since time.Time `json:"since"`
+}
+
+var _ Store = (*FileStore)(nil)
+
+// DefaultStatePath is where the state file lives when STATE_FILE is not
+// set: $XDG_STATE_HOME/pingpanda/state.json, or
+// ~/.local/state/pingpanda/state.json when XDG_STATE_HOME is unset or not
+// an absolute path (as the XDG Base Directory specification requires).
+func DefaultStatePath() (string, error) {
+	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "pingpanda", "state.json"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no place for the state file (set STATE_FILE): %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "pingpanda", "state.json"), nil
+}
+
+// NewFileStore returns a store keeping its state at path (DefaultStatePath
+// when path is empty). It creates the directory, mode 0700, if missing; it
+// neither reads nor creates the file itself.
+func NewFileStore(path string, opts FileOptions) (*FileStore, error) {
+	if path == "" {
+		p, err := DefaultStatePath()
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("state file %s: %w", abs, err)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &FileStore{path: abs, now: now}, nil
+}
+
+// Path is the state file's absolute path.
+func (s *FileStore) Path() string { return s.path }
+
+func (s *FileStore) lockPath() string { return s.path + ".lock" }
+
+// String names the store for logs.
+func (s *FileStore) String() string { return "file " + s.path }
+
+// Lock takes the flock on "<path>.lock". It never waits: when another
+// process (or another FileStore) holds it, it returns an error wrapping
+// ErrLocked that names the holder's pid, host and start time.
+func (s *FileStore) Lock(ctx context.Context, ttl time.Duration) (Lease, error) {
+	if ttl <= 0 {
+		return Lease{}, fmt.Errorf("lock %s: ttl %v is not positive", s.lockPath(), ttl)
+	}
+	if err := ctx.Err(); err != nil {
+		return Lease{}, fmt.Errorf("lock %s: %w", s.lockPath(), err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held != nil {
+		return Lease{}, fmt.Errorf("%w: %s is already held by this store", ErrLocked, s.lockPath())
+	}
+	f, err := s.flock()
+	if err != nil {
+		return Lease{}, err
+	}
+	now := s.now()
+	host, _ := os.Hostname()
+	info, _ := json.Marshal(lockHolder{PID: os.Getpid(), Host: host, Since: now.UTC()})
+	if err := writeHolder(f, append(info, '\n')); err != nil {
+		f.Close() // releases the flock
+		return Lease{}, fmt.Errorf("lock %s: %w", s.lockPath(), err)
+	}
+	s.held = &fileLease{f: f, token: rand.Text()}
+	return Lease{Token: s.held.token, Expires: now.Add(ttl)}, nil
+}
+
+// flock opens the lock file and locks it, retrying when the file it
+// locked was replaced in the meantime (a lock on an unlinked file guards
+// nothing).
+func (s *FileStore) flock() (*os.File, error) {
+	path := s.lockPath()
+	for range 10 {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			holder := readHolder(f)
+			f.Close()
+			return nil, fmt.Errorf("%w: %s is held by %s", ErrLocked, path, holder)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if same, err := samePath(f, path); err != nil || !same {
+			f.Close()
+			continue
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("lock %s: the lock file keeps being replaced", path)
+}
+
+// samePath reports whether f is still the file at path.
+func samePath(f *os.File, path string) (bool, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	pi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fi, pi), nil
+}
+
+func writeHolder(f *os.File, b []byte) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.WriteAt(b, 0)
+	return err
+}
+
+// readHolder describes the holder recorded in a lock file.
+func readHolder(f *os.File) string {
+	b := make([]byte, 1024)
+	n, _ := f.ReadAt(b, 0)
+	var h lockHolder
+	if err := json.Unmarshal(b[:n], &h); err != nil || h.PID == 0 {
+		return "a process that has not said who it is"
+	}
+	return fmt.Sprintf("pid %d on %s since %s", h.PID, h.Host, h.Since.UTC().Format(time.RFC3339))
+}
+
+// holds reports whether lease is the flock this store holds on the lock
+// file now at its path.
+func (s *FileStore) holds(lease Lease) bool {
+	if s.held == nil || lease.Token == "" || lease.Token != s.held.token {
+		return false
+	}
+	same, err := samePath(s.held.f, s.lockPath())
+	return err == nil && same
+}
+
+// Unlock releases the flock if lease is the one this store holds;
+// otherwise it does nothing.
+func (s *FileStore) Unlock(ctx context.Context, lease Lease) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held == nil || lease.Token != s.held.token {
+		return nil
+	}
+	return s.release()
+}
+
+// release drops the held flock. The lock file stays: removing it would let
+// two processes lock two different files of the same name.
+func (s *FileStore) release() error {
+	f := s.held.f
+	s.held = nil
+	if same, _ := samePath(f, s.lockPath()); same {
+		_ = f.Truncate(0)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("unlock %s: %w", s.lockPath(), err)
+	}
+	return nil
+}
+
+// Close releases the flock if held.
+func (s *FileStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held == nil {
+		return nil
+	}
+	return s.release()
+}
+
+// Load returns the records of ids in the file.
+func (s *FileStore) Load(ctx context.Context, ids []string) (map[string]TargetState, []Warning, error) {
+	doc, warns, err := s.read(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]TargetState, len(ids))
+	for _, id := range ids {
+		if raw, ok := doc.Targets[id]; ok {
+			warns = decodeInto(out, warns, id, raw)
+		}
+	}
+	return out, warns, nil
+}
+
+// LoadAll returns every record in the file.
+func (s *FileStore) LoadAll(ctx context.Context) (map[string]TargetState, []Warning, error) {
+	doc, warns, err := s.read(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]TargetState, len(doc.Targets))
+	for _, id := range sortedKeys(doc.Targets) {
+		warns = decodeInto(out, warns, id, doc.Targets[id])
+	}
+	return out, warns, nil
+}
+
+// Save rewrites the file with req applied, if lease is the flock this
+// store holds; otherwise it returns ErrLeaseLost and writes nothing.
+// Records not saved within req.Retention are dropped; a Retention of zero
+// keeps them.
+func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) error {
+	recs, err := encodeAll(req.States)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", s.path, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.holds(lease) {
+		return fmt.Errorf("save %s: %w", s.path, ErrLeaseLost)
+	}
+	// A corrupt file is moved aside here too; its warning was (or would
+	// have been) given by Load.
+	doc, _, err := s.read(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now().UnixMilli()
+	for _, r := range recs {
+		doc.Targets[r.id] = r.raw
+		doc.Saved[r.id] = now
+	}
+	for _, id := range req.Delete {
+		delete(doc.Targets, id)
+		delete(doc.Saved, id)
+	}
+	if req.Retention > 0 {
+		cutoff := now - req.Retention.Milliseconds()
+		for id, at := range doc.Saved {
+			if at < cutoff {
+				delete(doc.Targets, id)
+				delete(doc.Saved, id)
+			}
+		}
+	}
+	for id := range doc.Saved {
+		if _, ok := doc.Targets[id]; !ok {
+			delete(doc.Saved, id)
+		}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", s.path, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("save %s: %w", s.path, err)
+	}
+	if err := writeFileAtomic(s.path, append(b, '\n')); err != nil {
+		return fmt.Errorf("save %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// read returns the file's document: empty when there is no file, and
+// empty with a Warning when the file is not a state document (moved aside).
+func (s *FileStore) read(ctx context.Context) (fileDoc, []Warning, error) {
+	empty := fileDoc{Version: fileVersion, Targets: map[string]json.RawMessage{}, Saved: map[string]int64{}}
+	if err := ctx.Err(); err != nil {
+		return empty, nil, fmt.Errorf("read %s: %w", s.path, err)
+	}
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return empty, nil, nil
+	}
+	if err != nil {
+		return empty, nil, fmt.Errorf("read %s: %w", s.path, err)
+	}
+	doc, bad := parseFileDoc(b)
+	if bad == nil {
+		return doc, nil, nil
+	}
+	aside, err := s.moveAside()
+	if err != nil {
+		return empty, nil, fmt.Errorf("state file %s is unreadable (%v) and could not be moved aside: %w", s.path, bad, err)
+	}
+	return empty, []Warning{{ID: "*", Err: fmt.Errorf("state file %s is unreadable, moved to %s; starting afresh: %w", s.path, aside, bad)}}, nil
+}
+
+// parseFileDoc reads a state document, or says why b is not one.
+func parseFileDoc(b []byte) (fileDoc, error) {
+	var doc fileDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return fileDoc{}, fmt.Errorf("not a state document: %w", err)
+	}
+	if doc.Version != fileVersion {
+		return fileDoc{}, fmt.Errorf("%w %d of the state file (this build reads %d)", ErrVersion, doc.Version, fileVersion)
+	}
+	if doc.Targets == nil {
+		doc.Targets = map[string]json.RawMessage{}
+	}
+	if doc.Saved == nil {
+		doc.Saved = map[string]int64{}
+	}
+	return doc, nil
+}
+
+// moveAside renames the state file to "<path>.corrupt-<unix seconds>",
+// never over an earlier one.
+func (s *FileStore) moveAside() (string, error) {
+	base := s.path + ".corrupt-" + strconv.FormatInt(s.now().Unix(), 10)
+	aside := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		aside = base + "-" + strconv.Itoa(i)
+	}
+	if err := os.Rename(s.path, aside); err != nil {
+		return "", err
+	}
+	return aside, nil
+}
+
+// writeFileAtomic replaces path with b: a temporary file in the same
+// directory, synced, renamed over path, and the directory synced.
+func writeFileAtomic(path string, b []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(b); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// record is one encoded TargetState.
+type record struct {
+	id  string
+	raw []byte
+}
+
+// encodeAll encodes states for a Save, refusing the whole request if one
+// of them cannot be stored, so that nothing is half written.
+func encodeAll(states []TargetState) ([]record, error) {
+	recs := make([]record, 0, len(states))
+	for i, st := range states {
+		if st.ID == "" {
+			return nil, fmt.Errorf("state %d of %d has no target id", i+1, len(states))
+		}
+		b, err := Encode(st)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", st.ID, err)
+		}
+		recs = append(recs, record{id: st.ID, raw: b})
+	}
+	return recs, nil
+}
+
+// decodeInto decodes the record stored under id into out, or appends a
+// Warning for it.
+func decodeInto(out map[string]TargetState, warns []Warning, id string, raw []byte) []Warning {
+	st, err := Decode(raw)
+	if err == nil && st.ID != id {
+		err = fmt.Errorf("record is for target %q", st.ID)
+	}
+	if err != nil {
+		return append(warns, Warning{ID: id, Err: fmt.Errorf("state of %s reset: %w", id, err)})
+	}
+	out[id] = st
+	return warns
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

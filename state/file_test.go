@@ -1,0 +1,366 @@
+package state
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFileStoreConformance(t *testing.T) {
+	testStoreConformance(t, func(t *testing.T, now func() time.Time) conformanceBackend {
+		path := filepath.Join(t.TempDir(), "state", "state.json")
+		return conformanceBackend{
+			open: func(t *testing.T) Store {
+				return openFileStore(t, path, now)
+			},
+			poke: func(t *testing.T, id string, raw []byte) {
+				pokeFile(t, path, id, raw)
+			},
+		}
+	})
+}
+
+func openFileStore(t *testing.T, path string, now func() time.Time) *FileStore {
+	t.Helper()
+	s, err := NewFileStore(path, FileOptions{Now: now})
+	if err != nil {
+		t.Fatalf("NewFileStore: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// pokeFile puts raw into the state file as id's record; bytes that are not
+// JSON go in as a JSON string, the nearest a JSON document can hold.
+func pokeFile(t *testing.T, path, id string, raw []byte) {
+	t.Helper()
+	doc := fileDoc{Version: fileVersion, Targets: map[string]json.RawMessage{}}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !json.Valid(raw) {
+		raw, _ = json.Marshal(string(raw))
+	}
+	doc.Targets[id] = raw
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDefaultStatePath(t *testing.T) {
+	t.Run("XDG_STATE_HOME is used when absolute", func(t *testing.T) {
+		t.Setenv("XDG_STATE_HOME", "/var/lib/someone")
+		t.Setenv("HOME", "/home/someone")
+		assertPath(t, "/var/lib/someone/pingpanda/state.json")
+	})
+	t.Run("a relative XDG_STATE_HOME is ignored, as the XDG specification says", func(t *testing.T) {
+		t.Setenv("XDG_STATE_HOME", "relative/dir")
+		t.Setenv("HOME", "/home/someone")
+		assertPath(t, "/home/someone/.local/state/pingpanda/state.json")
+	})
+	t.Run("the home directory is used when XDG_STATE_HOME is unset", func(t *testing.T) {
+		t.Setenv("XDG_STATE_HOME", "")
+		t.Setenv("HOME", "/home/someone")
+		assertPath(t, "/home/someone/.local/state/pingpanda/state.json")
+	})
+	t.Run("no home directory is an error that says to set STATE_FILE", func(t *testing.T) {
+		t.Setenv("XDG_STATE_HOME", "")
+		t.Setenv("HOME", "")
+		_, err := DefaultStatePath()
+		if err == nil || !strings.Contains(err.Error(), "STATE_FILE") {
+			t.Errorf("DefaultStatePath() error %v, want one naming STATE_FILE", err)
+		}
+	})
+	t.Run("an empty path means the default", func(t *testing.T) {
+		dir := t.TempDir()
+		t.Setenv("XDG_STATE_HOME", dir)
+		s, err := NewFileStore("", FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := filepath.Join(dir, "pingpanda", "state.json"); s.Path() != want || s.String() != "file "+want {
+			t.Errorf("Path() = %q, String() = %q; want %q", s.Path(), s.String(), want)
+		}
+	})
+}
+
+func assertPath(t *testing.T, want string) {
+	t.Helper()
+	got, err := DefaultStatePath()
+	if err != nil || got != want {
+		t.Errorf("DefaultStatePath() = %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestFileStorePermissions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	path := filepath.Join(dir, "state.json")
+	s := openFileStore(t, path, nil)
+	saveOK(t, s, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
+	for name, want := range map[string]fs.FileMode{
+		dir:               fs.ModeDir | 0o700,
+		filepath.Dir(dir): fs.ModeDir | 0o700,
+		path:              0o600,
+		path + ".lock":    0o600,
+	} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode(), want)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("%s holds %d files, want the state and its lock (no temporary files left)", dir, len(entries))
+	}
+}
+
+func TestFileStoreLockNamesTheHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	clock := newTestClock()
+	mustLock(t, openFileStore(t, path, clock.Now), time.Minute)
+	_, err := openFileStore(t, path, nil).Lock(context.Background(), time.Minute)
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("Lock: %v, want ErrLocked", err)
+	}
+	for _, want := range []string{path + ".lock", "pid " + strconv.Itoa(os.Getpid()), "since 2026-03-01T12:00:00Z"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+func TestFileStoreCloseReleasesTheLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s := openFileStore(t, path, nil)
+	lease := mustLock(t, s, time.Minute)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mustLock(t, openFileStore(t, path, nil), time.Minute)
+	if err := s.Save(context.Background(), lease, SaveRequest{}); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("Save after Close: %v, want ErrLeaseLost", err)
+	}
+}
+
+// A lock file removed under its holder guards nothing: the next sweep
+// locks a new file of the same name, so the old holder must not save.
+func TestFileStoreLockFileReplacedUnderTheHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s1 := openFileStore(t, path, nil)
+	old := mustLock(t, s1, time.Minute)
+	if err := os.Remove(path + ".lock"); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openFileStore(t, path, nil)
+	mustLock(t, s2, time.Minute)
+	err := s1.Save(context.Background(), old, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
+	if !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("Save: %v, want ErrLeaseLost", err)
+	}
+	if err := s1.Unlock(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openFileStore(t, path, nil).Lock(context.Background(), time.Minute); !errors.Is(err, ErrLocked) {
+		t.Errorf("the old holder's unlock released the new lock: %v", err)
+	}
+}
+
+// holdLockEnv makes TestHelperHoldLock, run in a child process, hold the
+// lock on the state file named by its value until it is killed.
+const holdLockEnv = "PINGPANDA_TEST_HOLD_LOCK"
+
+func TestHelperHoldLock(t *testing.T) {
+	path := os.Getenv(holdLockEnv)
+	if path == "" {
+		t.Skip("a helper process for TestFileStoreLockOfAnotherProcessEndsWithIt")
+	}
+	s, err := NewFileStore(path, FileOptions{})
+	if err == nil {
+		_, err = s.Lock(context.Background(), time.Minute)
+	}
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	fmt.Println("locked")
+	time.Sleep(time.Minute) // until killed
+}
+
+func TestFileStoreLockOfAnotherProcessEndsWithIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldLock$")
+	cmd.Env = append(os.Environ(), holdLockEnv+"="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "locked\n" {
+		t.Fatalf("helper: %q", line)
+	}
+
+	s := openFileStore(t, path, nil)
+	_, err = s.Lock(context.Background(), time.Minute)
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(cmd.Process.Pid)) {
+		t.Fatalf("Lock while another process holds it: %v, want ErrLocked naming pid %d", err, cmd.Process.Pid)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	mustLock(t, s, time.Minute)
+}
+
+func TestFileStoreUnreadableFile(t *testing.T) {
+	for name, content := range map[string]string{
+		"not JSON at all":                "\x00\x01 this is not json",
+		"truncated":                      `{"version":1,"targets":{"dns:a.example":{"v":1`,
+		"empty":                          "",
+		"a JSON value of the wrong kind": `["version", 1]`,
+		"a document of a future version": `{"version":2,"targets":{}}`,
+		"a document without a version":   `{"targets":{}}`,
+	} {
+		t.Run(name+" is moved aside with a warning and the store starts empty", func(t *testing.T) {
+			clock := newTestClock()
+			path := filepath.Join(t.TempDir(), "state.json")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := openFileStore(t, path, clock.Now)
+			got, warns, err := s.LoadAll(context.Background())
+			if err != nil {
+				t.Fatalf("LoadAll: %v", err)
+			}
+			if len(got) != 0 || len(warns) != 1 || warns[0].ID != "*" {
+				t.Fatalf("LoadAll = %v, %v; want nothing and one warning for *", got, warns)
+			}
+			aside := fmt.Sprintf("%s.corrupt-%d", path, clock.Now().Unix())
+			if !strings.Contains(warns[0].Err.Error(), aside) {
+				t.Errorf("warning %q does not say where the file went (%s)", warns[0].Err, aside)
+			}
+			if b, err := os.ReadFile(aside); err != nil || string(b) != content {
+				t.Errorf("%s holds %q, %v; want the old content", aside, b, err)
+			}
+
+			// The next save writes a fresh file and leaves the old one be;
+			// a second bad file never replaces the first.
+			saveOK(t, s, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
+			assertStates(t, loadAll(t, s), plainState("dns:a.example"))
+			if err := os.WriteFile(path, []byte("junk"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, warns, _ := s.Load(context.Background(), []string{"dns:a.example"}); len(warns) != 1 {
+				t.Errorf("warnings %v, want one", warns)
+			}
+			if b, _ := os.ReadFile(aside); string(b) != content {
+				t.Errorf("the first corrupt file was overwritten: %q", b)
+			}
+			if b, _ := os.ReadFile(aside + "-2"); string(b) != "junk" {
+				t.Errorf("%s-2 holds %q, want the second corrupt file", aside, b)
+			}
+		})
+	}
+
+	t.Run("a corrupt file found by Save is moved aside, not overwritten", func(t *testing.T) {
+		clock := newTestClock()
+		path := filepath.Join(t.TempDir(), "state.json")
+		if err := os.WriteFile(path, []byte("junk"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := openFileStore(t, path, clock.Now)
+		saveOK(t, s, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
+		if b, _ := os.ReadFile(fmt.Sprintf("%s.corrupt-%d", path, clock.Now().Unix())); string(b) != "junk" {
+			t.Errorf("the corrupt file was not kept: %q", b)
+		}
+	})
+}
+
+// A state file that cannot be read is an error, not a fresh start: only a
+// file that reads but is not a state document is moved aside.
+func TestFileStoreUnreadableFileIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := openFileStore(t, path, nil)
+	if _, _, err := s.LoadAll(context.Background()); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("LoadAll of a directory: %v, want an error naming it", err)
+	}
+	lease := mustLock(t, s, time.Minute)
+	if err := s.Save(context.Background(), lease, SaveRequest{}); err == nil {
+		t.Error("Save over a directory succeeded")
+	}
+}
+
+func TestFileStoreRespectsACancelledContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s := openFileStore(t, path, nil)
+	lease := mustLock(t, s, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Save(ctx, lease, SaveRequest{States: []TargetState{plainState("dns:a.example")}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Save: %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Save with a cancelled context wrote the file: %v", err)
+	}
+}
+
+// FuzzFileStoreLoad: whatever bytes the state file holds, loading neither
+// panics nor fails, and what it cannot read is reported.
+func FuzzFileStoreLoad(f *testing.F) {
+	good, _ := Encode(plainState("dns:a.example"))
+	f.Add([]byte(`{"version":1,"targets":{"dns:a.example":` + string(good) + `}}`))
+	f.Add([]byte(`{"version":1,"targets":{"dns:a.example":{"v":99}},"saved":{"dns:a.example":1}}`))
+	f.Add([]byte(`{"version":1,"targets":null,"saved":{"x":"y"}}`))
+	f.Add([]byte("\xff\xfe"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewFileStore(path, FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, warns, err := s.LoadAll(context.Background())
+		if err != nil {
+			t.Fatalf("LoadAll: %v", err)
+		}
+		for id, st := range got {
+			if st.ID != id || st.V != Version {
+				t.Errorf("loaded %q as %q version %d", id, st.ID, st.V)
+			}
+		}
+		for _, w := range warns {
+			if w.Err == nil {
+				t.Errorf("warning for %q without an error", w.ID)
+			}
+		}
+		saveOK(t, s, SaveRequest{States: []TargetState{plainState("dns:b.example")}})
+		if got, _, err := s.LoadAll(context.Background()); err != nil || got["dns:b.example"].ID == "" {
+			t.Errorf("a save after loading this file was lost: %v", err)
+		}
+	})
+}
