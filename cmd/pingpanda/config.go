@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/pingpanda/pingpanda/probe"
+	"github.com/pingpanda/pingpanda/state"
 )
 
 // Config is the validated configuration of one run.
@@ -45,9 +47,27 @@ type Config struct {
 
 	Log logConfig
 
+	// Policy drives state.Apply: alert threshold, flapping, backoff.
+	Policy state.Policy
+	// Where state lives: Redis when RedisURL is set, else StateFile.
+	RedisURL  string
+	StateFile string
+	Namespace string
+	// Shard names this process's share of the targets (SHARD_INDEX of
+	// SHARD_COUNT); each shard has its own lease.
+	Shard string
+
+	StatsLog statsLogConfig
+
 	// values holds every key's effective value and where it came from,
 	// for `pingpanda config`.
 	values map[string]setting
+}
+
+type statsLogConfig struct {
+	Enabled bool
+	Path    string
+	Format  string // csv or json
 }
 
 type logConfig struct {
@@ -362,7 +382,56 @@ func (l *loader) build() *Config {
 	}
 	cfg.Log = l.logConfig()
 	cfg.Targets = l.targets()
+	cfg.Policy = state.Policy{
+		AlertThreshold:   l.int("ALERT_THRESHOLD"),
+		NotifyRecovery:   l.bool("NOTIFY_RECOVERY"),
+		RealertInterval:  l.seconds("REALERT_INTERVAL_SECONDS"),
+		FlapThreshold:    l.int("FLAP_THRESHOLD"),
+		FlapWindow:       l.seconds("FLAP_WINDOW_SECONDS"),
+		Backoff:          l.bool("ENABLE_ADAPTIVE_BACKOFF"),
+		BackoffMin:       l.seconds("BACKOFF_MIN_SECONDS"),
+		BackoffMax:       l.seconds("BACKOFF_MAX_SECONDS"),
+		BreakerThreshold: l.int("CIRCUIT_BREAKER_THRESHOLD"),
+		BreakerCooldown:  l.seconds("CIRCUIT_BREAKER_COOLDOWN_SECONDS"),
+		Retention:        l.seconds("STATE_RETENTION_SECONDS"),
+	}
+	cfg.RedisURL = l.redisURL()
+	cfg.StateFile = l.raw("STATE_FILE")
+	cfg.Namespace = l.raw("STATE_NAMESPACE")
+	if cfg.Namespace == "" || strings.ContainsAny(cfg.Namespace, "{}: \t") {
+		l.problem("STATE_NAMESPACE: %q must be non-empty, without braces, colons or blanks", cfg.Namespace)
+	}
+	cfg.Shard = fmt.Sprintf("%d-of-%d", l.int("SHARD_INDEX"), l.int("SHARD_COUNT"))
+	cfg.StatsLog = statsLogConfig{
+		Enabled: l.bool("STORE_STATS_LOG"),
+		Path:    l.raw("STATS_LOG_FILE"),
+		Format:  l.enum("STATS_LOG_FORMAT"),
+	}
+	if cfg.StatsLog.Enabled && cfg.StatsLog.Path == "" {
+		l.problem("STATS_LOG_FILE: empty, but STORE_STATS_LOG is true")
+	}
 	return cfg
+}
+
+// redisURL checks REDIS_URL without ever quoting it: it may hold a
+// password.
+func (l *loader) redisURL() string {
+	v := l.raw("REDIS_URL")
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		l.problem("REDIS_URL: not a URL (value not shown: it may hold a password)")
+	case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
+		l.problem("REDIS_URL: scheme %q is not redis://, rediss:// or unix://", u.Scheme)
+	case u.Scheme != "unix" && u.Host == "":
+		l.problem("REDIS_URL: no host (want redis://[user:password@]host:port[/db])")
+	default:
+		return v
+	}
+	return ""
 }
 
 func (l *loader) dnsServer() string {

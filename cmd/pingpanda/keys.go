@@ -32,8 +32,7 @@ type keySpec struct {
 }
 
 const (
-	pendingAlerts  = "alerting"
-	pendingState   = "the state store"
+	pendingAlerts  = "alert delivery (Slack, Teams, Discord)"
 	pendingMetrics = "metrics"
 	pendingServe   = "serve mode"
 	pendingShards  = "sharding"
@@ -92,9 +91,9 @@ var keys = []keySpec{
 	{name: "PROMETHEUS_BIND_ADDRESS", def: "127.0.0.1", kind: kString, pending: pendingServe, help: "address /metrics listens on"},
 
 	// Alerts.
-	{name: "ALERT_THRESHOLD", def: "3", kind: kInt, min: 1, max: 1000, pending: pendingAlerts, help: "failed checks in a row before a `down` alert"},
-	{name: "NOTIFY_RECOVERY", def: "true", kind: kBool, pending: pendingAlerts, help: "send a `recovered` alert"},
-	{name: "REALERT_INTERVAL_SECONDS", def: "0", kind: kFloat, min: 0, max: maxSeconds, pending: pendingAlerts, help: "remind while still down; 0 never"},
+	{name: "ALERT_THRESHOLD", def: "3", kind: kInt, min: 1, max: 1000, help: "failed checks in a row before a `down` event"},
+	{name: "NOTIFY_RECOVERY", def: "true", kind: kBool, help: "raise a `recovered` event when an alerted target is up again"},
+	{name: "REALERT_INTERVAL_SECONDS", def: "0", kind: kFloat, min: 0, max: maxSeconds, help: "raise a `reminder` event this often while still down; 0 never"},
 	{name: "ALERT_SOURCE_NAME", def: "", kind: kString, pending: pendingAlerts, help: "host name shown in alerts (default: host name or Lambda function name)"},
 	{name: "SLACK_WEBHOOK_URL", def: "", kind: kPending, secret: true, pending: pendingAlerts, help: "Slack incoming-webhook URL"},
 	{name: "SLACK_CHANNEL", def: "", kind: kString, pending: pendingAlerts, help: "Slack channel override"},
@@ -108,22 +107,22 @@ var keys = []keySpec{
 	{name: "NOTIFICATION_RETRY_BACKOFF_SECONDS", def: "1.0", kind: kFloat, min: 0, max: 600, pending: pendingAlerts, help: "first wait between delivery attempts (doubles)"},
 
 	// State, flapping, backoff, stats.
-	{name: "REDIS_URL", def: "", kind: kPending, secret: true, pending: pendingState, help: "`redis://` or `rediss://` state store; unset: a local state file"},
-	{name: "STATE_FILE", def: "", kind: kString, pending: pendingState, help: "local state file (default `$XDG_STATE_HOME/pingpanda/state.json`)"},
-	{name: "STATE_NAMESPACE", def: "pingpanda", kind: kString, pending: pendingState, help: "key prefix in Redis"},
-	{name: "STATE_RETENTION_SECONDS", def: "604800", kind: kFloat, min: 60, max: 10 * maxSeconds, pending: pendingState, help: "forget targets no longer configured after this long"},
-	{name: "FLAP_THRESHOLD", def: "5", kind: kInt, min: 0, max: 1000, pending: pendingState, help: "status changes within FLAP_WINDOW_SECONDS that mean flapping; 0 off"},
-	{name: "FLAP_WINDOW_SECONDS", def: "300", kind: kFloat, min: 1, max: maxSeconds, pending: pendingState, help: "flap detection window"},
-	{name: "ENABLE_ADAPTIVE_BACKOFF", def: "true", kind: kBool, pending: pendingState, help: "probe failing targets less often"},
-	{name: "BACKOFF_MIN_SECONDS", def: "10", kind: kFloat, min: 0, max: maxSeconds, pending: pendingState, help: "first backoff"},
-	{name: "BACKOFF_MAX_SECONDS", def: "300", kind: kFloat, min: 0, max: maxSeconds, pending: pendingState, help: "longest backoff"},
-	{name: "CIRCUIT_BREAKER_THRESHOLD", def: "5", kind: kInt, min: 1, max: 1000, pending: pendingState, help: "failures in a row that open the circuit"},
-	{name: "CIRCUIT_BREAKER_COOLDOWN_SECONDS", def: "60", kind: kFloat, min: 0, max: maxSeconds, pending: pendingState, help: "time the circuit stays open"},
-	{name: "ENABLE_ADVANCED_STATS", def: "false", kind: kBool, pending: pendingState, help: "uptime and latency statistics (always kept in the state store)"},
+	{name: "REDIS_URL", def: "", kind: kString, secret: true, help: "`redis://` or `rediss://` (TLS) state store, with `user:password@`; unset: the local STATE_FILE"},
+	{name: "STATE_FILE", def: "", kind: kString, help: "local state file when REDIS_URL is unset (empty: `$XDG_STATE_HOME/pingpanda/state.json`, else `~/.local/state/pingpanda/state.json`)"},
+	{name: "STATE_NAMESPACE", def: "pingpanda", kind: kString, help: "key prefix in Redis, so several deployments can share one"},
+	{name: "STATE_RETENTION_SECONDS", def: "604800", kind: kFloat, min: 60, max: 10 * maxSeconds, help: "forget targets no longer configured after this long"},
+	{name: "FLAP_THRESHOLD", def: "5", kind: kInt, min: 0, max: 1000, help: "status changes within FLAP_WINDOW_SECONDS that mean flapping; 0 off"},
+	{name: "FLAP_WINDOW_SECONDS", def: "300", kind: kFloat, min: 1, max: maxSeconds, help: "flap detection window"},
+	{name: "ENABLE_ADAPTIVE_BACKOFF", def: "true", kind: kBool, help: "probe failing targets less often, and open a circuit breaker on persistent failure"},
+	{name: "BACKOFF_MIN_SECONDS", def: "10", kind: kFloat, min: 0, max: maxSeconds, help: "backoff unit: after failure k the next probe waits min(BACKOFF_MIN_SECONDS × 2^k, BACKOFF_MAX_SECONDS)"},
+	{name: "BACKOFF_MAX_SECONDS", def: "300", kind: kFloat, min: 0, max: maxSeconds, help: "longest backoff wait"},
+	{name: "CIRCUIT_BREAKER_THRESHOLD", def: "5", kind: kInt, min: 1, max: 1000, help: "failures in a row that open the circuit"},
+	{name: "CIRCUIT_BREAKER_COOLDOWN_SECONDS", def: "60", kind: kFloat, min: 0, max: maxSeconds, help: "time the circuit stays open"},
+	{name: "ENABLE_ADVANCED_STATS", def: "false", kind: kBool, ignored: "uptime and latency statistics are always kept in the state store"},
 	{name: "SUMMARY_INTERVAL_SECONDS", def: "0", kind: kFloat, min: 0, max: maxSeconds, pending: pendingServe, help: "log a summary this often in `serve` mode; 0 off"},
-	{name: "STORE_STATS_LOG", def: "false", kind: kBool, pending: pendingState, help: "append one line per target per sweep to STATS_LOG_FILE"},
-	{name: "STATS_LOG_FILE", def: "pingpanda_stats.csv", kind: kString, pending: pendingState, help: "stats log path"},
-	{name: "STATS_LOG_FORMAT", def: "csv", kind: kEnum, enum: []string{"csv", "json"}, pending: pendingState, help: "`csv` or `json`"},
+	{name: "STORE_STATS_LOG", def: "false", kind: kBool, help: "append one line per target per sweep to STATS_LOG_FILE"},
+	{name: "STATS_LOG_FILE", def: "pingpanda_stats.csv", kind: kString, help: "stats log path"},
+	{name: "STATS_LOG_FORMAT", def: "csv", kind: kEnum, enum: []string{"csv", "json"}, help: "`csv` or `json`"},
 
 	// Metrics and deployment.
 	{name: "PUSHGATEWAY_URL", def: "", kind: kPending, secret: true, pending: pendingMetrics, help: "Prometheus Pushgateway to push to after every sweep"},

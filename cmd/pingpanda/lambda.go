@@ -36,17 +36,24 @@ func runLambda(sys stdio) int {
 		return exitConfig
 	}
 	cfg.Log.Format = "json"
-	sw, closeLog, code := startSweeper(cfg, warnings, sys)
+	sw, closeAll, code := startSweeper(context.Background(), cfg, warnings, sys)
 	if sw == nil {
 		return code
 	}
-	defer closeLog()
+	defer closeAll()
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (*report, error) {
 		if _, ok := ctx.Deadline(); !ok {
 			return nil, errors.New("the invocation has no deadline")
 		}
 		sw.log.Debug("invocation", "event_bytes", len(event))
-		return sw.run(ctx), nil
+		rep, err := sw.run(ctx, false)
+		if err != nil {
+			// The invocation fails, so the error shows in Lambda's
+			// metrics; what was probed is in the log.
+			sw.log.Error("the sweep could not complete", "err", err)
+			return nil, err
+		}
+		return rep, nil
 	})
 	return exitOK
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -59,7 +60,8 @@ func TestLambdaInvocationIsOneSweep(t *testing.T) {
 	cmd.Env = append(loopbackEnv(target.URL+"/health"),
 		"PINGPANDA_TEST_RUN_MAIN=1",
 		"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.URL, "http://"),
-		"PATH="+os.Getenv("PATH"))
+		"PATH="+os.Getenv("PATH"),
+		"STATE_FILE="+filepath.Join(t.TempDir(), "state.json"))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

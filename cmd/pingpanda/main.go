@@ -77,13 +77,14 @@ type options struct {
 const usage = `usage: pingpanda [command] [flags]
 
 commands:
-  sweep    probe every target once, print the report and exit (the default)
+  sweep    probe every target once, save state, print the report and exit (the default)
+  status   print every target's stored state: status, since, availability, latency, breaker
   config   check the configuration and print the effective values (secrets redacted)
 
 flags:
   -c FILE               read settings from an env-file (overrides the environment)
   --json                print the report as one JSON document
-  --dry-run             probe and print only: no state, alerts or metrics
+  --dry-run             probe every target and print only: no state read or written
   --timeout DURATION    sweep deadline, e.g. 30s or 2m (SWEEP_TIMEOUT_SECONDS)
   --verbose             log every attempt at DEBUG level (VERBOSE)
   --show-only-success   show only targets that are up (SHOW_ONLY_SUCCESS)
@@ -140,15 +141,15 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("unexpected argument %q", args[0])
 		}
 		switch args[0] {
-		case "sweep", "config":
+		case "sweep", "config", "status":
 			o.command = args[0]
-		case "serve", "status":
+		case "serve":
 			return o, fmt.Errorf("command %q is not part of this version yet", args[0])
 		case "help":
 			fmt.Fprint(stderr, usage)
 			return o, flag.ErrHelp
 		default:
-			return o, fmt.Errorf("unknown command %q (want sweep or config)", args[0])
+			return o, fmt.Errorf("unknown command %q (want sweep, status or config)", args[0])
 		}
 		seenCommand = true
 		args = args[1:]
@@ -212,16 +213,25 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		return exitOK
 	}
 
-	sw, closeLog, code := startSweeper(cfg, warnings, sys)
+	if opts.command == "status" {
+		return runStatus(ctx, cfg, sys, opts.json)
+	}
+	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys)
 	if sw == nil {
 		return code
 	}
-	defer closeLog()
-	rep := sw.run(ctx)
-	rep.DryRun = opts.dryRun
-	rep.Interrupted = ctx.Err() != nil
-	if err := writeReport(sys.stdout, rep, cfg, opts.json); err != nil {
-		sw.log.Error("cannot print the report", "err", err)
+	defer closeAll()
+	rep, err := sw.run(ctx, opts.dryRun)
+	if rep != nil {
+		rep.DryRun = opts.dryRun
+		rep.Interrupted = ctx.Err() != nil
+		if werr := writeReport(sys.stdout, rep, cfg, opts.json); werr != nil {
+			sw.log.Error("cannot print the report", "err", werr)
+			return exitFailed
+		}
+	}
+	if err != nil {
+		sw.log.Error("the sweep could not complete", "err", err)
 		return exitFailed
 	}
 	if rep.Interrupted {
@@ -234,10 +244,11 @@ func run(ctx context.Context, args []string, sys stdio) int {
 	return exitOK
 }
 
-// startSweeper sets up logging, logs the configuration's warnings and
-// builds the probers. On failure it has said why and returns a nil sweeper
-// and the exit code; closeLog releases the log file.
-func startSweeper(cfg *Config, warnings []string, sys stdio) (sw *sweeper, closeLog func(), code int) {
+// startSweeper sets up logging, logs the configuration's warnings, builds
+// the probers and opens the state store. On failure it has said why and
+// returns a nil sweeper and the exit code; closeAll releases the store and
+// the log file.
+func startSweeper(ctx context.Context, cfg *Config, warnings []string, sys stdio) (sw *sweeper, closeAll func(), code int) {
 	logger, closer, err := newLogger(cfg.Log, sys.stderr, sys.stderrTTY)
 	if err != nil {
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
@@ -246,13 +257,18 @@ func startSweeper(cfg *Config, warnings []string, sys stdio) (sw *sweeper, close
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
-	sw, err = newSweeper(cfg, logger, sys.now)
+	sw, err = newSweeper(ctx, cfg, logger, sys.now)
 	if err != nil {
 		logger.Error("cannot start the sweep", "err", err)
 		closer.Close()
 		return nil, nil, exitFailed
 	}
-	return sw, func() { closer.Close() }, exitOK
+	return sw, func() {
+		if err := sw.close(); err != nil {
+			logger.Warn("cannot close the state store", "err", err)
+		}
+		closer.Close()
+	}, exitOK
 }
 
 func plural(n int, one, many string) string {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,15 +17,34 @@ import (
 // stdout and stderr. The environment holds only env.
 func runCLI(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
+	return runCLIAt(t, time.Now, env, args...)
+}
+
+// runCLIAt is runCLI with a clock. Unless env names one, the state file is
+// in a temporary directory, never the user's.
+func runCLIAt(t *testing.T, now func() time.Time, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	if !hasKey(env, "STATE_FILE") {
+		env = append(env, "STATE_FILE="+filepath.Join(t.TempDir(), "state.json"))
+	}
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), args, stdio{
 		stdout:  &stdout,
 		stderr:  &stderr,
 		environ: env,
 		dir:     t.TempDir(),
-		now:     time.Now,
+		now:     now,
 	})
 	return code, stdout.String(), stderr.String()
+}
+
+func hasKey(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // loopbackEnv configures one http target per URL and nothing else.
@@ -260,7 +280,9 @@ func TestAnInterruptedSweepPrintsItsReportAndExitsOne(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel) // as SIGTERM would
 	var stdout, stderr bytes.Buffer
-	code := run(ctx, []string{"--json"}, stdio{stdout: &stdout, stderr: &stderr, environ: loopbackEnv(srv.URL), now: time.Now})
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	env := append(loopbackEnv(srv.URL), "STATE_FILE="+statePath)
+	code := run(ctx, []string{"--json"}, stdio{stdout: &stdout, stderr: &stderr, environ: env, now: time.Now})
 	if code != exitFailed {
 		t.Fatalf("exit %d, want 1", code)
 	}
@@ -270,5 +292,11 @@ func TestAnInterruptedSweepPrintsItsReportAndExitsOne(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "sweep interrupted") {
 		t.Errorf("log should say the sweep was interrupted:\n%s", stderr.String())
+	}
+	// The state was saved, and the check the signal cut short did not
+	// count as a failure of its target.
+	_, st, _ := runCLI(t, env, "status", "--json")
+	if !strings.Contains(st, `"checks": 0`) || !strings.Contains(st, `"failures": 0`) || !strings.Contains(st, `"status": "unknown"`) {
+		t.Errorf("stored state after the interrupted sweep:\n%s", st)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pingpanda/pingpanda/probe"
+	"github.com/pingpanda/pingpanda/state"
 )
 
 // report is what a sweep prints: the --json document of SPEC §7.
@@ -19,11 +20,14 @@ type report struct {
 	DurationSeconds float64   `json:"duration_seconds"`
 	DryRun          bool      `json:"dry_run"`
 	// Interrupted is set when a signal ended the sweep early.
-	Interrupted bool           `json:"interrupted,omitempty"`
-	Summary     summary        `json:"summary"`
-	Results     []resultReport `json:"results"`
-	Events      []eventReport  `json:"events"`
-	Alerts      alertsReport   `json:"alerts"`
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Locked is set when another sweep held the lease, so this one did
+	// nothing.
+	Locked  bool           `json:"locked,omitempty"`
+	Summary summary        `json:"summary"`
+	Results []resultReport `json:"results"`
+	Events  []eventReport  `json:"events"`
+	Alerts  alertsReport   `json:"alerts"`
 }
 
 type summary struct {
@@ -34,12 +38,32 @@ type summary struct {
 	Unsupported int `json:"unsupported"`
 }
 
-// eventReport is a state change (down, recovered, …). Sweeps without a
-// state store produce none; the field is there so consumers can rely on it.
+// eventReport is a change to announce (down, recovered, flapping, …).
 type eventReport struct {
-	Kind   string `json:"kind"`
-	Check  string `json:"check"`
-	Target string `json:"target"`
+	ID              string  `json:"id"`
+	Kind            string  `json:"kind"`
+	Check           string  `json:"check"`
+	Target          string  `json:"target"`
+	Name            string  `json:"name,omitempty"`
+	Since           string  `json:"since"`
+	Message         string  `json:"message,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds,omitempty"`
+	DaysLeft        float64 `json:"days_left,omitempty"`
+}
+
+// addEvents adds the events that are announced; the circuit breaker's
+// transitions are only logged.
+func (rep *report) addEvents(events []state.Event) {
+	for _, e := range events {
+		if !e.Kind.Alert() {
+			continue
+		}
+		rep.Events = append(rep.Events, eventReport{
+			ID: e.ID, Kind: string(e.Kind), Check: e.Check, Target: e.Target, Name: e.Name,
+			Since: e.Since.UTC().Format(time.RFC3339), Message: e.Message,
+			DurationSeconds: round(e.Duration.Seconds(), 3), DaysLeft: round(e.DaysLeft, 3),
+		})
+	}
 }
 
 type alertsReport struct {
@@ -59,6 +83,7 @@ type resultReport struct {
 	Error          string   `json:"error"`
 	Attempts       int      `json:"attempts"`
 	TimedOut       bool     `json:"timed_out,omitempty"`
+	Reason         string   `json:"reason,omitempty"` // why a check was skipped
 	DaysLeft       *float64 `json:"days_left,omitempty"`
 	CertLevel      string   `json:"cert_level,omitempty"`
 	NotAfter       string   `json:"not_after,omitempty"`
@@ -89,6 +114,8 @@ func newReport(start, end time.Time, results []probe.Result) *report {
 			rep.Summary.Up++
 		case probe.StatusUnsupported:
 			rep.Summary.Unsupported++
+		case probe.StatusSkipped:
+			rep.Summary.Skipped++
 		default:
 			rep.Summary.Down++
 		}
@@ -138,6 +165,9 @@ func toResultReport(r probe.Result) resultReport {
 		rr.NotAfter = r.TLS.NotAfter.UTC().Format(time.RFC3339)
 		rr.detail = fmt.Sprintf("%.1f days left (%s)", r.TLS.DaysLeft, r.TLS.Level)
 	}
+	if r.Status == probe.StatusSkipped {
+		rr.Reason, rr.Error = r.Error, ""
+	}
 	if r.Status != probe.StatusUp {
 		rr.detail = r.Error
 	}
@@ -173,8 +203,23 @@ func writeReport(w io.Writer, rep *report, cfg *Config, asJSON bool) error {
 	}
 	s := rep.Summary
 	line := fmt.Sprintf("%d %s: %d up, %d down", s.Targets, plural(s.Targets, "target", "targets"), s.Up, s.Down)
+	if s.Skipped > 0 {
+		line += fmt.Sprintf(", %d skipped", s.Skipped)
+	}
 	if s.Unsupported > 0 {
 		line += fmt.Sprintf(", %d unsupported", s.Unsupported)
+	}
+	if rep.Locked {
+		line = "another sweep is in progress; this one did nothing"
+	}
+	for _, e := range rep.Events {
+		fmt.Fprintf(w, "\nevent %s: %s %s", e.Kind, e.Check, e.Target)
+		if e.Message != "" {
+			fmt.Fprintf(w, " (%s)", oneLine(e.Message))
+		}
+	}
+	if len(rep.Events) > 0 {
+		fmt.Fprintln(w)
 	}
 	_, err := fmt.Fprintf(w, "\n%s in %.2fs\n", line, rep.DurationSeconds)
 	return err

@@ -2,31 +2,46 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/pingpanda/pingpanda/probe"
+	"github.com/pingpanda/pingpanda/state"
 )
 
-// sweeper runs one sweep of every configured target.
+// sweeper runs sweeps of every configured target. It is built once per
+// process (or Lambda cold start) and keeps its probers' connection pools and
+// its state store between sweeps.
 type sweeper struct {
 	cfg    *Config
 	log    *slog.Logger
 	now    func() time.Time
 	runner *probe.Runner
+	store  state.Store
+
+	// afterLoad, when set, runs between loading and saving state; tests
+	// use it to break the store at that point.
+	afterLoad func()
 }
 
-// newSweeper builds the probers.
-func newSweeper(cfg *Config, log *slog.Logger, now func() time.Time) (*sweeper, error) {
+// newSweeper builds the probers and opens the state store.
+func newSweeper(ctx context.Context, cfg *Config, log *slog.Logger, now func() time.Time) (*sweeper, error) {
 	roots := cfg.RootCAs
 	dnsProber, err := probe.NewDNS(probe.DNSOptions{Server: cfg.DNSServer, Type: cfg.DNSRecordType})
 	if err != nil {
 		return nil, err
 	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	return &sweeper{
-		cfg: cfg,
-		log: log,
-		now: now,
+		cfg:   cfg,
+		log:   log,
+		now:   now,
+		store: store,
 		runner: &probe.Runner{
 			Probers: map[probe.Check]probe.Prober{
 				probe.DNS:  dnsProber,
@@ -41,34 +56,178 @@ func newSweeper(cfg *Config, log *slog.Logger, now func() time.Time) (*sweeper, 
 	}, nil
 }
 
+// openStore opens Redis when REDIS_URL is set, else the state file.
+func openStore(ctx context.Context, cfg *Config) (state.Store, error) {
+	if cfg.RedisURL != "" {
+		st, err := state.NewRedisStore(ctx, state.RedisOptions{URL: cfg.RedisURL, Namespace: cfg.Namespace, Shard: cfg.Shard})
+		if err != nil {
+			return nil, fmt.Errorf("state store: %w", err)
+		}
+		return st, nil
+	}
+	path := cfg.StateFile
+	if path == "" {
+		p, err := state.DefaultStatePath()
+		if err != nil {
+			return nil, fmt.Errorf("state file: %w (set STATE_FILE)", err)
+		}
+		path = p
+	}
+	st, err := state.NewFileStore(path, state.FileOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("state file: %w", err)
+	}
+	return st, nil
+}
+
+// close releases the state store.
+func (s *sweeper) close() error { return s.store.Close() }
+
 // reserve is the part of the sweep deadline kept back from the probes for
 // what comes after them (saving state, delivering alerts, pushing metrics).
 func reserve(total time.Duration) time.Duration {
 	return min(total/10, 5*time.Second)
 }
 
-// run probes every target inside the sweep deadline and builds the report.
-func (s *sweeper) run(ctx context.Context) *report {
+// leaseMargin is how long the lease outlives the sweep deadline, so that a
+// sweep finishing at its deadline still holds it while it saves.
+const leaseMargin = 15 * time.Second
+
+// run performs one sweep: lock, load, decide what is due, probe, apply,
+// save, unlock (ARCHITECTURE.md). A dry run only probes. The error says why
+// the sweep could not complete; the report is returned whenever probing
+// happened, even then.
+func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	start := s.now()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SweepTimeout)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	probeCtx, cancelProbes := context.WithDeadline(ctx, deadline.Add(-reserve(time.Until(deadline))))
 	defer cancelProbes()
+	targets := s.cfg.Targets
+	s.log.Debug("sweep starting", "targets", len(targets), "concurrency", s.cfg.Concurrency,
+		"deadline", deadline.UTC().Format(time.RFC3339Nano), "store", s.store.String(), "dry_run", dryRun)
 
-	s.log.Debug("sweep starting", "targets", len(s.cfg.Targets), "concurrency", s.cfg.Concurrency,
-		"deadline", deadline.UTC().Format(time.RFC3339Nano))
-	results := s.runner.Run(probeCtx, s.cfg.Targets)
+	if dryRun {
+		results := s.runner.Run(probeCtx, targets)
+		rep := newReport(start, s.now(), results)
+		s.logResults(results, rep)
+		return rep, nil
+	}
+
+	lease, err := s.store.Lock(ctx, time.Until(deadline)+leaseMargin)
+	if errors.Is(err, state.ErrLocked) {
+		s.log.Info("another sweep is in progress; this one does nothing", "store", s.store.String(), "detail", err.Error())
+		rep := newReport(start, s.now(), nil)
+		rep.Locked = true
+		return rep, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state store %s: cannot take the lease: %w", s.store, err)
+	}
+	defer func() {
+		// Unlock even when ctx has ended; the lease would expire anyway.
+		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer ucancel()
+		if err := s.store.Unlock(uctx, lease); err != nil {
+			s.log.Warn("cannot release the lease; it expires on its own", "store", s.store.String(), "err", err)
+		}
+	}()
+
+	ids := make([]string, len(targets))
+	for i, t := range targets {
+		ids[i] = t.ID()
+	}
+	prev, warnings, err := s.store.Load(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("state store %s: cannot load: %w", s.store, err)
+	}
+	for _, w := range warnings {
+		s.log.Warn("stored state unreadable; the target starts afresh", "id", w.ID, "err", w.Err)
+	}
+	if s.afterLoad != nil {
+		s.afterLoad()
+	}
+
+	results := s.probeDue(probeCtx, targets, prev, start)
+	next, events, deleted := state.Apply(prev, observations(ctx, results), start, s.cfg.Policy)
+	states := make([]state.TargetState, 0, len(next))
+	for _, t := range targets {
+		states = append(states, next[t.ID()])
+	}
 	rep := newReport(start, s.now(), results)
+	rep.addEvents(events)
+	s.logResults(results, rep)
+	s.logEvents(events)
+
+	// Save even when a signal cancelled the sweep: what was learned is
+	// kept. The deadline still bounds it.
+	saveCtx, cancelSave := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancelSave()
+	err = s.store.Save(saveCtx, lease, state.SaveRequest{States: states, Delete: deleted, Retention: s.cfg.Policy.Retention})
+	if err != nil {
+		return rep, fmt.Errorf("state store %s: cannot save; the stored state is as before this sweep: %w", s.store, err)
+	}
+	if s.cfg.StatsLog.Enabled {
+		if err := appendStatsLog(s.cfg.StatsLog, start, results, next); err != nil {
+			s.log.Error("cannot append to the stats log", "path", s.cfg.StatsLog.Path, "err", err)
+		}
+	}
+	return rep, nil
+}
+
+// observations are the results Apply should learn from. When a signal
+// cancelled the sweep, the checks it cut short say nothing about their
+// targets: they count as skipped, not as failures.
+func observations(ctx context.Context, results []probe.Result) []probe.Result {
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		return results
+	}
+	out := make([]probe.Result, len(results))
+	for i, r := range results {
+		if r.TimedOut {
+			r = probe.Result{Target: r.Target, Status: probe.StatusSkipped, Error: r.Error}
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// probeDue probes the targets that are due and reports the others as
+// skipped, with the reason; results come in target order.
+func (s *sweeper) probeDue(ctx context.Context, targets []probe.Target, prev map[string]state.TargetState, now time.Time) []probe.Result {
+	results := make([]probe.Result, len(targets))
+	var due []probe.Target
+	var dueAt []int
+	for i, t := range targets {
+		ok, note := state.Due(prev[t.ID()], now, s.cfg.Policy)
+		if !ok {
+			results[i] = probe.Result{Target: t, Status: probe.StatusSkipped, Error: note}
+			continue
+		}
+		if note != "" {
+			s.log.Info("circuit half-open", "id", t.ID(), "detail", note)
+		}
+		due = append(due, t)
+		dueAt = append(dueAt, i)
+	}
+	for j, r := range s.runner.Run(ctx, due) {
+		results[dueAt[j]] = r
+	}
+	return results
+}
+
+// logResults writes a line per target, unless SHOW_ONLY_* hides it, and
+// the summary.
+func (s *sweeper) logResults(results []probe.Result, rep *report) {
 	for _, r := range results {
 		s.logResult(r)
 	}
 	s.log.Info("sweep done", "targets", rep.Summary.Targets, "up", rep.Summary.Up, "down", rep.Summary.Down,
-		"unsupported", rep.Summary.Unsupported, "duration_seconds", rep.DurationSeconds)
-	return rep
+		"skipped", rep.Summary.Skipped, "unsupported", rep.Summary.Unsupported, "events", len(rep.Events),
+		"duration_seconds", rep.DurationSeconds)
 }
 
-// logResult writes a target's log line, unless SHOW_ONLY_* hides it.
 func (s *sweeper) logResult(r probe.Result) {
 	up := r.Status == probe.StatusUp
 	if (s.cfg.ShowOnlySuccess && !up) || (s.cfg.ShowOnlyFailure && up) {
@@ -79,9 +238,32 @@ func (s *sweeper) logResult(r probe.Result) {
 	switch r.Status {
 	case probe.StatusUp:
 		s.log.Info("check up", attrs...)
+	case probe.StatusSkipped:
+		s.log.Info("check skipped", append(attrs, "reason", r.Error)...)
 	case probe.StatusUnsupported:
 		s.log.Error("check cannot run here", append(attrs, "err", r.Error)...)
 	default:
 		s.log.Warn("check failed", append(attrs, "err", r.Error, "timed_out", r.TimedOut)...)
+	}
+}
+
+// logEvents logs every event: alerts at WARN (INFO for good news), the
+// circuit breaker's transitions at INFO.
+func (s *sweeper) logEvents(events []state.Event) {
+	for _, e := range events {
+		attrs := []any{"id", e.TargetID, "event_id", e.ID, "since", e.Since.UTC().Format(time.RFC3339)}
+		if e.Message != "" {
+			attrs = append(attrs, "detail", e.Message)
+		}
+		switch e.Kind {
+		case state.KindCircuitOpened:
+			s.log.Info("circuit opened", attrs...)
+		case state.KindCircuitClosed:
+			s.log.Info("circuit closed", attrs...)
+		case state.KindRecovered, state.KindFlapResolved, state.KindCertOK:
+			s.log.Info("event "+string(e.Kind), append(attrs, "duration_seconds", e.Duration.Seconds())...)
+		default:
+			s.log.Warn("event "+string(e.Kind), attrs...)
+		}
 	}
 }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pingpanda/pingpanda/state"
+)
+
+// statusTarget is one target's line of `pingpanda status --json`.
+type statusTarget struct {
+	ID                  string   `json:"id"`
+	Check               string   `json:"check"`
+	Target              string   `json:"target"`
+	Name                string   `json:"name,omitempty"`
+	Configured          bool     `json:"configured"`
+	Status              string   `json:"status"`
+	Since               string   `json:"since,omitempty"`
+	AvailabilityPercent *float64 `json:"availability_percent"`
+	Checks              int64    `json:"checks"`
+	Failures            int64    `json:"failures"`
+	DowntimeEvents      int64    `json:"downtime_events"`
+	ConsecutiveFailures int      `json:"consecutive_failures"`
+	LatencyLastSeconds  float64  `json:"latency_last_seconds"`
+	LatencyMinSeconds   float64  `json:"latency_min_seconds"`
+	LatencyMaxSeconds   float64  `json:"latency_max_seconds"`
+	Circuit             string   `json:"circuit"`
+	Flapping            bool     `json:"flapping"`
+	CertLevel           string   `json:"cert_level,omitempty"`
+	CertDaysLeft        *float64 `json:"cert_days_left,omitempty"`
+	LastError           string   `json:"last_error,omitempty"`
+	LastProbeAt         string   `json:"last_probe_at,omitempty"`
+}
+
+type statusSummary struct {
+	Targets             int      `json:"targets"`
+	Up                  int      `json:"up"`
+	Down                int      `json:"down"`
+	Unknown             int      `json:"unknown"`
+	AvailabilityPercent *float64 `json:"availability_percent"`
+}
+
+// runStatus prints the stored state of every target: the configured ones
+// first, in configuration order, then those still remembered.
+func runStatus(ctx context.Context, cfg *Config, sys stdio, asJSON bool) int {
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
+		return exitFailed
+	}
+	defer store.Close()
+	all, warnings, err := store.LoadAll(ctx)
+	if err != nil {
+		fmt.Fprintf(sys.stderr, "pingpanda: state store %s: %v\n", store, err)
+		return exitFailed
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(sys.stderr, "pingpanda: warning: stored state of %s is unreadable: %v\n", w.ID, w.Err)
+	}
+	rows, sum := statusRows(cfg, all, sys.now())
+	if asJSON {
+		enc := json.NewEncoder(sys.stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(struct {
+			Store   string         `json:"store"`
+			Targets []statusTarget `json:"targets"`
+			Summary statusSummary  `json:"summary"`
+		}{store.String(), rows, sum})
+	} else {
+		err = writeStatusTable(sys.stdout, rows, sum)
+	}
+	if err != nil {
+		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func statusRows(cfg *Config, all map[string]state.TargetState, now time.Time) ([]statusTarget, statusSummary) {
+	var ids []string
+	configured := map[string]bool{}
+	for _, t := range cfg.Targets {
+		ids = append(ids, t.ID())
+		configured[t.ID()] = true
+	}
+	var others []string
+	for id := range all {
+		if !configured[id] {
+			others = append(others, id)
+		}
+	}
+	sort.Strings(others)
+	ids = append(ids, others...)
+
+	var (
+		rows     []statusTarget
+		sum      statusSummary
+		up, down float64
+	)
+	for _, id := range ids {
+		s, ok := all[id]
+		if !ok {
+			s = state.TargetState{ID: id, Status: state.Unknown}
+			for _, t := range cfg.Targets {
+				if t.ID() == id {
+					s.Check, s.Target, s.Name = string(t.Check), t.Address, t.Name
+				}
+			}
+		}
+		row := statusTarget{
+			ID: id, Check: s.Check, Target: s.Target, Name: s.Name, Configured: configured[id],
+			Status: string(s.Status), Checks: s.Stats.Checks, Failures: s.Stats.Failures,
+			DowntimeEvents: s.Stats.DowntimeEvents, ConsecutiveFailures: s.ConsecutiveFailures,
+			LatencyLastSeconds: s.Stats.LatencyLast, LatencyMinSeconds: s.Stats.LatencyMin, LatencyMaxSeconds: s.Stats.LatencyMax,
+			Circuit: string(s.Circuit), Flapping: s.Flapping, CertLevel: s.CertLevel, LastError: s.LastError,
+		}
+		if row.Status == "" {
+			row.Status = string(state.Unknown)
+		}
+		if row.Circuit == "" {
+			row.Circuit = string(state.Closed)
+		}
+		if !s.Since.IsZero() {
+			row.Since = s.Since.UTC().Format(time.RFC3339)
+		}
+		if !s.LastProbeAt.IsZero() {
+			row.LastProbeAt = s.LastProbeAt.UTC().Format(time.RFC3339)
+		}
+		if a := s.Stats.Availability(); a >= 0 {
+			a = round(a, 3)
+			row.AvailabilityPercent = &a
+		}
+		if !s.NotAfter.IsZero() {
+			d := round(s.NotAfter.Sub(now).Hours()/24, 2)
+			row.CertDaysLeft = &d
+		}
+		rows = append(rows, row)
+		sum.Targets++
+		switch s.Status {
+		case state.Up:
+			sum.Up++
+		case state.Down:
+			sum.Down++
+		default:
+			sum.Unknown++
+		}
+		up += s.Stats.UptimeSeconds
+		down += s.Stats.DowntimeSeconds
+	}
+	if up+down > 0 {
+		a := round(100*up/(up+down), 3)
+		sum.AvailabilityPercent = &a
+	}
+	return rows, sum
+}
+
+func writeStatusTable(w io.Writer, rows []statusTarget, sum statusSummary) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tTARGET\tSTATUS\tSINCE\tAVAIL\tOUTAGES\tLATENCY last/min/max\tCIRCUIT\tFLAPPING\tCERT DAYS\tLAST ERROR")
+	for _, r := range rows {
+		target := r.Target
+		if r.Name != "" {
+			target = r.Name + " (" + r.Target + ")"
+		}
+		if !r.Configured {
+			target += " [not configured]"
+		}
+		avail := "-"
+		if r.AvailabilityPercent != nil {
+			avail = fmt.Sprintf("%.2f%%", *r.AvailabilityPercent)
+		}
+		latency := "-"
+		if r.Checks > r.Failures {
+			latency = strings.Join([]string{formatLatency(r.LatencyLastSeconds), formatLatency(r.LatencyMinSeconds), formatLatency(r.LatencyMaxSeconds)}, "/")
+		}
+		cert := "-"
+		if r.CertDaysLeft != nil {
+			cert = fmt.Sprintf("%.1f (%s)", *r.CertDaysLeft, r.CertLevel)
+		}
+		flapping := "no"
+		if r.Flapping {
+			flapping = "yes"
+		}
+		since := r.Since
+		if since == "" {
+			since = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Check, target, strings.ToUpper(r.Status), since,
+			avail, r.DowntimeEvents, latency, r.Circuit, flapping, cert, truncate(oneLine(r.LastError), 60))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	line := fmt.Sprintf("%d %s: %d up, %d down, %d unknown", sum.Targets, plural(sum.Targets, "target", "targets"), sum.Up, sum.Down, sum.Unknown)
+	if sum.AvailabilityPercent != nil {
+		line += fmt.Sprintf("; availability %.2f%%", *sum.AvailabilityPercent)
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", line)
+	return err
+}
