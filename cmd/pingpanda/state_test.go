@@ -34,7 +34,7 @@ type sweepReport struct {
 	} `json:"results"`
 	Events []struct {
 		ID, Kind, Check, Target, Since string
-		DurationSeconds            float64 `json:"duration_seconds"`
+		DurationSeconds                float64 `json:"duration_seconds"`
 	} `json:"events"`
 	Summary map[string]int `json:"summary"`
 }
