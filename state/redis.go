@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -378,4 +379,16 @@ func (s *RedisStore) Close() error {
 		return nil
 	}
 	return s.client.Close()
+}
+
+// SetRedisLogger sends go-redis's own log lines (reconnects, failed dials)
+// to l at WARN, instead of plain text on stderr beside JSON logs. go-redis
+// keeps one logger per process, so this is process-wide: call it once at
+// start-up.
+func SetRedisLogger(l *slog.Logger) { redis.SetLogger(redisLog{l}) }
+
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/pingpanda/pingpanda/state"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -38,6 +40,10 @@ type stdio struct {
 	environ              []string
 	dir                  string // where .env is looked for
 	now                  func() time.Time
+
+	// afterLoad, when set, runs inside the sweep between loading and
+	// saving state (tests break the store there).
+	afterLoad func()
 }
 
 func main() {
@@ -221,6 +227,7 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		return code
 	}
 	defer closeAll()
+	sw.afterLoad = sys.afterLoad
 	rep, err := sw.run(ctx, opts.dryRun)
 	if rep != nil {
 		rep.DryRun = opts.dryRun
@@ -256,6 +263,9 @@ func startSweeper(ctx context.Context, cfg *Config, warnings []string, sys stdio
 	}
 	for _, w := range warnings {
 		logger.Warn(w)
+	}
+	if cfg.RedisURL != "" {
+		state.SetRedisLogger(logger)
 	}
 	sw, err = newSweeper(ctx, cfg, logger, sys.now)
 	if err != nil {
