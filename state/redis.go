@@ -218,20 +218,28 @@ func (s *RedisStore) fail(op, key string, err error) error {
 	return scrub(fmt.Errorf("redis %s %s: %w", op, key, err), s.secrets)
 }
 
-// Lock takes the lease: SET NX PX with a random token of 130 bits. When
-// the lease is taken, a second command asks how long it has left, for the
-// error's message.
+// Lock takes the lease: SET NX PX GET with a random token of 130 bits.
+// When the lease is taken, a second command asks how long it has left, for
+// the error's message. It needs Redis 7.0 or later.
 func (s *RedisStore) Lock(ctx context.Context, ttl time.Duration) (Lease, error) {
 	if ttl < time.Millisecond {
 		return Lease{}, fmt.Errorf("lock %s: ttl %v is under a millisecond", s.leaseKey, ttl)
 	}
 	token := rand.Text()
 	now := s.now()
-	ok, err := s.client.SetNX(ctx, s.leaseKey, token, ttl).Result()
-	if err != nil {
+	// SET NX GET (Redis 7): the old value tells a lease held by another
+	// sweep from our own SET, acknowledged late and retried by the client.
+	old, err := s.client.SetArgs(ctx, s.leaseKey, token, redis.SetArgs{Mode: "NX", TTL: ttl, Get: true}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		err = nil // the key was free: the lease is ours
+	case err == nil && old != token:
+		err = ErrLocked
+	}
+	if err != nil && !errors.Is(err, ErrLocked) {
 		return Lease{}, s.fail("lock", s.leaseKey, err)
 	}
-	if !ok {
+	if err != nil {
 		// Only on this path, which ends the sweep: say when it frees.
 		if left, err := s.client.PTTL(ctx, s.leaseKey).Result(); err == nil && left > 0 {
 			return Lease{}, fmt.Errorf("%w: %s is taken for another %v", ErrLocked, s.leaseKey, left.Round(time.Millisecond))
