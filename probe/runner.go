@@ -26,6 +26,9 @@ type Runner struct {
 	// RetryWait gives the wait after failed attempt n (1-based). Nil means
 	// DefaultRetryWait.
 	RetryWait func(n int) time.Duration
+	// OnAttempt, when set, is called after every attempt with its result
+	// (Attempts is the attempt's number), from the worker that made it.
+	OnAttempt func(Result)
 }
 
 // DefaultRetryWait is 1 s after the first failure, doubling, capped at 10 s.
@@ -78,6 +81,8 @@ func (r *Runner) Run(parent context.Context, targets []Target) []Result {
 		done      = make(chan struct{})
 		timers    []*time.Timer
 		tries     = make([]int, len(targets))
+		// last holds the failed attempt of a target waiting to retry.
+		last = make([]Result, len(targets))
 	)
 	finish := func(i int, res Result) {
 		mu.Lock()
@@ -104,10 +109,18 @@ func (r *Runner) Run(parent context.Context, targets []Target) []Result {
 				case <-ctx.Done():
 					return
 				}
+				if ctx.Err() != nil {
+					// select picks at random among ready cases: never
+					// start an attempt the deadline already cut off.
+					return
+				}
 				t := targets[i]
 				tries[i]++ // only the worker holding i touches tries[i]
 				res := r.attempt(ctx, t)
 				res.Target, res.Attempts = t, tries[i]
+				if r.OnAttempt != nil {
+					r.OnAttempt(res)
+				}
 				if res.Status != StatusUp && deadlinePassed(ctx) {
 					res.TimedOut = true
 					res.Error = cutShortText(parent, tries[i]) + ": " + res.Error
@@ -126,6 +139,7 @@ func (r *Runner) Run(parent context.Context, targets []Target) []Result {
 					continue
 				}
 				mu.Lock()
+				last[i] = res
 				timers = append(timers, time.AfterFunc(w, func() { queue <- i }))
 				mu.Unlock()
 			}
@@ -146,6 +160,13 @@ func (r *Runner) Run(parent context.Context, targets []Target) []Result {
 	if remaining > 0 {
 		for i := range results {
 			if results[i].Status != "" {
+				continue
+			}
+			if res := last[i]; res.Status != "" {
+				// Cut off while waiting to retry: every attempt made
+				// failed, so the failure stands, marked as cut short.
+				res.Error = fmt.Sprintf("%s (retries cut short: %s)", res.Error, cutShortText(parent, -1))
+				results[i] = res
 				continue
 			}
 			results[i] = Result{
@@ -177,7 +198,10 @@ func cutShortText(parent context.Context, tries int) string {
 	if errors.Is(parent.Err(), context.Canceled) {
 		cause = ErrSweepCancelled
 	}
-	if tries == 0 {
+	switch tries {
+	case -1:
+		return cause.Error()
+	case 0:
 		return cause.Error() + " before the check started"
 	}
 	return fmt.Sprintf("%s during attempt %d", cause, tries)

@@ -154,8 +154,8 @@ func TestRunnerEndsByTheDeadlineWhateverTheTargetsDo(t *testing.T) {
 			t.Errorf("attempts = %d; a cut-off check is not retried", got.Attempts)
 		}
 	}
-	if started+notStarted != 10 || started < 1 {
-		t.Fatalf("started %d, not started %d", started, notStarted)
+	if started+notStarted != 10 || started < 1 || started > 2 {
+		t.Fatalf("started %d, not started %d; want 1 or 2 started (2 workers) and no attempt begun after the deadline", started, notStarted)
 	}
 }
 
@@ -228,5 +228,27 @@ func TestRunnerSaysWhenTheSweepWasCancelledRatherThanTimedOut(t *testing.T) {
 	}
 	if got := res[1].Error; !res[1].TimedOut || got != "sweep cancelled before the check started" {
 		t.Errorf("waiting check: %+v", res[1])
+	}
+}
+
+func TestRunnerKeepsTheRealFailureOfATargetCutOffWhileWaitingToRetry(t *testing.T) {
+	var calls atomic.Int32
+	p := proberFunc(func(ctx context.Context, _ Target) Result {
+		calls.Add(1)
+		return Result{Status: StatusDown, Error: "connection refused"}
+	})
+	var seen []int
+	r := Runner{Probers: map[Check]Prober{DNS: p}, Attempts: 3,
+		RetryWait: func(int) time.Duration { return time.Hour },
+		OnAttempt: func(res Result) { seen = append(seen, res.Attempts) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(30*time.Millisecond, cancel)
+	got := r.Run(ctx, targetsN(DNS, 1))[0]
+	if got.Status != StatusDown || got.TimedOut || got.Attempts != 1 ||
+		got.Error != "connection refused (retries cut short: sweep cancelled)" {
+		t.Fatalf("result = %+v; want the failure as it stood, noting the cut", got)
+	}
+	if fmt.Sprint(seen) != "[1]" {
+		t.Errorf("OnAttempt saw attempts %v, want [1]", seen)
 	}
 }
