@@ -129,7 +129,11 @@ func NewMessage(e state.Event, source string) Message {
 		// The event carries days left as measured at e.At; the expiry is
 		// that far from it (to within the probe's own duration).
 		expiry := at.Add(time.Duration(e.DaysLeft * float64(24*time.Hour))).Round(time.Minute)
-		add("Expires", expiry.Format("2006-01-02 15:04 UTC"))
+		label := "Expires"
+		if e.DaysLeft < 0 {
+			label = "Expired"
+		}
+		add(label, expiry.Format("2006-01-02 15:04 UTC"))
 	}
 	add("Event ID", e.ID)
 

@@ -88,7 +88,7 @@ func TestNewMessage(t *testing.T) {
 		{state.KindCertCritical, "PingPanda: 🔴 TLS check for example.com:443", SeverityDanger, "CERTIFICATE EXPIRING SOON",
 			[]string{"Days left: 3.2", "Expires: 2026-11-27 09:00 UTC"}, nil},
 		{state.KindCertExpired, "PingPanda: 🔴 TLS check for example.com:443", SeverityDanger, "CERTIFICATE EXPIRED",
-			[]string{"Days left: -2.0", "Expires: 2026-11-22 03:00 UTC"}, nil},
+			[]string{"Days left: -2.0", "Expired: 2026-11-22 03:00 UTC"}, nil},
 		{state.KindCertOK, "PingPanda: ✅ TLS check for example.com:443", SeverityGood, "CERTIFICATE RENEWED",
 			[]string{"Days left: 89.8", "Expires: 2027-02-21 21:00 UTC"}, nil},
 	}
