@@ -1,0 +1,259 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Notifier delivers messages to one provider.
+type Notifier interface {
+	// Name is the provider's name in logs and outcomes: "slack", "teams",
+	// "discord".
+	Name() string
+	// Send makes ONE attempt to deliver m, bounded by ctx. It does not
+	// retry; wrap it in Retry for that. A failure is a *SendError, whose
+	// text never contains the webhook URL.
+	Send(ctx context.Context, m Message) error
+}
+
+// HTTPDoer is the one method of *http.Client the notifiers use, so tests and
+// callers can supply their own transport.
+type HTTPDoer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Limits on what is read from a webhook's answer.
+const (
+	maxResponseRead = 64 << 10 // bytes read from any response, at most
+	maxErrorBody    = 512      // bytes of it kept in a SendError
+)
+
+// defaultTimeout bounds one attempt when the caller's client is nil and its
+// context has no deadline.
+const defaultTimeout = 30 * time.Second
+
+// defaultClient is the client a notifier uses when its options give none.
+func defaultClient(c HTTPDoer) HTTPDoer {
+	if c != nil {
+		return c
+	}
+	return &http.Client{Timeout: defaultTimeout}
+}
+
+// SendError is a failed delivery attempt.
+type SendError struct {
+	Provider string
+	// Status is the HTTP status the webhook answered; 0 when there was no
+	// answer (network error, timeout) or the request was never sent.
+	Status int
+	// RetryAfter is how long the server asked us to wait (429), or 0.
+	RetryAfter time.Duration
+	// Body is the start of the response body, at most 512 bytes, with any
+	// part of the webhook URL removed.
+	Body string
+	// Err is the underlying error when there was no answer. It never is a
+	// *url.Error (which would print the URL).
+	Err error
+}
+
+func (e *SendError) Error() string {
+	var b strings.Builder
+	if e.Provider != "" {
+		b.WriteString(e.Provider + ": ")
+	}
+	if e.Status != 0 {
+		fmt.Fprintf(&b, "webhook answered HTTP %d", e.Status)
+		if t := http.StatusText(e.Status); t != "" {
+			b.WriteString(" " + t)
+		}
+		if e.RetryAfter > 0 {
+			fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
+		}
+		if e.Body != "" {
+			fmt.Fprintf(&b, ": %q", e.Body)
+		}
+	}
+	if e.Err != nil {
+		if e.Status != 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Retryable reports whether another attempt may succeed: rate limiting
+// (429), server errors (5xx), timeouts and network errors are retryable;
+// other answers (4xx: bad payload, revoked webhook), a malformed webhook URL
+// and a cancelled context are not.
+func (e *SendError) Retryable() bool {
+	switch {
+	case e.Status == http.StatusTooManyRequests || e.Status >= 500:
+		return true
+	case e.Status != 0:
+		return false
+	case e.Err == nil, errors.Is(e.Err, errPermanent), errors.Is(e.Err, context.Canceled):
+		return false
+	}
+	return true
+}
+
+// errPermanent marks failures that no retry can fix.
+var errPermanent = errors.New("permanent failure")
+
+// permanentError is a failure before anything was sent.
+type permanentError struct{ msg string }
+
+func (e *permanentError) Error() string        { return e.msg }
+func (e *permanentError) Is(target error) bool { return target == errPermanent }
+
+// post sends body as JSON to rawURL with one attempt. A 2xx answer is
+// success (nil); anything else is a *SendError (Provider unset: the caller
+// names itself). At most 64 KiB of the response is read. The Retry-After
+// header, in seconds, sets RetryAfter. Neither the error's text nor its
+// Body contains the URL's path or query.
+func post(ctx context.Context, client HTTPDoer, rawURL string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		// The parse error quotes the URL: say nothing of it.
+		return &SendError{Err: &permanentError{"invalid webhook URL"}}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "pingpanda")
+
+	scrub := scrubber(rawURL)
+	resp, err := client.Do(req)
+	if err != nil {
+		return &SendError{Err: sanitize(err, scrub)}
+	}
+	defer resp.Body.Close()
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil // delivered, whatever happened to the rest of the body
+	}
+	se := &SendError{
+		Status: resp.StatusCode,
+		Body:   scrub(truncateBytes(data, maxErrorBody)),
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		se.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
+	}
+	if readErr != nil && len(data) == 0 {
+		se.Err = sanitize(readErr, scrub)
+	}
+	return se
+}
+
+// parseRetryAfter reads a Retry-After header given in seconds (whole or
+// fractional). An HTTP date or anything unreadable is 0: the caller's own
+// backoff applies.
+func parseRetryAfter(v string) time.Duration {
+	s, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(s) || s <= 0 {
+		return 0
+	}
+	return time.Duration(min(s, 24*60*60) * float64(time.Second))
+}
+
+func truncateBytes(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return strings.ToValidUTF8(string(b), "")
+}
+
+// sanitize strips a *url.Error of its URL, keeping its Op and its cause,
+// and scrubs the resulting text as a backstop. errors.Is and errors.As
+// still reach the cause.
+func sanitize(err error, scrub func(string) string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = &opError{op: strings.ToLower(ue.Op), err: ue.Err}
+	}
+	return &scrubbedError{text: scrub(err.Error()), err: err}
+}
+
+// opError is what remains of a *url.Error without its URL.
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string { return e.op + ": " + e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }
+
+// scrubbedError presents err with a text from which the URL was removed.
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// redacted replaces secret parts of a webhook URL, as `pingpanda config`
+// does.
+const redacted = "REDACTED"
+
+// scrubber returns a function that removes rawURL's secrets from a text:
+// the URL itself, its path and query (raw and decoded), and every path
+// segment or query value long enough to be a token.
+func scrubber(rawURL string) func(string) string {
+	var secrets []string
+	addSecret := func(s string) {
+		if s != "" && s != "/" {
+			secrets = append(secrets, s)
+		}
+	}
+	addSecret(rawURL)
+	if u, err := url.Parse(rawURL); err == nil {
+		addSecret(u.EscapedPath())
+		addSecret(u.Path)
+		addSecret(u.RawQuery)
+		if q, err := url.QueryUnescape(u.RawQuery); err == nil {
+			addSecret(q)
+		}
+		segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+		for i, seg := range segs {
+			if len(seg) >= 10 || i == len(segs)-1 {
+				addSecret(seg)
+			}
+		}
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				if len(v) >= 10 {
+					addSecret(v)
+				}
+			}
+		}
+	}
+	// Longest first, so a part never leaves the rest of a longer secret.
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	return func(s string) string {
+		for _, sec := range secrets {
+			s = strings.ReplaceAll(s, sec, redacted)
+		}
+		return s
+	}
+}
+
+// named sets the provider of a *SendError returned by post.
+func named(provider string, err error) error {
+	var se *SendError
+	if errors.As(err, &se) {
+		se.Provider = provider
+	}
+	return err
+}
