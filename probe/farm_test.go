@@ -88,19 +88,19 @@ func (f *farm) probers(tb testing.TB, maxConns int) map[Check]Prober {
 	tb.Cleanup(h.CloseIdleConnections)
 	return map[Check]Prober{
 		DNS:  d,
-		Ping: NewPing(PingOptions{Mode: f.pingMode, Count: 1, TCPPort: f.httpPort}),
+		Ping: NewPing(PingOptions{Mode: f.pingMode, Count: 1, TCPPort: f.httpPort, Timeout: 2 * time.Second}),
 		HTTP: h,
 		TLS:  NewTLS(TLSOptions{RootCAs: f.ca.pool, WarnDays: 30, CriticalDays: 7}),
 	}
 }
 
 // farmAttemptTimeouts are pingpanda's default per-attempt timeouts
-// (DNS_TIMEOUT_SECONDS, PING_TIMEOUT_SECONDS, HTTP_TIMEOUT_SECONDS,
-// SSL_TIMEOUT_SECONDS in cmd/pingpanda/keys.go).
+// (DNS_TIMEOUT_SECONDS, HTTP_TIMEOUT_SECONDS, SSL_TIMEOUT_SECONDS in
+// cmd/pingpanda/keys.go). Ping bounds its own attempts
+// (PingOptions.Timeout, PING_TIMEOUT_SECONDS), as the sweep sets it up.
 func farmAttemptTimeouts() map[Check]time.Duration {
 	return map[Check]time.Duration{
 		DNS:  5 * time.Second,
-		Ping: 2 * time.Second,
 		HTTP: 10 * time.Second,
 		TLS:  5 * time.Second,
 	}

@@ -50,6 +50,11 @@ type PingOptions struct {
 	Count int      // echoes (or tcp connections) per attempt; below 1 means 1
 	// TCPPort is the port PingTCP connects to.
 	TCPPort int
+	// Timeout bounds one attempt's echoes (PING_TIMEOUT_SECONDS), counted
+	// from when its socket opens — not while it queues for one of
+	// MaxRawSockets — so a crowd of silent targets cannot time out the
+	// healthy ones behind them. Zero means only ctx bounds it.
+	Timeout time.Duration
 	// MaxRawSockets bounds the raw ICMP sockets open at once; zero means
 	// DefaultMaxRawSockets. Every raw socket receives a copy of every ICMP
 	// packet the host gets, so with hundreds open their receive buffers
@@ -123,7 +128,9 @@ func (p *PingProber) Probe(ctx context.Context, t Target) Result {
 		return unsupported("raw and datagram sockets", nil, start)
 	}
 
-	addr, err := resolvePingAddr(ctx, t.Address)
+	rctx, cancel := p.withTimeout(ctx)
+	addr, err := resolvePingAddr(rctx, t.Address)
+	cancel()
 	if err != nil {
 		return Result{Status: StatusDown, Latency: time.Since(start),
 			Error: fmt.Sprintf("resolve %q: %s", t.Address, describeErr(err, time.Since(start)))}
@@ -194,6 +201,8 @@ func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool,
 		case <-ctx.Done():
 		}
 	}
+	ctx, cancel := p.withTimeout(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		res.Latency, res.Error = time.Since(start), "ping: "+describeErr(err, time.Since(start))
 		return res, false
@@ -257,9 +266,19 @@ func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool,
 	return res, false
 }
 
+// withTimeout bounds ctx by the attempt's Timeout, if any.
+func (p *PingProber) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.opts.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, p.opts.Timeout)
+}
+
 // probeTCP connects to addr:TCPPort Count times, one after another; each
 // connection's set-up time is one round trip.
 func (p *PingProber) probeTCP(ctx context.Context, addr netip.Addr, start time.Time) Result {
+	ctx, cancel := p.withTimeout(ctx)
+	defer cancel()
 	detail := &PingDetail{Addr: addr.String(), Mode: PingTCP}
 	hostPort := net.JoinHostPort(addr.String(), strconv.Itoa(p.opts.TCPPort))
 	var (
