@@ -8,9 +8,15 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/pingpanda ./cmd/pingpanda
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/pingpanda ./cmd/pingpanda \
+ && mkdir -p /out/state
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/pingpanda /usr/local/bin/pingpanda
+# The state file's home when REDIS_URL is unset; mount a volume here so
+# failure counts and alert latches outlive the container.
+COPY --from=build --chown=nonroot:nonroot /out/state /state
+ENV STATE_FILE=/state/state.json
+VOLUME /state
 USER nonroot:nonroot
 ENTRYPOINT ["/usr/local/bin/pingpanda"]
