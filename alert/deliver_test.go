@@ -1,0 +1,295 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeNotifier answers from a list of errors (the last one repeats) and
+// records the event IDs it was asked to send.
+type fakeNotifier struct {
+	name string
+	errs []error
+
+	mu    sync.Mutex
+	calls []string
+}
+
+func (f *fakeNotifier) Name() string { return f.name }
+
+func (f *fakeNotifier) Send(ctx context.Context, m Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, m.EventID)
+	if len(f.errs) == 0 {
+		return nil
+	}
+	err := f.errs[0]
+	if len(f.errs) > 1 {
+		f.errs = f.errs[1:]
+	}
+	return err
+}
+
+func (f *fakeNotifier) sent() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+var (
+	errUnavailable = &SendError{Provider: "fake", Status: 503}
+	errRejected    = &SendError{Provider: "fake", Status: 400}
+	errBoom        = errors.New("boom")
+)
+
+func TestRetrySend(t *testing.T) {
+	tests := []struct {
+		name      string
+		errs      []error
+		retry     Retry
+		wantCalls int
+		wantWaits []time.Duration
+		wantErr   error // nil: delivered
+	}{
+		{"a first success needs no wait", nil, Retry{Attempts: 3, Backoff: time.Second}, 1, nil, nil},
+		{"the backoff doubles after each failure", []error{errUnavailable}, Retry{Attempts: 4, Backoff: time.Second}, 4,
+			[]time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, errUnavailable},
+		{"the backoff is capped at a minute", []error{errUnavailable}, Retry{Attempts: 4, Backoff: 40 * time.Second}, 4,
+			[]time.Duration{40 * time.Second, time.Minute, time.Minute}, errUnavailable},
+		{"a rejected payload is not retried", []error{errRejected}, Retry{Attempts: 4, Backoff: time.Second}, 1, nil, errRejected},
+		{"an error that does not say it is retryable is not retried", []error{errBoom}, Retry{Attempts: 4, Backoff: time.Second}, 1, nil, errBoom},
+		{"zero attempts means one", []error{errUnavailable}, Retry{Backoff: time.Second}, 1, nil, errUnavailable},
+		{"success after a failure ends the attempts", []error{errUnavailable, nil}, Retry{Attempts: 5, Backoff: time.Second}, 2,
+			[]time.Duration{time.Second}, nil},
+		{"the server's Retry-After replaces the backoff", []error{&SendError{Status: 429, RetryAfter: 3 * time.Second}, nil},
+			Retry{Attempts: 2, Backoff: time.Second}, 2, []time.Duration{3 * time.Second}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := &fakeNotifier{name: "fake", errs: tt.errs}
+			var s sleepRecorder
+			tt.retry.Sleep = s.sleep
+			err := tt.retry.Send(context.Background(), n, Message{EventID: "e1"})
+			if got := len(n.sent()); got != tt.wantCalls {
+				t.Errorf("%d attempts, want %d", got, tt.wantCalls)
+			}
+			if !slices.Equal(s.waits(), tt.wantWaits) {
+				t.Errorf("waits = %v, want %v", s.waits(), tt.wantWaits)
+			}
+			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Errorf("err = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
+	t.Run("a wait that would cross the deadline returns the last error at once", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		n := &fakeNotifier{name: "fake", errs: []error{errUnavailable}}
+		var s sleepRecorder
+		err := Retry{Attempts: 3, Backoff: 2 * time.Minute, Sleep: s.sleep}.Send(ctx, n, Message{EventID: "e1"})
+		if !errors.Is(err, errUnavailable) || len(n.sent()) != 1 || len(s.waits()) != 0 {
+			t.Errorf("err %v after %d attempts and waits %v; want the 503 after 1 attempt, no wait", err, len(n.sent()), s.waits())
+		}
+	})
+	t.Run("a Retry-After that would cross the deadline returns at once", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		n := &fakeNotifier{name: "fake", errs: []error{&SendError{Status: 429, RetryAfter: 30 * time.Second}}}
+		var s sleepRecorder
+		err := Retry{Attempts: 3, Backoff: time.Second, Sleep: s.sleep}.Send(ctx, n, Message{EventID: "e1"})
+		if err == nil || len(n.sent()) != 1 || len(s.waits()) != 0 {
+			t.Errorf("err %v after %d attempts and waits %v", err, len(n.sent()), s.waits())
+		}
+	})
+	t.Run("the real timer ends with the context and returns the last error", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		n := &cancellingNotifier{cancel: cancel}
+		start := time.Now()
+		err := Retry{Attempts: 3, Backoff: time.Hour}.Send(ctx, n, Message{EventID: "e1"})
+		if time.Since(start) > 5*time.Second || !errors.Is(err, errUnavailable) || n.calls != 1 {
+			t.Errorf("err %v after %d attempts and %v", err, n.calls, time.Since(start))
+		}
+	})
+	t.Run("the real timer waits out a short backoff", func(t *testing.T) {
+		n := &fakeNotifier{name: "fake", errs: []error{errUnavailable, nil}}
+		if err := (Retry{Attempts: 2, Backoff: 5 * time.Millisecond}).Send(context.Background(), n, Message{EventID: "e1"}); err != nil || len(n.sent()) != 2 {
+			t.Errorf("err %v after %d attempts", err, len(n.sent()))
+		}
+	})
+}
+
+// cancellingNotifier fails retryably and cancels its context after its
+// first attempt, from another goroutine, while Retry is (about to be)
+// waiting.
+type cancellingNotifier struct {
+	cancel context.CancelFunc
+	calls  int
+}
+
+func (c *cancellingNotifier) Name() string { return "cancelling" }
+func (c *cancellingNotifier) Send(context.Context, Message) error {
+	c.calls++
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		c.cancel()
+	}()
+	return errUnavailable
+}
+
+func msgs(ids ...string) []Message {
+	out := make([]Message, len(ids))
+	for i, id := range ids {
+		out[i] = Message{EventID: id}
+	}
+	return out
+}
+
+func TestDeliverAll(t *testing.T) {
+	t.Run("every provider gets every message, oldest first, and outcomes come in notifier then message order", func(t *testing.T) {
+		a, b := &fakeNotifier{name: "a"}, &fakeNotifier{name: "b"}
+		out := DeliverAll(context.Background(), []Notifier{a, b}, msgs("e1", "e2", "e3"), Retry{Attempts: 1})
+		var got []string
+		for _, o := range out {
+			if o.Err != nil {
+				t.Errorf("%s/%s: %v", o.Provider, o.EventID, o.Err)
+			}
+			got = append(got, o.Provider+"/"+o.EventID)
+		}
+		if want := []string{"a/e1", "a/e2", "a/e3", "b/e1", "b/e2", "b/e3"}; !slices.Equal(got, want) {
+			t.Errorf("outcomes %v, want %v", got, want)
+		}
+		for _, n := range []*fakeNotifier{a, b} {
+			if !slices.Equal(n.sent(), []string{"e1", "e2", "e3"}) {
+				t.Errorf("%s sent %v", n.name, n.sent())
+			}
+		}
+	})
+	t.Run("after a retryable failure a provider's later messages are held back, and only that provider's", func(t *testing.T) {
+		down := &fakeNotifier{name: "down", errs: []error{errUnavailable}}
+		up := &fakeNotifier{name: "up"}
+		var s sleepRecorder
+		out := DeliverAll(context.Background(), []Notifier{down, up}, msgs("e1", "e2"), Retry{Attempts: 2, Sleep: s.sleep})
+		if !errors.Is(out[0].Err, errUnavailable) || !errors.Is(out[1].Err, ErrHeldBack) || out[2].Err != nil || out[3].Err != nil {
+			t.Errorf("outcomes %+v", out)
+		}
+		if !slices.Equal(down.sent(), []string{"e1", "e1"}) {
+			t.Errorf("the failing provider sent %v, want e1 twice and nothing after it", down.sent())
+		}
+	})
+	t.Run("after a rejected message the next one is still tried", func(t *testing.T) {
+		n := &fakeNotifier{name: "picky", errs: []error{errRejected, nil}}
+		out := DeliverAll(context.Background(), []Notifier{n}, msgs("e1", "e2"), Retry{Attempts: 3})
+		if !errors.Is(out[0].Err, errRejected) || out[1].Err != nil {
+			t.Errorf("outcomes %+v", out)
+		}
+	})
+	t.Run("a context already over attempts nothing", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		n := &fakeNotifier{name: "n"}
+		out := DeliverAll(ctx, []Notifier{n}, msgs("e1", "e2"), Retry{Attempts: 3})
+		for _, o := range out {
+			if !errors.Is(o.Err, ErrHeldBack) || !errors.Is(o.Err, context.Canceled) {
+				t.Errorf("outcome %+v", o)
+			}
+		}
+		if len(n.sent()) != 0 {
+			t.Errorf("sent %v", n.sent())
+		}
+	})
+	t.Run("no messages give no outcomes", func(t *testing.T) {
+		if out := DeliverAll(context.Background(), []Notifier{&fakeNotifier{name: "n"}}, nil, Retry{}); len(out) != 0 {
+			t.Errorf("outcomes %+v", out)
+		}
+	})
+}
+
+// finishWatcher reports when its notifier's Send has returned.
+type finishWatcher struct {
+	Notifier
+	once sync.Once
+	done chan struct{}
+}
+
+func (f *finishWatcher) Send(ctx context.Context, m Message) error {
+	err := f.Notifier.Send(ctx, m)
+	f.once.Do(func() { close(f.done) })
+	return err
+}
+
+func TestDeliverAllDoesNotWaitForAHangingProvider(t *testing.T) {
+	// Slack comes first and hangs until the context ends; Discord answers
+	// at once. Slack's handler, while still holding its request, sees
+	// Discord's delivery finish; only then is the context ended.
+	discordDone := make(chan struct{})
+	slackArrived := make(chan struct{}, 1)
+	slackSaw := make(chan bool, 1)
+	slackRC := newReceiver(t, reply{hang: true, arrived: slackArrived})
+	discordRC := newReceiver(t, reply{status: 200})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	slack := testProviders[0].make(slackRC.srv.URL)
+	discord := &finishWatcher{Notifier: testProviders[3].make(discordRC.srv.URL), done: discordDone}
+	go func() {
+		select {
+		case <-slackArrived:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-discordDone:
+			slackSaw <- true
+		case <-ctx.Done():
+			slackSaw <- false
+		}
+	}()
+
+	outcomes := make(chan []Outcome, 1)
+	go func() {
+		outcomes <- DeliverAll(ctx, []Notifier{slack, discord}, msgs("0123456789abcdef01234567"), Retry{Attempts: 3, Sleep: (&sleepRecorder{}).sleep})
+	}()
+
+	select {
+	case ok := <-slackSaw:
+		if !ok {
+			t.Fatal("Discord's delivery did not finish while Slack's request was in flight")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Discord's delivery did not finish while Slack hung (waited 10 s)")
+	}
+	cancel() // the sweep's deadline, in effect
+	out := <-outcomes
+	if out[1].Provider != "discord" || out[1].Err != nil {
+		t.Errorf("discord outcome %+v, want delivered", out[1])
+	}
+	if out[0].Provider != "slack" || !errors.Is(out[0].Err, context.Canceled) {
+		t.Errorf("slack outcome %+v, want cancelled", out[0])
+	}
+	if n := len(slackRC.received()); n != 1 {
+		t.Errorf("slack got %d requests, want 1 (no retry once the context ended)", n)
+	}
+}
+
+func ExampleDeliverAll() {
+	slack := &fakeNotifier{name: "slack", errs: []error{errUnavailable}}
+	discord := &fakeNotifier{name: "discord"}
+	out := DeliverAll(context.Background(), []Notifier{slack, discord}, msgs("e1", "e2"), Retry{Attempts: 1})
+	for _, o := range out {
+		fmt.Printf("%s %s: %v\n", o.Provider, o.EventID, o.Err)
+	}
+	// Output:
+	// slack e1: fake: webhook answered HTTP 503 Service Unavailable
+	// slack e2: held back behind an undelivered earlier message (e1)
+	// discord e1: <nil>
+	// discord e2: <nil>
+}
