@@ -138,7 +138,7 @@ func (t *Teams) buildRequestBody(m Message) ([]byte, error) {
 func buildMessageCard(m Message) ([]byte, error) {
 	facts := make([]teamsNameValue, len(m.Facts))
 	for i, f := range m.Facts {
-		facts[i] = teamsNameValue{f.Name, f.Value}
+		facts[i] = teamsNameValue(f)
 	}
 	return json.Marshal(messageCard{
 		Type:       "MessageCard",
