@@ -43,11 +43,23 @@ const (
 const defaultTimeout = 30 * time.Second
 
 // defaultClient is the client a notifier uses when its options give none.
+// It follows a redirect only if the redirect keeps the POST and its body
+// (307, 308): a 301, 302 or 303 would turn the POST into a GET, and a
+// webhook URL that answers GET with 200 (Discord's does) would look like a
+// delivery. Such a redirect is reported as the failure it is.
 func defaultClient(c HTTPDoer) HTTPDoer {
 	if c != nil {
 		return c
 	}
-	return &http.Client{Timeout: defaultTimeout}
+	return &http.Client{
+		Timeout: defaultTimeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if req.Method != http.MethodPost || len(via) >= 10 {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		},
+	}
 }
 
 // SendError is a failed delivery attempt.

@@ -292,3 +292,37 @@ func TestPostReadsAtMost64KiBOfTheAnswer(t *testing.T) {
 		})
 	}
 }
+
+func TestARedirectThatWouldDropTheBodyIsAFailure(t *testing.T) {
+	for _, tt := range []struct {
+		status    int
+		delivered bool
+	}{
+		{http.StatusMovedPermanently, false},
+		{http.StatusFound, false},
+		{http.StatusSeeOther, false},
+		{http.StatusTemporaryRedirect, true},
+		{http.StatusPermanentRedirect, true},
+	} {
+		name := "a " + http.StatusText(tt.status) + " is reported, not followed as a GET"
+		if tt.delivered {
+			name = "a " + http.StatusText(tt.status) + " is followed with the same POST"
+		}
+		t.Run(name, func(t *testing.T) {
+			target := newReceiver(t, reply{status: 200})
+			rc := newReceiver(t, reply{status: tt.status, header: map[string]string{"Location": target.srv.URL + "/moved"}})
+			err := NewSlack(SlackOptions{URL: rc.srv.URL + "/services/T/B/tok"}).Send(context.Background(), testMessage())
+			got := target.received()
+			if tt.delivered {
+				if err != nil || len(got) != 1 || len(got[0].body) == 0 {
+					t.Fatalf("err %v, %d requests at the new location", err, len(got))
+				}
+				return
+			}
+			var se *SendError
+			if !errors.As(err, &se) || se.Status != tt.status || se.Retryable() || len(got) != 0 {
+				t.Errorf("err %v, %d requests at the new location; want a non-retryable %d and none", err, len(got), tt.status)
+			}
+		})
+	}
+}
