@@ -3,8 +3,10 @@ package state
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +22,9 @@ type conformanceBackend struct {
 	// poke writes raw as id's record straight into the backend, past
 	// Encode, as a corrupt or foreign writer would.
 	poke func(t *testing.T, id string, raw []byte)
+	// pokeOutbox writes raw as event id's outbox entry the same way (in
+	// Redis, into the outbox hash only, not its queue).
+	pokeOutbox func(t *testing.T, id string, raw []byte)
 }
 
 // testClock is the clock every Store of a conformance subtest reads.
@@ -122,11 +127,11 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 	t.Run("loading unknown ids returns nothing", func(t *testing.T) {
 		b, _ := setup(t)
 		s := b.open(t)
-		got, warns, err := s.Load(ctx, []string{"dns:nowhere.example", "ping:192.0.2.1"})
+		got, warns, err := loadStates(ctx, s, []string{"dns:nowhere.example", "ping:192.0.2.1"})
 		if err != nil || len(got) != 0 || len(warns) != 0 {
 			t.Errorf("Load = %v, %v, %v; want nothing", got, warns, err)
 		}
-		got, warns, err = s.Load(ctx, nil)
+		got, warns, err = loadStates(ctx, s, nil)
 		if err != nil || len(got) != 0 || len(warns) != 0 {
 			t.Errorf("Load(nil) = %v, %v, %v; want nothing", got, warns, err)
 		}
@@ -143,7 +148,7 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 		saveOK(t, s, SaveRequest{States: states, Retention: time.Hour})
 
 		ids := []string{states[0].ID, states[1].ID, states[2].ID, "http://absent.example/"}
-		got, warns, err := b.open(t).Load(ctx, ids)
+		got, warns, err := loadStates(ctx, b.open(t), ids)
 		if err != nil || len(warns) != 0 {
 			t.Fatalf("Load: %v, warnings %v", err, warns)
 		}
@@ -169,7 +174,7 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 	t.Run("a save without a lease fails with ErrLeaseLost and writes nothing", func(t *testing.T) {
 		b, _ := setup(t)
 		s := b.open(t)
-		err := s.Save(ctx, Lease{}, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
+		_, err := s.Save(ctx, Lease{}, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
 		if !errors.Is(err, ErrLeaseLost) {
 			t.Errorf("Save: %v, want ErrLeaseLost", err)
 		}
@@ -189,7 +194,7 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 		mustLock(t, s2, ttl)
 		after := before
 		after.Status = Down
-		err := s1.Save(ctx, old, SaveRequest{States: []TargetState{after, plainState("dns:new.example")}, Delete: []string{before.ID}})
+		_, err := s1.Save(ctx, old, SaveRequest{States: []TargetState{after, plainState("dns:new.example")}, Delete: []string{before.ID}})
 		if !errors.Is(err, ErrLeaseLost) {
 			t.Errorf("Save with a stale lease: %v, want ErrLeaseLost", err)
 		}
@@ -201,7 +206,7 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 		s1, s2 := b.open(t), b.open(t)
 		mustLock(t, s2, ttl)
 		forged := Lease{Token: "not-the-holders-token", Expires: time.Now().Add(ttl)}
-		err := s1.Save(ctx, forged, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
+		_, err := s1.Save(ctx, forged, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
 		if !errors.Is(err, ErrLeaseLost) {
 			t.Errorf("Save with a forged lease: %v, want ErrLeaseLost", err)
 		}
@@ -212,7 +217,7 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 		b, _ := setup(t)
 		s := b.open(t)
 		lease := mustLock(t, s, ttl)
-		err := s.Save(ctx, lease, SaveRequest{States: []TargetState{plainState("dns:a.example"), {}}})
+		_, err := s.Save(ctx, lease, SaveRequest{States: []TargetState{plainState("dns:a.example"), {}}})
 		if err == nil {
 			t.Error("Save of a state without an id succeeded")
 		}
@@ -226,7 +231,7 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 		saveOK(t, s, SaveRequest{States: []TargetState{a, c}})
 		saveOK(t, s, SaveRequest{Delete: []string{a.ID, "dns:never-stored.example"}})
 		assertStates(t, loadAll(t, s), c)
-		got, warns, err := s.Load(ctx, []string{a.ID, c.ID})
+		got, warns, err := loadStates(ctx, s, []string{a.ID, c.ID})
 		if err != nil || len(warns) != 0 {
 			t.Fatalf("Load: %v, %v", err, warns)
 		}
@@ -275,7 +280,7 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 				const bad = "dns:bad.example"
 				b.poke(t, bad, garbage)
 
-				got, warns, err := s.Load(ctx, []string{bad, good.ID})
+				got, warns, err := loadStates(ctx, s, []string{bad, good.ID})
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
@@ -299,7 +304,7 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 		const future = "dns:future.example"
 		b.poke(t, future, []byte(`{"v":99,"id":"dns:future.example","status":"up","hologram":true}`))
 
-		got, warns, err := s.Load(ctx, []string{future, good.ID})
+		got, warns, err := loadStates(ctx, s, []string{future, good.ID})
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
@@ -317,7 +322,7 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 		b.poke(t, id, []byte("garbage"))
 		fresh := plainState(id)
 		saveOK(t, s, SaveRequest{States: []TargetState{fresh}})
-		got, warns, err := s.Load(ctx, []string{id})
+		got, warns, err := loadStates(ctx, s, []string{id})
 		if err != nil || len(warns) != 0 {
 			t.Fatalf("Load: %v, %v", err, warns)
 		}
@@ -336,6 +341,443 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 		saveOK(t, s, SaveRequest{States: states, Retention: time.Hour})
 		assertStates(t, loadAll(t, b.open(t)), states...)
 	})
+
+	t.Run("outbox", func(t *testing.T) { testOutboxConformance(t, setup) })
+}
+
+// testOutboxConformance is what every Store must do with the alert
+// outbox (SPEC §5).
+func testOutboxConformance(t *testing.T, setup func(t *testing.T) (conformanceBackend, *testClock)) {
+	const ttl = time.Minute
+	ctx := context.Background()
+
+	t.Run("the outbox is empty until something is queued", func(t *testing.T) {
+		b, _ := setup(t)
+		s := b.open(t)
+		for _, ids := range [][]string{nil, {"dns:a.example"}} {
+			l, err := s.Load(ctx, ids)
+			if err != nil || len(l.Outbox) != 0 || len(l.OutboxWarnings) != 0 || len(l.States) != 0 || len(l.Warnings) != 0 {
+				t.Errorf("Load(%q) = %+v, %v; want nothing", ids, l, err)
+			}
+		}
+		res := saveOK(t, s, SaveRequest{States: []TargetState{plainState("dns:a.example")}, Outbox: OutboxPolicy{MaxEntries: 1, MaxAge: time.Second}})
+		if len(res.Dropped) != 0 {
+			t.Errorf("Dropped %v from an empty outbox", res.Dropped)
+		}
+		assertOutbox(t, loadOutbox(t, s))
+	})
+
+	t.Run("queued entries load oldest first, then by event id, in the same save as the records", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		t0 := clock.Now().Add(-time.Hour)
+		c := queued(t0.Add(2*time.Minute), "ping:c", "slack")
+		a := queued(t0, "tls:a", "slack", "discord")
+		bb := queued(t0, "http:b", "teams")
+		now := queued(time.Time{}, "dns:now", "slack") // queued at the store's clock
+		st := plainState("dns:a.example")
+		saveOK(t, s, SaveRequest{States: []TargetState{st}, Enqueue: []OutboxEntry{c, a, bb, now}})
+
+		l, err := b.open(t).Load(ctx, []string{st.ID})
+		if err != nil || len(l.Warnings)+len(l.OutboxWarnings) != 0 {
+			t.Fatalf("Load: %v, %v, %v", err, l.Warnings, l.OutboxWarnings)
+		}
+		assertStates(t, l.States, st)
+		a.Pending = []string{"discord", "slack"}
+		now.QueuedAt = clock.Now()
+		ids := []string{a.Event.ID, bb.Event.ID}
+		if ids[1] < ids[0] {
+			a, bb = bb, a
+		}
+		assertOutbox(t, l.Outbox, a, bb, c, now)
+	})
+
+	t.Run("an entry loads back as queued: its event byte for byte, its time in UTC to the millisecond, its providers sorted once", func(t *testing.T) {
+		b, clock := setup(t)
+		e := queued(clock.Now().Add(-time.Minute+123456789).In(time.FixedZone("", -7*3600)), "tls:example.com:443", "slack", "discord", "slack")
+		saveOK(t, b.open(t), SaveRequest{Enqueue: []OutboxEntry{e}})
+		e.Pending = []string{"discord", "slack"}
+		e.QueuedAt = clock.Now().Add(-time.Minute + 123*time.Millisecond).UTC()
+		got := loadOutbox(t, b.open(t))
+		assertOutbox(t, got, e)
+		if len(got) == 1 && (got[0].QueuedAt.Location() != time.UTC || !got[0].QueuedAt.Equal(e.QueuedAt)) {
+			t.Errorf("QueuedAt %v, want %v", got[0].QueuedAt, e.QueuedAt)
+		}
+	})
+
+	t.Run("queueing a queued event again keeps one entry, in its place, with the providers of both", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		t0 := clock.Now()
+		e := queued(t0, "dns:a.example", "slack")
+		other := queued(t0.Add(time.Second), "dns:b.example", "slack")
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{e, other}})
+		updateOK(t, s, OutboxUpdate{Failed: map[string]string{e.Event.ID: "slack: HTTP 503"}})
+
+		clock.Advance(5 * time.Minute)
+		again := queued(clock.Now(), "dns:a.example", "discord", "slack")
+		again.Event.Message = "a later copy"
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{again, queued(clock.Now(), "dns:a.example", "teams")}})
+
+		e.Pending = []string{"discord", "slack", "teams"}
+		e.Attempts, e.LastError = 1, "slack: HTTP 503"
+		assertOutbox(t, loadOutbox(t, b.open(t)), e, other)
+	})
+
+	t.Run("a provider that delivered an event is not queued for it again", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		e := queued(clock.Now(), "dns:a.example", "discord", "slack")
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{e}})
+		updateOK(t, s, OutboxUpdate{Delivered: map[string][]string{e.Event.ID: {"slack"}}})
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{queued(clock.Now(), "dns:a.example", "slack", "teams")}})
+		e.Pending, e.Delivered = []string{"discord", "teams"}, []string{"slack"}
+		assertOutbox(t, loadOutbox(t, s), e)
+
+		// Nothing new to send: the entry is left as it was.
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{queued(clock.Now(), "dns:a.example", "slack")}})
+		assertOutbox(t, loadOutbox(t, s), e)
+	})
+
+	t.Run("a delivery removes the provider, and the entry once none is pending", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		e := queued(clock.Now(), "tls:example.com:443", "discord", "slack")
+		f := queued(clock.Now(), "dns:f.example", "slack")
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{e, f}})
+
+		updateOK(t, s, OutboxUpdate{Delivered: map[string][]string{
+			e.Event.ID:           {"slack", "teams"}, // teams was never pending
+			f.Event.ID:           {"slack"},
+			"never-queued-event": {"slack"},
+		}})
+		e.Pending, e.Delivered = []string{"discord"}, []string{"slack"}
+		assertOutbox(t, loadOutbox(t, b.open(t)), e)
+
+		updateOK(t, s, OutboxUpdate{Delivered: map[string][]string{e.Event.ID: {"discord"}}})
+		assertOutbox(t, loadOutbox(t, b.open(t)))
+	})
+
+	t.Run("a failure counts an attempt and keeps the last error, and the event is untouched", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		e := queued(clock.Now(), "tls:example.com:443", "discord", "slack")
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{e}})
+		updateOK(t, s, OutboxUpdate{Failed: map[string]string{e.Event.ID: "slack: HTTP 500", "never-queued-event": "x"}})
+		updateOK(t, s, OutboxUpdate{Failed: map[string]string{e.Event.ID: `discord: "timeout" </a> — 日本`}})
+		e.Attempts, e.LastError = 2, `discord: "timeout" </a> — 日本`
+		assertOutbox(t, loadOutbox(t, b.open(t)), e)
+
+		// Slack delivered and Discord failed, in one round.
+		updateOK(t, s, OutboxUpdate{
+			Delivered: map[string][]string{e.Event.ID: {"slack"}},
+			Failed:    map[string]string{e.Event.ID: "discord: HTTP 502"},
+		})
+		e.Pending, e.Delivered, e.Attempts, e.LastError = []string{"discord"}, []string{"slack"}, 3, "discord: HTTP 502"
+		assertOutbox(t, loadOutbox(t, b.open(t)), e)
+
+		// Delivered to the last one: gone, whatever else is said of it.
+		updateOK(t, s, OutboxUpdate{
+			Delivered: map[string][]string{e.Event.ID: {"discord"}},
+			Failed:    map[string]string{e.Event.ID: "a failure reported with the delivery"},
+		})
+		assertOutbox(t, loadOutbox(t, b.open(t)))
+	})
+
+	t.Run("dropped entries are gone and unknown ids are ignored", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		e, f := queued(clock.Now(), "dns:e.example", "slack"), queued(clock.Now(), "dns:f.example", "slack")
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{e, f}})
+		updateOK(t, s, OutboxUpdate{Drop: []string{e.Event.ID, "never-queued-event"}})
+		assertOutbox(t, loadOutbox(t, s), f)
+		updateOK(t, s, OutboxUpdate{})
+		assertOutbox(t, loadOutbox(t, s), f)
+	})
+
+	t.Run("with a stale, foreign or no lease nothing is queued or updated: ErrLeaseLost", func(t *testing.T) {
+		b, clock := setup(t)
+		s1, s2 := b.open(t), b.open(t)
+		e := queued(clock.Now(), "dns:e.example", "discord", "slack")
+		saveOK(t, s2, SaveRequest{Enqueue: []OutboxEntry{e}})
+
+		old := mustLock(t, s1, ttl)
+		if err := s1.Unlock(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		mustLock(t, s2, ttl)
+		forged := Lease{Token: "not-the-holders-token", Expires: time.Now().Add(ttl)}
+		for name, lease := range map[string]Lease{"stale": old, "foreign": forged, "none": {}} {
+			err := s1.UpdateOutbox(ctx, lease, OutboxUpdate{
+				Delivered: map[string][]string{e.Event.ID: {"slack"}},
+				Failed:    map[string]string{e.Event.ID: "discord: HTTP 500"},
+				Drop:      []string{e.Event.ID},
+			})
+			if !errors.Is(err, ErrLeaseLost) {
+				t.Errorf("UpdateOutbox with %s lease: %v, want ErrLeaseLost", name, err)
+			}
+			_, err = s1.Save(ctx, lease, SaveRequest{
+				Enqueue: []OutboxEntry{queued(clock.Now(), "dns:e.example", "teams"), queued(clock.Now(), "dns:new.example", "slack")},
+				Outbox:  OutboxPolicy{MaxEntries: 1, MaxAge: time.Nanosecond},
+			})
+			if !errors.Is(err, ErrLeaseLost) {
+				t.Errorf("Save with %s lease: %v, want ErrLeaseLost", name, err)
+			}
+		}
+		assertOutbox(t, loadOutbox(t, s2), e)
+	})
+
+	t.Run("an entry without an event id or a pending provider is refused and nothing is written", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		good := queued(clock.Now(), "dns:good.example", "slack")
+		noID := queued(clock.Now(), "dns:x.example", "slack")
+		noID.Event.ID = ""
+		deliveredAll := queued(clock.Now(), "dns:y.example", "slack")
+		deliveredAll.Delivered = []string{"slack"}
+		for name, bad := range map[string]OutboxEntry{
+			"no event id":         noID,
+			"no provider":         queued(clock.Now(), "dns:z.example"),
+			"an empty provider":   queued(clock.Now(), "dns:z.example", "slack", ""),
+			"every one delivered": deliveredAll,
+		} {
+			lease := mustLock(t, s, ttl)
+			_, err := s.Save(ctx, lease, SaveRequest{States: []TargetState{plainState("dns:a.example")}, Enqueue: []OutboxEntry{good, bad}})
+			if err == nil {
+				t.Errorf("Save of an entry with %s succeeded", name)
+			}
+			if err := s.Unlock(ctx, lease); err != nil {
+				t.Fatal(err)
+			}
+		}
+		assertStates(t, loadAll(t, s))
+		assertOutbox(t, loadOutbox(t, s))
+	})
+
+	t.Run("entries queued longer ago than MaxAge are dropped and reported", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		t0 := clock.Now()
+		old := queued(t0, "dns:old.example", "slack")
+		edge := queued(t0.Add(time.Minute), "dns:edge.example", "slack")
+		young := queued(t0.Add(30*time.Minute), "dns:young.example", "slack")
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{young, old, edge}})
+		updateOK(t, s, OutboxUpdate{Failed: map[string]string{old.Event.ID: "slack: HTTP 500"}})
+
+		clock.Advance(61 * time.Minute) // old: 61 min, edge: exactly 60, young: 31
+		res := saveOK(t, s, SaveRequest{Outbox: OutboxPolicy{MaxAge: time.Hour}})
+		old.Attempts, old.LastError = 1, "slack: HTTP 500"
+		assertDropped(t, res.Dropped, DropExpired, old)
+		assertOutbox(t, loadOutbox(t, b.open(t)), edge, young)
+	})
+
+	t.Run("beyond MaxEntries the oldest are dropped and reported, after those too old", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		t0 := clock.Now()
+		var entries []OutboxEntry
+		for i := range 5 {
+			entries = append(entries, queued(t0.Add(time.Duration(i)*time.Minute), fmt.Sprintf("dns:%d.example", i), "slack"))
+		}
+		saveOK(t, s, SaveRequest{Enqueue: entries[:3]})
+		clock.Advance(10 * time.Minute)
+		res := saveOK(t, s, SaveRequest{Enqueue: entries[3:], Outbox: OutboxPolicy{MaxEntries: 3}})
+		assertDropped(t, res.Dropped, DropOverflow, entries[:2]...)
+		assertOutbox(t, loadOutbox(t, s), entries[2:]...)
+
+		// Age first (entry 2 is 8 minutes old, entry 3 exactly 7), then
+		// the cap.
+		late := queued(clock.Now(), "dns:late.example", "slack")
+		res = saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{late}, Outbox: OutboxPolicy{MaxEntries: 2, MaxAge: 7 * time.Minute}})
+		if len(res.Dropped) != 2 || res.Dropped[0].Reason != DropExpired || res.Dropped[1].Reason != DropOverflow {
+			t.Fatalf("Dropped %+v, want entry 2 expired then entry 3 over the cap", res.Dropped)
+		}
+		assertDropped(t, res.Dropped[:1], DropExpired, entries[2])
+		assertDropped(t, res.Dropped[1:], DropOverflow, entries[3])
+		assertOutbox(t, loadOutbox(t, s), entries[4], late)
+	})
+
+	t.Run("the outbox survives the store: a new one on the same backend has it", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		e := queued(clock.Now(), "tls:example.com:443", "discord", "slack")
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{e}})
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		next := b.open(t)
+		assertOutbox(t, loadOutbox(t, next), e)
+		updateOK(t, next, OutboxUpdate{Delivered: map[string][]string{e.Event.ID: {"discord"}}})
+		e.Pending, e.Delivered = []string{"slack"}, []string{"discord"}
+		assertOutbox(t, loadOutbox(t, b.open(t)), e)
+	})
+
+	t.Run("a corrupt entry is reported by its event id and the others load", func(t *testing.T) {
+		other := queued(time.Now(), "dns:other.example", "slack")
+		otherEvent, _ := json.Marshal(other.Event)
+		for _, garbage := range [][]byte{
+			[]byte("\x00\xff not json {"),
+			[]byte(`"a string"`),
+			[]byte(`{"v":1}`),
+			[]byte(`{"pending":["slack"]}`),
+			[]byte(`{"v":2,"event":"{}","pending":["slack"],"hologram":true}`),
+			[]byte(`{"v":1,"event":"not json","pending":["slack"],"queued_at":"2026-03-01T12:00:00Z"}`),
+			[]byte(`{"v":1,"event":"{\"id\":\"dns:bad\"}","pending":[],"queued_at":"2026-03-01T12:00:00Z"}`),
+			[]byte(`{"v":1,"event":"{\"id\":\"dns:bad\"}","pending":"slack","queued_at":"2026-03-01T12:00:00Z"}`),
+			[]byte(`{"v":1,"event":` + strconv.Quote(string(otherEvent)) + `,"pending":["slack"],"queued_at":"2026-03-01T12:00:00Z"}`),
+			{},
+		} {
+			t.Run(fmt.Sprintf("%q", garbage), func(t *testing.T) {
+				b, clock := setup(t)
+				s := b.open(t)
+				good := queued(clock.Now(), "dns:good", "slack")
+				st := plainState("dns:a.example")
+				saveOK(t, s, SaveRequest{States: []TargetState{st}, Enqueue: []OutboxEntry{good}})
+				const bad = "dns:bad"
+				b.pokeOutbox(t, bad, garbage)
+
+				l, err := s.Load(ctx, []string{st.ID})
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				assertStates(t, l.States, st)
+				if len(l.Warnings) != 0 {
+					t.Errorf("target warnings %v", l.Warnings)
+				}
+				assertOutbox(t, l.Outbox, good)
+				assertWarnedAbout(t, l.OutboxWarnings, bad)
+
+				// Updates pass it by; it is only dropped.
+				updateOK(t, s, OutboxUpdate{
+					Delivered: map[string][]string{bad: {"slack"}, good.Event.ID: {"slack"}},
+					Failed:    map[string]string{bad: "x"},
+				})
+				l, err = s.Load(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				assertOutbox(t, l.Outbox)
+				assertWarnedAbout(t, l.OutboxWarnings, bad)
+				updateOK(t, s, OutboxUpdate{Drop: []string{bad}})
+				assertOutbox(t, loadOutbox(t, s))
+			})
+		}
+	})
+
+	t.Run("queueing an event whose entry is unreadable replaces the entry", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		e := queued(clock.Now(), "dns:e.example", "slack")
+		b.pokeOutbox(t, e.Event.ID, []byte(`{"v":1,"event":"garbage","pending":["discord"]}`))
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{e}})
+		assertOutbox(t, loadOutbox(t, s), e)
+	})
+
+	t.Run("an unreadable entry is the first the policy drops, reported by its event id", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		e := queued(clock.Now(), "dns:e.example", "slack")
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{e}})
+		b.pokeOutbox(t, "dns:bad", []byte("garbage"))
+		res := saveOK(t, s, SaveRequest{Outbox: OutboxPolicy{MaxEntries: 1}})
+		if len(res.Dropped) != 1 || res.Dropped[0].Entry.Event.ID != "dns:bad" || res.Dropped[0].Err == nil || res.Dropped[0].Reason != DropOverflow {
+			t.Errorf("Dropped %+v, want the unreadable entry, with its error", res.Dropped)
+		}
+		assertOutbox(t, loadOutbox(t, s), e)
+
+		b.pokeOutbox(t, "dns:bad", []byte("garbage"))
+		res = saveOK(t, s, SaveRequest{Outbox: OutboxPolicy{MaxAge: 365 * 24 * time.Hour}})
+		if len(res.Dropped) != 1 || res.Dropped[0].Entry.Event.ID != "dns:bad" || res.Dropped[0].Reason != DropExpired {
+			t.Errorf("Dropped %+v, want the unreadable entry as expired", res.Dropped)
+		}
+		assertOutbox(t, loadOutbox(t, s), e)
+	})
+
+	t.Run("a large outbox is queued, loaded and updated whole", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		var entries []OutboxEntry
+		delivered := map[string][]string{}
+		for i := range 500 {
+			e := queued(clock.Now().Add(time.Duration(i)*time.Millisecond), fmt.Sprintf("http:https://%03d.example/", i), "discord", "slack")
+			entries = append(entries, e)
+			if i%2 == 0 {
+				delivered[e.Event.ID] = []string{"discord", "slack"}
+			}
+		}
+		saveOK(t, s, SaveRequest{Enqueue: entries, Outbox: OutboxPolicy{MaxEntries: 1000, MaxAge: time.Hour}})
+		assertOutbox(t, loadOutbox(t, b.open(t)), entries...)
+		updateOK(t, s, OutboxUpdate{Delivered: delivered})
+		var left []OutboxEntry
+		for i, e := range entries {
+			if i%2 == 1 {
+				left = append(left, e)
+			}
+		}
+		assertOutbox(t, loadOutbox(t, b.open(t)), left...)
+	})
+}
+
+// updateOK applies u under a lease of its own, and unlocks.
+func updateOK(t *testing.T, s Store, u OutboxUpdate) {
+	t.Helper()
+	lease := mustLock(t, s, time.Minute)
+	if err := s.UpdateOutbox(context.Background(), lease, u); err != nil {
+		t.Fatalf("UpdateOutbox: %v", err)
+	}
+	if err := s.Unlock(context.Background(), lease); err != nil {
+		t.Fatalf("Unlock: %v", err)
+	}
+}
+
+// loadOutbox is the store's outbox, which must be readable.
+func loadOutbox(t *testing.T, s Store) []OutboxEntry {
+	t.Helper()
+	l, err := s.Load(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(l.OutboxWarnings) != 0 || len(l.Warnings) != 0 {
+		t.Fatalf("Load warnings %v, outbox warnings %v", l.Warnings, l.OutboxWarnings)
+	}
+	return l.Outbox
+}
+
+// assertOutbox checks that got is want, in order, compared by encoding;
+// want's QueuedAt is taken in UTC to the millisecond.
+func assertOutbox(t *testing.T, got []OutboxEntry, want ...OutboxEntry) {
+	t.Helper()
+	if len(got) != len(want) {
+		ids := make([]string, len(got))
+		for i, e := range got {
+			ids[i] = e.Event.ID
+		}
+		t.Errorf("%d outbox entries, want %d: %v", len(got), len(want), ids)
+		return
+	}
+	for i := range want {
+		assertEntry(t, got[i], want[i])
+	}
+}
+
+// assertDropped checks that dropped are want, in order, all for reason.
+func assertDropped(t *testing.T, dropped []DroppedEntry, reason DropReason, want ...OutboxEntry) {
+	t.Helper()
+	if len(dropped) != len(want) {
+		t.Fatalf("dropped %+v, want %d entries", dropped, len(want))
+	}
+	for i, d := range dropped {
+		if d.Reason != reason || d.Err != nil {
+			t.Errorf("dropped %s: reason %q, error %v; want %q", d.Entry.Event.ID, d.Reason, d.Err, reason)
+		}
+		assertEntry(t, d.Entry, want[i])
+	}
+}
+
+// loadStates is Load's target records.
+func loadStates(ctx context.Context, s Store, ids []string) (map[string]TargetState, []Warning, error) {
+	l, err := s.Load(ctx, ids)
+	return l.States, l.Warnings, err
 }
 
 // mustLock takes the lease or fails the test.
@@ -349,15 +791,17 @@ func mustLock(t *testing.T, s Store, ttl time.Duration) Lease {
 }
 
 // saveOK saves req under a lease of its own, and unlocks.
-func saveOK(t *testing.T, s Store, req SaveRequest) {
+func saveOK(t *testing.T, s Store, req SaveRequest) SaveResult {
 	t.Helper()
 	lease := mustLock(t, s, time.Minute)
-	if err := s.Save(context.Background(), lease, req); err != nil {
+	res, err := s.Save(context.Background(), lease, req)
+	if err != nil {
 		t.Fatalf("Save: %v", err)
 	}
 	if err := s.Unlock(context.Background(), lease); err != nil {
 		t.Fatalf("Unlock: %v", err)
 	}
+	return res
 }
 
 func loadAll(t *testing.T, s Store) map[string]TargetState {

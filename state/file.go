@@ -31,18 +31,22 @@ type FileOptions struct {
 // FileStore keeps the state in one JSON file on local disk, the store used
 // when no Redis is configured:
 //
-//	{"version":1,"targets":{"<id>":<record>,…},"saved":{"<id>":<unix ms>,…}}
+//	{"version":1,"targets":{"<id>":<record>,…},"saved":{"<id>":<unix ms>,…},
+//	 "outbox":{"<event id>":<entry>,…}}
 //
-// "saved" is when each record was last saved, for the retention. Records
-// are kept verbatim, so a record this build cannot read costs only its own
-// target.
+// "saved" is when each record was last saved, for the retention; "outbox"
+// holds the alert outbox, ordered by each entry's queued_at. Records and
+// entries are kept verbatim, so one this build cannot read costs only its
+// own target or event (an unreadable entry counts as queued at the epoch:
+// the OutboxPolicy drops it first).
 //
 // The lease is an flock(2) on "<path>.lock", which also holds the holder's
 // pid, host and start time for the ErrLocked message. The kernel releases
 // it when the process dies, so it needs no expiry: the ttl given to Lock
 // only sets Lease.Expires, and Save's fence is that this store still holds
 // the flock on the lock file at that path. Shards sharing one file share
-// one lease, so they take turns; give each shard on a host its own file.
+// one lease, so they take turns, and one outbox, so each delivers the
+// others' alerts too; give each shard on a host its own file.
 //
 // Save writes a temporary file beside the state file, syncs it, renames it
 // over the old one and syncs the directory, so a crash leaves the old or
@@ -68,6 +72,7 @@ type fileDoc struct {
 	Version int                        `json:"version"`
 	Targets map[string]json.RawMessage `json:"targets"`
 	Saved   map[string]int64           `json:"saved,omitempty"`
+	Outbox  map[string]json.RawMessage `json:"outbox,omitempty"`
 }
 
 // lockHolder is what the holder of a lock writes into the lock file.
@@ -266,19 +271,21 @@ func (s *FileStore) Close() error {
 	return s.release()
 }
 
-// Load returns the records of ids in the file.
-func (s *FileStore) Load(ctx context.Context, ids []string) (map[string]TargetState, []Warning, error) {
+// Load returns the records of ids in the file, and its outbox.
+func (s *FileStore) Load(ctx context.Context, ids []string) (Loaded, error) {
 	doc, warns, err := s.read(ctx)
 	if err != nil {
-		return nil, nil, err
+		return Loaded{}, err
 	}
-	out := make(map[string]TargetState, len(ids))
+	out := Loaded{States: make(map[string]TargetState, len(ids))}
 	for _, id := range ids {
 		if raw, ok := doc.Targets[id]; ok {
-			warns = decodeInto(out, warns, id, raw)
+			warns = decodeInto(out.States, warns, id, raw)
 		}
 	}
-	return out, warns, nil
+	out.Warnings = warns
+	out.Outbox, out.OutboxWarnings = decodeOutbox(doc.Outbox)
+	return out, nil
 }
 
 // LoadAll returns every record in the file.
@@ -298,23 +305,28 @@ func (s *FileStore) LoadAll(ctx context.Context) (map[string]TargetState, []Warn
 // store holds; otherwise it returns ErrLeaseLost and writes nothing.
 // Records not saved within req.Retention are dropped; a Retention of zero
 // keeps them.
-func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) error {
+func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) (SaveResult, error) {
 	recs, err := encodeAll(req.States)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", s.path, err)
+		return SaveResult{}, fmt.Errorf("save %s: %w", s.path, err)
+	}
+	clock := s.now()
+	enq, err := prepareEnqueue(req.Enqueue, clock)
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("save %s: %w", s.path, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.holds(lease) {
-		return fmt.Errorf("save %s: %w", s.path, ErrLeaseLost)
+		return SaveResult{}, fmt.Errorf("save %s: %w", s.path, ErrLeaseLost)
 	}
 	// A corrupt file is moved aside here too; its warning was (or would
 	// have been) given by Load.
 	doc, _, err := s.read(ctx)
 	if err != nil {
-		return err
+		return SaveResult{}, err
 	}
-	now := s.now().UnixMilli()
+	now := clock.UnixMilli()
 	for _, r := range recs {
 		doc.Targets[r.id] = r.raw
 		doc.Saved[r.id] = now
@@ -337,6 +349,18 @@ func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) erro
 			delete(doc.Saved, id)
 		}
 	}
+	if err := enqueueFile(doc.Outbox, enq); err != nil {
+		return SaveResult{}, fmt.Errorf("save %s: %w", s.path, err)
+	}
+	res := SaveResult{Dropped: applyOutboxPolicy(doc.Outbox, req.Outbox, clock)}
+	if err := s.write(ctx, doc); err != nil {
+		return SaveResult{}, err
+	}
+	return res, nil
+}
+
+// write replaces the file with doc, unless ctx has ended.
+func (s *FileStore) write(ctx context.Context, doc fileDoc) error {
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", s.path, err)
@@ -350,10 +374,142 @@ func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) erro
 	return nil
 }
 
+// enqueueFile queues entries in outbox, merging those of an event already
+// queued (an unreadable queued entry is replaced).
+func enqueueFile(outbox map[string]json.RawMessage, entries []queuedEntry) error {
+	for _, q := range entries {
+		id := q.entry.Event.ID
+		raw, ok := outbox[id]
+		if !ok {
+			outbox[id] = q.raw
+			continue
+		}
+		cur, err := decodeOutboxEntry(id, raw)
+		if err != nil {
+			outbox[id] = q.raw
+			continue
+		}
+		if !cur.merge(q.entry) {
+			continue
+		}
+		b, err := encodeOutboxEntry(cur)
+		if err != nil {
+			return fmt.Errorf("encode outbox entry %s: %w", id, err)
+		}
+		outbox[id] = b
+	}
+	return nil
+}
+
+// applyOutboxPolicy removes from outbox the entries p does not allow at
+// now, and returns them, oldest first: those queued before the age cutoff,
+// then the oldest beyond the cap. Entries are ordered by QueuedAt to the
+// millisecond, then by event ID, as a Redis sorted set orders them.
+func applyOutboxPolicy(outbox map[string]json.RawMessage, p OutboxPolicy, now time.Time) []DroppedEntry {
+	type item struct {
+		id string
+		at int64
+	}
+	items := make([]item, 0, len(outbox))
+	for id, raw := range outbox {
+		var at int64 // an unreadable entry counts as queued at the epoch
+		if e, err := decodeOutboxEntry(id, raw); err == nil {
+			at = e.QueuedAt.UnixMilli()
+		}
+		items = append(items, item{id, at})
+	}
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].at != items[j].at {
+			return items[i].at < items[j].at
+		}
+		return items[i].id < items[j].id
+	})
+	var dropped []DroppedEntry
+	drop := func(id string, reason DropReason) {
+		dropped = append(dropped, droppedEntry(id, outbox[id], reason))
+		delete(outbox, id)
+	}
+	if cutoff, ok := outboxCutoff(p, now); ok {
+		for len(items) > 0 && items[0].at < cutoff {
+			drop(items[0].id, DropExpired)
+			items = items[1:]
+		}
+	}
+	if p.MaxEntries > 0 {
+		for len(items) > p.MaxEntries {
+			drop(items[0].id, DropOverflow)
+			items = items[1:]
+		}
+	}
+	return dropped
+}
+
+// UpdateOutbox rewrites the file with u applied to its outbox, if lease is
+// the flock this store holds; otherwise it returns ErrLeaseLost and
+// writes nothing. Unreadable entries are only dropped (u.Drop), never
+// updated. A u that changes nothing writes nothing.
+func (s *FileStore) UpdateOutbox(ctx context.Context, lease Lease, u OutboxUpdate) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.holds(lease) {
+		return fmt.Errorf("update outbox %s: %w", s.path, ErrLeaseLost)
+	}
+	doc, _, err := s.read(ctx)
+	if err != nil {
+		return err
+	}
+	changed := false
+	entries := map[string]OutboxEntry{}
+	get := func(id string) (OutboxEntry, bool) {
+		if e, ok := entries[id]; ok {
+			return e, true
+		}
+		raw, ok := doc.Outbox[id]
+		if !ok {
+			return OutboxEntry{}, false
+		}
+		e, err := decodeOutboxEntry(id, raw)
+		return e, err == nil
+	}
+	for _, id := range sortedKeys(u.Delivered) {
+		if e, ok := get(id); ok && e.deliver(u.Delivered[id]) {
+			entries[id], changed = e, true
+		}
+	}
+	for _, id := range sortedKeys(u.Failed) {
+		if e, ok := get(id); ok && len(e.Pending) > 0 {
+			e.Attempts++
+			e.LastError = u.Failed[id]
+			entries[id], changed = e, true
+		}
+	}
+	for id, e := range entries {
+		if len(e.Pending) == 0 {
+			delete(doc.Outbox, id)
+			continue
+		}
+		b, err := encodeOutboxEntry(e)
+		if err != nil {
+			return fmt.Errorf("update outbox %s: encode %s: %w", s.path, id, err)
+		}
+		doc.Outbox[id] = b
+	}
+	for _, id := range u.Drop {
+		if _, ok := doc.Outbox[id]; ok {
+			delete(doc.Outbox, id)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return s.write(ctx, doc)
+}
+
 // read returns the file's document: empty when there is no file, and
 // empty with a Warning when the file is not a state document (moved aside).
 func (s *FileStore) read(ctx context.Context) (fileDoc, []Warning, error) {
-	empty := fileDoc{Version: fileVersion, Targets: map[string]json.RawMessage{}, Saved: map[string]int64{}}
+	empty := fileDoc{Version: fileVersion, Targets: map[string]json.RawMessage{}, Saved: map[string]int64{}, Outbox: map[string]json.RawMessage{}}
 	if err := ctx.Err(); err != nil {
 		return empty, nil, fmt.Errorf("read %s: %w", s.path, err)
 	}
@@ -389,6 +545,9 @@ func parseFileDoc(b []byte) (fileDoc, error) {
 	}
 	if doc.Saved == nil {
 		doc.Saved = map[string]int64{}
+	}
+	if doc.Outbox == nil {
+		doc.Outbox = map[string]json.RawMessage{}
 	}
 	return doc, nil
 }

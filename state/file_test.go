@@ -26,6 +26,9 @@ func TestFileStoreConformance(t *testing.T) {
 			poke: func(t *testing.T, id string, raw []byte) {
 				pokeFile(t, path, id, raw)
 			},
+			pokeOutbox: func(t *testing.T, id string, raw []byte) {
+				pokeFileOutbox(t, path, id, raw)
+			},
 		}
 	})
 }
@@ -44,16 +47,39 @@ func openFileStore(t *testing.T, path string, now func() time.Time) *FileStore {
 // JSON go in as a JSON string, the nearest a JSON document can hold.
 func pokeFile(t *testing.T, path, id string, raw []byte) {
 	t.Helper()
-	doc := fileDoc{Version: fileVersion, Targets: map[string]json.RawMessage{}}
+	pokeDoc(t, path, func(doc *fileDoc) { doc.Targets[id] = jsonOrString(raw) })
+}
+
+// pokeFileOutbox puts raw into the state file's outbox as event id's
+// entry, as pokeFile does.
+func pokeFileOutbox(t *testing.T, path, id string, raw []byte) {
+	t.Helper()
+	pokeDoc(t, path, func(doc *fileDoc) { doc.Outbox[id] = jsonOrString(raw) })
+}
+
+func jsonOrString(raw []byte) json.RawMessage {
+	if !json.Valid(raw) {
+		raw, _ = json.Marshal(string(raw))
+	}
+	return raw
+}
+
+// pokeDoc rewrites the state file with change applied.
+func pokeDoc(t *testing.T, path string, change func(doc *fileDoc)) {
+	t.Helper()
+	doc := fileDoc{Version: fileVersion}
 	if b, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(b, &doc); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !json.Valid(raw) {
-		raw, _ = json.Marshal(string(raw))
+	if doc.Targets == nil {
+		doc.Targets = map[string]json.RawMessage{}
 	}
-	doc.Targets[id] = raw
+	if doc.Outbox == nil {
+		doc.Outbox = map[string]json.RawMessage{}
+	}
+	change(&doc)
 	b, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +182,7 @@ func TestFileStoreCloseReleasesTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustLock(t, openFileStore(t, path, nil), time.Minute)
-	if err := s.Save(context.Background(), lease, SaveRequest{}); !errors.Is(err, ErrLeaseLost) {
+	if _, err := s.Save(context.Background(), lease, SaveRequest{}); !errors.Is(err, ErrLeaseLost) {
 		t.Errorf("Save after Close: %v, want ErrLeaseLost", err)
 	}
 }
@@ -172,7 +198,7 @@ func TestFileStoreLockFileReplacedUnderTheHolder(t *testing.T) {
 	}
 	s2 := openFileStore(t, path, nil)
 	mustLock(t, s2, time.Minute)
-	err := s1.Save(context.Background(), old, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
+	_, err := s1.Save(context.Background(), old, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
 	if !errors.Is(err, ErrLeaseLost) {
 		t.Errorf("Save: %v, want ErrLeaseLost", err)
 	}
@@ -270,7 +296,7 @@ func TestFileStoreUnreadableFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte("junk"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, warns, _ := s.Load(context.Background(), []string{"dns:a.example"}); len(warns) != 1 {
+			if _, warns, _ := loadStates(context.Background(), s, []string{"dns:a.example"}); len(warns) != 1 {
 				t.Errorf("warnings %v, want one", warns)
 			}
 			if b, _ := os.ReadFile(aside); string(b) != content {
@@ -308,7 +334,7 @@ func TestFileStoreUnreadableFileIsAnError(t *testing.T) {
 		t.Errorf("LoadAll of a directory: %v, want an error naming it", err)
 	}
 	lease := mustLock(t, s, time.Minute)
-	if err := s.Save(context.Background(), lease, SaveRequest{}); err == nil {
+	if _, err := s.Save(context.Background(), lease, SaveRequest{}); err == nil {
 		t.Error("Save over a directory succeeded")
 	}
 }
@@ -319,7 +345,7 @@ func TestFileStoreRespectsACancelledContext(t *testing.T) {
 	lease := mustLock(t, s, time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.Save(ctx, lease, SaveRequest{States: []TargetState{plainState("dns:a.example")}}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Save(ctx, lease, SaveRequest{States: []TargetState{plainState("dns:a.example")}}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Save: %v, want context.Canceled", err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
@@ -335,6 +361,10 @@ func FuzzFileStoreLoad(f *testing.F) {
 	f.Add([]byte(`{"version":1,"targets":{"dns:a.example":{"v":99}},"saved":{"dns:a.example":1}}`))
 	f.Add([]byte(`{"version":1,"targets":null,"saved":{"x":"y"}}`))
 	f.Add([]byte("\xff\xfe"))
+	entry, _ := encodeOutboxEntry(queued(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), "dns:a.example", "slack"))
+	id := queued(time.Time{}, "dns:a.example").Event.ID
+	f.Add([]byte(`{"version":1,"targets":{},"outbox":{"` + id + `":` + string(entry) + `,"x":{"v":1},"y":"z"}}`))
+	f.Add([]byte(`{"version":1,"outbox":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "state.json")
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -358,7 +388,16 @@ func FuzzFileStoreLoad(f *testing.F) {
 				t.Errorf("warning for %q without an error", w.ID)
 			}
 		}
-		saveOK(t, s, SaveRequest{States: []TargetState{plainState("dns:b.example")}})
+		l, err := s.Load(context.Background(), nil)
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		for _, e := range l.Outbox {
+			if e.Event.ID == "" || len(e.Pending) == 0 {
+				t.Errorf("loaded outbox entry %+v", e)
+			}
+		}
+		saveOK(t, s, SaveRequest{States: []TargetState{plainState("dns:b.example")}, Enqueue: []OutboxEntry{queued(time.Time{}, "dns:b.example", "slack")}, Outbox: OutboxPolicy{MaxEntries: 2}})
 		if got, _, err := s.LoadAll(context.Background()); err != nil || got["dns:b.example"].ID == "" {
 			t.Errorf("a save after loading this file was lost: %v", err)
 		}

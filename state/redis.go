@@ -26,7 +26,8 @@ type RedisOptions struct {
 	URL string
 	// Client, when set, is used instead of a client built from URL (which
 	// then only names the store in logs). The caller keeps it: Close does
-	// not close it.
+	// not close it. Give it a negative PipelinePoolSize, or Load's pipeline
+	// opens a connection of its own.
 	Client redis.UniversalClient
 	// Namespace prefixes every key, so several deployments share one
 	// Redis; default "pingpanda". It must not contain braces.
@@ -45,15 +46,25 @@ type RedisOptions struct {
 // {<namespace>}, so they live in one Cluster slot and its scripts work on
 // Redis Cluster:
 //
-//	{ns}:state          HASH    target ID → Encode(record)
-//	{ns}:seen           ZSET    target ID, scored by its last save (unix ms)
-//	{ns}:lease:<shard>  STRING  the lease holder's random token, with a PX expiry
+//	{ns}:state                 HASH    target ID → Encode(record)
+//	{ns}:seen                  ZSET    target ID, scored by its last save (unix ms)
+//	{ns}:lease:<shard>         STRING  the lease holder's random token, with a PX expiry
+//	{ns}:outbox:<shard>        HASH    event ID → outbox entry (JSON, with "v")
+//	{ns}:outbox-queue:<shard>  ZSET    event ID, scored by its QueuedAt (unix ms)
 //
-// Every method is one command, so a sweep (Lock, Load, Save, Unlock) is
-// four round trips whatever the number of targets. Save is one Lua script
-// that writes only while the lease is still the caller's (the fence), then
-// drops records not saved within the retention and sets both keys to
-// expire after it, so an abandoned deployment disappears on its own.
+// Every method is one round trip (Load is one pipeline of HMGET and
+// HGETALL), so a sweep (Lock, Load, Save, UpdateOutbox, Unlock) is five
+// round trips whatever the number of targets and alerts. Save and
+// UpdateOutbox are Lua scripts that write only while the lease is still
+// the caller's (the fence). Save then drops records not saved within the
+// retention, applies the OutboxPolicy, and sets the four keys to expire
+// after the retention, so an abandoned deployment disappears on its own.
+//
+// Each shard has its own outbox, fenced by its own lease: shards sweep at
+// the same time, and a shared outbox would have each deliver the others'
+// alerts too. So, unlike the records, undelivered alerts of a shard that
+// no longer exists (the shard count changed) are not delivered by the new
+// shards; they expire with the retention.
 //
 // Errors never contain the URL's password.
 type RedisStore struct {
@@ -64,13 +75,14 @@ type RedisStore struct {
 	now     func() time.Time
 
 	stateKey, seenKey, leaseKey string
+	outboxKey, queueKey         string
 }
 
 var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a store on the Redis at opts.URL (or opts.Client).
 // It does not contact the server: the sweep's first command, Lock, does,
-// so the sweep's round trips stay at four. ctx is for what a future
+// so the sweep's round trips stay at five. ctx is for what a future
 // version may need to resolve before connecting; today it is unused.
 func NewRedisStore(ctx context.Context, opts RedisOptions) (*RedisStore, error) {
 	ns := cmp.Or(opts.Namespace, "pingpanda")
@@ -87,6 +99,9 @@ func NewRedisStore(ctx context.Context, opts RedisOptions) (*RedisStore, error) 
 		stateKey: "{" + ns + "}:state",
 		seenKey:  "{" + ns + "}:seen",
 		leaseKey: "{" + ns + "}:lease:" + shard,
+
+		outboxKey: "{" + ns + "}:outbox:" + shard,
+		queueKey:  "{" + ns + "}:outbox-queue:" + shard,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -114,7 +129,10 @@ func NewRedisStore(ctx context.Context, opts RedisOptions) (*RedisStore, error) 
 // opens a connection with one round trip (HELLO, which also
 // authenticates) rather than go-redis' default three: it skips CLIENT
 // SETINFO and the maintenance-notification handshake, which a one-sweep
-// process has no use for. It returns the URL with its passwords masked, and the passwords.
+// process has no use for. Unless the URL sets pipeline_pool_size, it runs
+// pipelines (Load) on its one pool: go-redis' separate pipeline pool
+// would open a second connection, with its own HELLO, in every sweep. It
+// returns the URL with its passwords masked, and the passwords.
 // An error never quotes the URL: a malformed one may hold a password in
 // any of its parts.
 func newRedisClient(raw string, build bool) (redis.UniversalClient, string, []string, error) {
@@ -136,6 +154,9 @@ func newRedisClient(raw string, build bool) (redis.UniversalClient, string, []st
 			return fail(err)
 		}
 		o.ContextTimeoutEnabled, o.DisableIdentity = true, true
+		if o.PipelinePoolSize == 0 {
+			o.PipelinePoolSize = -1
+		}
 		if build {
 			client = redis.NewFailoverClient(o)
 		}
@@ -145,6 +166,9 @@ func newRedisClient(raw string, build bool) (redis.UniversalClient, string, []st
 			return fail(err)
 		}
 		o.ContextTimeoutEnabled, o.DisableIdentity = true, true
+		if o.PipelinePoolSize == 0 {
+			o.PipelinePoolSize = -1
+		}
 		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 		if build {
 			client = redis.NewClusterClient(o)
@@ -155,6 +179,9 @@ func newRedisClient(raw string, build bool) (redis.UniversalClient, string, []st
 			return fail(err)
 		}
 		o.ContextTimeoutEnabled, o.DisableIdentity = true, true
+		if o.PipelinePoolSize == 0 {
+			o.PipelinePoolSize = -1
+		}
 		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 		if build {
 			client = redis.NewClient(o)
@@ -271,23 +298,31 @@ func (s *RedisStore) Unlock(ctx context.Context, lease Lease) error {
 	return nil
 }
 
-// Load returns the records of ids: one HMGET.
-func (s *RedisStore) Load(ctx context.Context, ids []string) (map[string]TargetState, []Warning, error) {
-	out := make(map[string]TargetState, len(ids))
-	if len(ids) == 0 {
-		return out, nil, nil
-	}
-	vals, err := s.client.HMGet(ctx, s.stateKey, ids...).Result()
+// Load returns the records of ids and the outbox: one pipeline of HMGET
+// (left out when there are no ids) and HGETALL.
+func (s *RedisStore) Load(ctx context.Context, ids []string) (Loaded, error) {
+	var records *redis.SliceCmd
+	var outbox *redis.MapStringStringCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if len(ids) > 0 {
+			records = p.HMGet(ctx, s.stateKey, ids...)
+		}
+		outbox = p.HGetAll(ctx, s.outboxKey)
+		return nil
+	})
 	if err != nil {
-		return nil, nil, s.fail("load", s.stateKey, err)
+		return Loaded{}, s.fail("load", s.stateKey+" and "+s.outboxKey, err)
 	}
-	var warns []Warning
-	for i, v := range vals {
-		if raw, ok := v.(string); ok && i < len(ids) {
-			warns = decodeInto(out, warns, ids[i], []byte(raw))
+	out := Loaded{States: make(map[string]TargetState, len(ids))}
+	if records != nil {
+		for i, v := range records.Val() {
+			if raw, ok := v.(string); ok && i < len(ids) {
+				out.Warnings = decodeInto(out.States, out.Warnings, ids[i], []byte(raw))
+			}
 		}
 	}
-	return out, warns, nil
+	out.Outbox, out.OutboxWarnings = decodeOutbox(outbox.Val())
+	return out, nil
 }
 
 // LoadAll returns every record: one HGETALL.
@@ -308,28 +343,105 @@ func (s *RedisStore) LoadAll(ctx context.Context) (map[string]TargetState, []War
 // caller's.
 const leaseLost = "LEASE_LOST"
 
-// saveScript is Save. KEYS: lease, state, seen. ARGV: token, now (unix
-// ms), retention (ms, 0 = keep), exclusive cutoff ("(<ms>"), the number of
-// records n, then n pairs of id and record, then the ids to delete.
-// Records go through a loop, not unpack, which fails past a few thousand
-// arguments.
-var saveScript = redis.NewScript(`
+// scriptPrelude starts the scripts that write: the fence (KEYS[1] is the
+// lease, ARGV[1] the caller's token), then a check, before anything is
+// written, that the other keys are absent or of the type named in
+// ARGV[2], one letter each (h hash, z zset).
+const scriptPrelude = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return redis.error_reply('` + leaseLost + `')
 end
-local function holds(key, kind)
-	local t = redis.call('TYPE', key)['ok']
-	return t == 'none' or t == kind
+local kinds = {h = 'hash', z = 'zset'}
+for k = 2, #KEYS do
+	local t = redis.call('TYPE', KEYS[k])['ok']
+	if t ~= 'none' and t ~= kinds[string.sub(ARGV[2], k - 1, k - 1)] then
+		return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is not a state key; nothing written')
+	end
 end
-if not holds(KEYS[2], 'hash') or not holds(KEYS[3], 'zset') then
-	return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' or ' .. KEYS[3] .. ' is not a state key; nothing written')
+`
+
+// outboxLua is what the scripts know of outbox entries (outboxRecord),
+// kept to what Go does to them in outbox.go. KEYS[ob] and KEYS[oq] are
+// the outbox hash and its queue. An entry is rewritten with cjson, which
+// reorders its fields and escapes "/"; the event, a string, comes through
+// as it was.
+var outboxLua = `
+-- entry decodes the entry stored as raw for id, or returns nil for one
+-- that is absent or unreadable.
+local function entry(raw, id)
+	if not raw then return nil end
+	local ok, e = pcall(cjson.decode, raw)
+	if not ok or type(e) ~= 'table' or e.v ~= ` + strconv.Itoa(OutboxVersion) + ` or type(e.event) ~= 'string'
+		or type(e.pending) ~= 'table' or #e.pending == 0 then
+		return nil
+	end
+	local ok2, ev = pcall(cjson.decode, e.event)
+	if not ok2 or type(ev) ~= 'table' or ev.id ~= id then return nil end
+	return e
 end
-local now, retention, cutoff, n = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local i = 6
+-- set and list turn a JSON array of names into a set and back, sorted.
+local function set(names)
+	local s = {}
+	if type(names) == 'table' then
+		for _, p in ipairs(names) do
+			if type(p) == 'string' then s[p] = true end
+		end
+	end
+	return s
+end
+local function list(s)
+	local l = {}
+	for p in pairs(s) do l[#l + 1] = p end
+	table.sort(l)
+	if #l == 0 then return nil end -- omitted: cjson writes an empty table as {}
+	return l
+end
+local function forget(id)
+	redis.call('HDEL', KEYS[ob], id)
+	redis.call('ZREM', KEYS[oq], id)
+end
+`
+
+// saveScript is Save. KEYS: lease, state, seen, outbox, queue. ARGV:
+// token, key types, now (unix ms), retention (ms, 0 = keep), exclusive
+// cutoff ("(<ms>"), the number of records n, the number of entries to
+// queue m, the outbox cap (0 = none), the outbox's exclusive age cutoff
+// ("(<ms>", or "" for none), then n pairs of id and record, m triples of
+// event id, entry and score (QueuedAt, unix ms), then the ids to delete.
+// Arguments go through loops, not unpack, which fails past a few thousand.
+// It returns the outbox entries it dropped: triples of reason, id and
+// entry ("" if the hash had none).
+var saveScript = redis.NewScript(scriptPrelude + `local ob, oq = 4, 5` + outboxLua + `
+local now, retention, cutoff = ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local n, m, cap, agecut = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
+local i = 10
 for _ = 1, n do
 	redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 	redis.call('ZADD', KEYS[3], now, ARGV[i])
 	i = i + 2
+end
+for _ = 1, m do
+	local id, raw, score = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+	local cur = entry(redis.call('HGET', KEYS[ob], id), id)
+	if cur then
+		-- Queued already: it keeps its place and gains the new entry's
+		-- pending providers, but those that delivered it.
+		local pending, delivered, grew = set(cur.pending), set(cur.delivered), false
+		for p in pairs(set(cjson.decode(raw).pending)) do
+			if not pending[p] and not delivered[p] then
+				pending[p], grew = true, true
+			end
+		end
+		if grew then
+			cur.pending = list(pending)
+			redis.call('HSET', KEYS[ob], id, cjson.encode(cur))
+		end
+		redis.call('ZADD', KEYS[oq], 'NX', score, id)
+	else
+		redis.call('HSET', KEYS[ob], id, raw)
+		redis.call('ZADD', KEYS[oq], score, id)
+	end
+	i = i + 3
 end
 for j = i, #ARGV do
 	redis.call('HDEL', KEYS[2], ARGV[j])
@@ -341,10 +453,46 @@ if retention > 0 then
 		redis.call('HDEL', KEYS[2], id)
 	end
 	redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', cutoff)
-	redis.call('PEXPIRE', KEYS[2], retention)
-	redis.call('PEXPIRE', KEYS[3], retention)
 end
-return n
+-- The hash and its queue should hold the same ids; when they do not
+-- (written by hand, or half written by a server killed mid-script), an
+-- entry missing from the queue counts as the oldest and a queued id
+-- without an entry goes. Equal counts do not prove equal sets, so this
+-- looks at every id: the outbox is small (OutboxPolicy caps it).
+for _, id in ipairs(redis.call('HKEYS', KEYS[ob])) do
+	redis.call('ZADD', KEYS[oq], 'NX', 0, id)
+end
+if redis.call('HLEN', KEYS[ob]) ~= redis.call('ZCARD', KEYS[oq]) then
+	for _, id in ipairs(redis.call('ZRANGE', KEYS[oq], 0, -1)) do
+		if redis.call('HEXISTS', KEYS[ob], id) == 0 then
+			redis.call('ZREM', KEYS[oq], id)
+		end
+	end
+end
+local dropped = {}
+local function drop(ids, reason)
+	for _, id in ipairs(ids) do
+		dropped[#dropped + 1] = reason
+		dropped[#dropped + 1] = id
+		dropped[#dropped + 1] = redis.call('HGET', KEYS[ob], id) or ''
+		forget(id)
+	end
+end
+if agecut ~= '' then
+	drop(redis.call('ZRANGEBYSCORE', KEYS[oq], '-inf', agecut), '` + string(DropExpired) + `')
+end
+if cap > 0 then
+	local over = redis.call('ZCARD', KEYS[oq]) - cap
+	if over > 0 then
+		drop(redis.call('ZRANGE', KEYS[oq], 0, over - 1), '` + string(DropOverflow) + `')
+	end
+end
+if retention > 0 then
+	for k = 2, 5 do
+		redis.call('PEXPIRE', KEYS[k], retention)
+	end
+end
+return dropped
 `)
 
 // Save writes the request in one script, provided the lease is still the
@@ -355,27 +503,120 @@ return n
 // The script checks the lease and the keys' types before it writes
 // anything, but Redis does not roll a script back: a server killed halfway
 // through it leaves part written.
-func (s *RedisStore) Save(ctx context.Context, lease Lease, req SaveRequest) error {
+func (s *RedisStore) Save(ctx context.Context, lease Lease, req SaveRequest) (SaveResult, error) {
 	recs, err := encodeAll(req.States)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", s.stateKey, err)
+		return SaveResult{}, fmt.Errorf("save %s: %w", s.stateKey, err)
 	}
-	now := s.now().UnixMilli()
+	clock := s.now()
+	enq, err := prepareEnqueue(req.Enqueue, clock)
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("save %s: %w", s.outboxKey, err)
+	}
+	now := clock.UnixMilli()
 	retention := max(req.Retention.Milliseconds(), 0)
-	args := make([]any, 0, 5+2*len(recs)+len(req.Delete))
-	args = append(args, lease.Token, now, retention, "("+strconv.FormatInt(now-retention, 10), len(recs))
+	agecut := ""
+	if cutoff, ok := outboxCutoff(req.Outbox, clock); ok {
+		agecut = "(" + strconv.FormatInt(cutoff, 10)
+	}
+	args := make([]any, 0, 9+2*len(recs)+3*len(enq)+len(req.Delete))
+	args = append(args, lease.Token, "hzhz", now, retention, "("+strconv.FormatInt(now-retention, 10),
+		len(recs), len(enq), max(req.Outbox.MaxEntries, 0), agecut)
 	for _, r := range recs {
 		args = append(args, r.id, r.raw)
+	}
+	for _, q := range enq {
+		args = append(args, q.entry.Event.ID, q.raw, q.entry.QueuedAt.UnixMilli())
 	}
 	for _, id := range req.Delete {
 		args = append(args, id)
 	}
-	err = saveScript.Eval(ctx, s.client, []string{s.leaseKey, s.stateKey, s.seenKey}, args...).Err()
+	keys := []string{s.leaseKey, s.stateKey, s.seenKey, s.outboxKey, s.queueKey}
+	dropped, err := saveScript.Eval(ctx, s.client, keys, args...).StringSlice()
 	if redis.HasErrorPrefix(err, leaseLost) {
-		return fmt.Errorf("save %s: %w", s.stateKey, ErrLeaseLost)
+		return SaveResult{}, fmt.Errorf("save %s: %w", s.stateKey, ErrLeaseLost)
 	}
 	if err != nil {
-		return s.fail("save", s.stateKey, err)
+		return SaveResult{}, s.fail("save", s.stateKey, err)
+	}
+	var res SaveResult
+	for i := 0; i+2 < len(dropped); i += 3 {
+		res.Dropped = append(res.Dropped, droppedEntry(dropped[i+1], []byte(dropped[i+2]), DropReason(dropped[i])))
+	}
+	return res, nil
+}
+
+// updateOutboxScript is UpdateOutbox. KEYS: lease, outbox, queue. ARGV:
+// token, key types, the number of delivered entries d, then for each its
+// event id, the number of providers k and the k providers; the number of
+// failed entries f, then f pairs of event id and error; then the event
+// ids to drop. Unreadable entries are only dropped, never rewritten.
+var updateOutboxScript = redis.NewScript(scriptPrelude + `local ob, oq = 2, 3` + outboxLua + `
+local i = 3
+local d = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, d do
+	local id, k = ARGV[i], tonumber(ARGV[i + 1])
+	i = i + 2
+	local e = entry(redis.call('HGET', KEYS[ob], id), id)
+	if e then
+		local pending, delivered, changed = set(e.pending), set(e.delivered), false
+		for j = i, i + k - 1 do
+			if pending[ARGV[j]] then
+				pending[ARGV[j]], delivered[ARGV[j]], changed = nil, true, true
+			end
+		end
+		if changed then
+			e.pending, e.delivered = list(pending), list(delivered)
+			if e.pending then
+				redis.call('HSET', KEYS[ob], id, cjson.encode(e))
+			else
+				forget(id)
+			end
+		end
+	end
+	i = i + k
+end
+local f = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, f do
+	local id, msg = ARGV[i], ARGV[i + 1]
+	i = i + 2
+	local e = entry(redis.call('HGET', KEYS[ob], id), id)
+	if e then
+		e.attempts, e.last_error = (tonumber(e.attempts) or 0) + 1, msg
+		redis.call('HSET', KEYS[ob], id, cjson.encode(e))
+	end
+end
+for j = i, #ARGV do
+	forget(ARGV[j])
+end
+return 0
+`)
+
+// UpdateOutbox applies u in one script, provided the lease is still the
+// caller's; otherwise it changes nothing and returns ErrLeaseLost.
+func (s *RedisStore) UpdateOutbox(ctx context.Context, lease Lease, u OutboxUpdate) error {
+	args := []any{lease.Token, "hz", len(u.Delivered)}
+	for _, id := range sortedKeys(u.Delivered) {
+		args = append(args, id, len(u.Delivered[id]))
+		for _, p := range u.Delivered[id] {
+			args = append(args, p)
+		}
+	}
+	args = append(args, len(u.Failed))
+	for _, id := range sortedKeys(u.Failed) {
+		args = append(args, id, u.Failed[id])
+	}
+	for _, id := range u.Drop {
+		args = append(args, id)
+	}
+	err := updateOutboxScript.Eval(ctx, s.client, []string{s.leaseKey, s.outboxKey, s.queueKey}, args...).Err()
+	if redis.HasErrorPrefix(err, leaseLost) {
+		return fmt.Errorf("update outbox %s: %w", s.outboxKey, ErrLeaseLost)
+	}
+	if err != nil {
+		return s.fail("update outbox", s.outboxKey, err)
 	}
 	return nil
 }

@@ -27,6 +27,9 @@ func TestRedisStoreConformance(t *testing.T) {
 				poke: func(t *testing.T, id string, raw []byte) {
 					mr.HSet("{pingpanda}:state", id, string(raw))
 				},
+				pokeOutbox: func(t *testing.T, id string, raw []byte) {
+					mr.HSet("{pingpanda}:outbox:0-of-1", id, string(raw))
+				},
 			}
 		})
 	})
@@ -44,6 +47,11 @@ func TestRedisStoreConformance(t *testing.T) {
 				},
 				poke: func(t *testing.T, id string, raw []byte) {
 					if err := client.HSet(context.Background(), "{"+ns+"}:state", id, raw).Err(); err != nil {
+						t.Fatal(err)
+					}
+				},
+				pokeOutbox: func(t *testing.T, id string, raw []byte) {
+					if err := client.HSet(context.Background(), "{"+ns+"}:outbox:0-of-1", id, raw).Err(); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -79,7 +87,7 @@ func TestRedisLeaseExpiry(t *testing.T) {
 		stale := expire(50 * time.Millisecond)
 		after := before
 		after.Status = Down
-		err := old.Save(ctx, stale, SaveRequest{States: []TargetState{after}, Delete: []string{before.ID}})
+		_, err := old.Save(ctx, stale, SaveRequest{States: []TargetState{after}, Delete: []string{before.ID}})
 		if !errors.Is(err, ErrLeaseLost) {
 			t.Errorf("Save after the lease expired: %v, want ErrLeaseLost", err)
 		}
@@ -140,7 +148,7 @@ func TestRedisKeys(t *testing.T) {
 		mustLock(t, shard1, 90*time.Second)
 		mustLock(t, other, 90*time.Second)
 		a := plainState("dns:a.example")
-		if err := shard0.Save(ctx, lease0, SaveRequest{States: []TargetState{a}, Retention: time.Hour}); err != nil {
+		if _, err := shard0.Save(ctx, lease0, SaveRequest{States: []TargetState{a}, Retention: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"{prod}:lease:0-of-2", "{prod}:lease:1-of-2", "{prod}:seen", "{prod}:state", "{staging}:lease:0-of-1"}
@@ -161,7 +169,7 @@ func TestRedisKeys(t *testing.T) {
 	})
 
 	t.Run("the shards of a namespace share its records", func(t *testing.T) {
-		got, warns, err := shard1.Load(ctx, []string{"dns:a.example"})
+		got, warns, err := loadStates(ctx, shard1, []string{"dns:a.example"})
 		if err != nil || len(warns) != 0 {
 			t.Fatal(err, warns)
 		}
@@ -197,7 +205,7 @@ func TestRedisSaveOverKeysOfAnotherType(t *testing.T) {
 					t.Fatal(err)
 				}
 				lease := mustLock(t, s, time.Minute)
-				err := s.Save(ctx, lease, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
+				_, err := s.Save(ctx, lease, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
 				if err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
 					t.Errorf("Save: %v, want WRONGTYPE", err)
 				}
@@ -275,16 +283,26 @@ func (c *commandCounter) take() (cmds []string, dials int) {
 	return cmds, dials
 }
 
-// A sweep is four commands whatever the number of targets, the
+// A sweep is five commands whatever the number of targets and alerts, the
 // architecture's promise, measured against a real server from cold (the
 // server has never seen the scripts, the client has no connection): Lock,
-// Load, Save and Unlock, plus the one HELLO that opens the connection.
+// Load (one pipeline), Save, UpdateOutbox and Unlock, plus the one HELLO
+// that opens the connection.
 func TestRedisRoundTripsPerSweep(t *testing.T) {
 	ctx := context.Background()
 	addr, _ := startRedis(t)
+	const alerts = 100
 	for _, n := range []int{10, 5000} {
-		t.Run(fmt.Sprintf("a sweep of %d targets is Lock, Load, Save and Unlock, after one HELLO", n), func(t *testing.T) {
-			s := openRedisStore(t, RedisOptions{URL: "redis://" + addr, Namespace: fmt.Sprintf("round-trips-%d", n)})
+		t.Run(fmt.Sprintf("a sweep of %d targets and %d alerts is Lock, Load, Save, UpdateOutbox and Unlock, after one HELLO", n, alerts), func(t *testing.T) {
+			ns := fmt.Sprintf("round-trips-%d", n)
+			// The previous sweep left alerts in the outbox.
+			var earlier []OutboxEntry
+			for i := range alerts {
+				earlier = append(earlier, queued(time.Now().Add(-time.Minute), fmt.Sprintf("dns:earlier-%d.example", i), "discord", "slack"))
+			}
+			saveOK(t, openRedisStore(t, RedisOptions{URL: "redis://" + addr, Namespace: ns}), SaveRequest{Enqueue: earlier})
+
+			s := openRedisStore(t, RedisOptions{URL: "redis://" + addr, Namespace: ns})
 			counter := &commandCounter{}
 			s.client.AddHook(counter)
 			states := make([]TargetState, n)
@@ -294,28 +312,58 @@ func TestRedisRoundTripsPerSweep(t *testing.T) {
 				states[i].ID = fmt.Sprintf("http:https://target-%d.example/", i)
 				ids[i] = states[i].ID
 			}
+			var fresh []OutboxEntry
+			for i := range alerts {
+				fresh = append(fresh, queued(time.Now(), fmt.Sprintf("dns:fresh-%d.example", i), "discord", "slack"))
+			}
 
 			lease := mustLock(t, s, time.Minute)
-			if _, _, err := s.Load(ctx, ids); err != nil {
+			loaded, err := s.Load(ctx, ids)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Save(ctx, lease, SaveRequest{States: states, Delete: []string{"gone"}, Retention: time.Hour}); err != nil {
+			if len(loaded.Outbox) != alerts {
+				t.Fatalf("Load: %d outbox entries, want %d", len(loaded.Outbox), alerts)
+			}
+			res, err := s.Save(ctx, lease, SaveRequest{
+				States: states, Delete: []string{"gone"}, Retention: time.Hour,
+				Enqueue: fresh, Outbox: OutboxPolicy{MaxEntries: 3 * alerts / 2, MaxAge: time.Hour},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Dropped) != alerts/2 {
+				t.Errorf("Save dropped %d entries, want %d", len(res.Dropped), alerts/2)
+			}
+			u := OutboxUpdate{Delivered: map[string][]string{}, Failed: map[string]string{}}
+			for i, e := range fresh {
+				u.Delivered[e.Event.ID] = []string{"slack"}
+				if i%2 == 0 {
+					u.Failed[e.Event.ID] = "discord: HTTP 503"
+				} else {
+					u.Delivered[e.Event.ID] = append(u.Delivered[e.Event.ID], "discord")
+				}
+			}
+			if err := s.UpdateOutbox(ctx, lease, u); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Unlock(ctx, lease); err != nil {
 				t.Fatal(err)
 			}
 			cmds, dials := counter.take()
-			t.Logf("%d targets: %d round trips %v over %d connection(s)", n, len(cmds), cmds, dials)
-			if want := []string{"set", "hello", "hmget", "eval", "eval"}; !slices.Equal(cmds, want) || dials != 1 {
+			t.Logf("%d targets, %d alerts: %d round trips %v over %d connection(s)", n, alerts, len(cmds), cmds, dials)
+			if want := []string{"set", "hello", "pipeline(hmget hgetall)", "eval", "eval", "eval"}; !slices.Equal(cmds, want) || dials != 1 {
 				t.Errorf("round trips %v over %d connections, want %v over 1", cmds, dials, want)
 			}
 
-			got, warns, err := s.Load(ctx, ids)
-			if err != nil || len(warns) != 0 || len(got) != n {
-				t.Fatalf("Load after Save: %d records, %v, %v", len(got), warns, err)
+			loaded, err = s.Load(ctx, ids)
+			if err != nil || len(loaded.Warnings)+len(loaded.OutboxWarnings) != 0 || len(loaded.States) != n {
+				t.Fatalf("Load after Save: %d records, %v, %v, %v", len(loaded.States), loaded.Warnings, loaded.OutboxWarnings, err)
 			}
-			assertStates(t, map[string]TargetState{ids[n-1]: got[ids[n-1]]}, states[n-1])
+			assertStates(t, map[string]TargetState{ids[n-1]: loaded.States[ids[n-1]]}, states[n-1])
+			if len(loaded.Outbox) != alerts {
+				t.Errorf("Load after UpdateOutbox: %d outbox entries, want %d (the half of the earlier ones kept, and the fresh ones Discord failed)", len(loaded.Outbox), alerts)
+			}
 		})
 	}
 }
@@ -327,14 +375,14 @@ func TestRedisKilledBetweenLoadAndSave(t *testing.T) {
 	addr, stop := startRedis(t)
 	s := openRedisStore(t, RedisOptions{URL: "redis://" + addr})
 	lease := mustLock(t, s, time.Minute)
-	if _, _, err := s.Load(context.Background(), []string{"dns:a.example"}); err != nil {
+	if _, _, err := loadStates(context.Background(), s, []string{"dns:a.example"}); err != nil {
 		t.Fatal(err)
 	}
 	stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	err := s.Save(ctx, lease, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
+	_, err := s.Save(ctx, lease, SaveRequest{States: []TargetState{plainState("dns:a.example")}})
 	if err == nil || errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("Save with the server gone: %v, want a connection error", err)
 	}

@@ -11,21 +11,22 @@ import (
 // logs it and exits 0.
 var ErrLocked = errors.New("another sweep holds the lease")
 
-// ErrLeaseLost is returned by Store.Save when the lease expired or was
-// taken by a newer sweep: this sweep ran too long and must not overwrite
-// what the newer one wrote.
+// ErrLeaseLost is returned by Store.Save and Store.UpdateOutbox when the
+// lease expired or was taken by a newer sweep: this sweep ran too long and
+// must not overwrite what the newer one wrote.
 var ErrLeaseLost = errors.New("lease lost: a newer sweep took over; state not saved")
 
-// Lease is a held lock, proof for Save that this sweep still owns the
-// deployment's shard.
+// Lease is a held lock, proof for Save and UpdateOutbox that this sweep
+// still owns the deployment's shard.
 type Lease struct {
 	Token   string
 	Expires time.Time
 }
 
-// Warning is a record that could not be read and was reset.
+// Warning is a record that could not be read and was reset (a target's
+// state) or left out (an outbox entry).
 type Warning struct {
-	ID  string // target ID
+	ID  string // target ID; event ID in Loaded.OutboxWarnings
 	Err error
 }
 
@@ -38,26 +39,42 @@ type SaveRequest struct {
 	// Retention: records not saved for this long may be dropped by the
 	// store on its own (Redis key expiry).
 	Retention time.Duration
+	// Enqueue adds events to the alert outbox. An event already queued
+	// is not queued twice: the queued entry stays as it is (its place,
+	// attempts and error) and gains the new entry's pending providers,
+	// except those that delivered it already. An entry without an event
+	// ID or without a pending provider is refused, and nothing is written.
+	Enqueue []OutboxEntry
+	// Outbox bounds the outbox, enforced after Enqueue; Save returns what
+	// it dropped.
+	Outbox OutboxPolicy
 }
 
-// Store keeps target states between processes. Every method makes one
-// round trip to the backing store, whatever the number of targets. A Store
+// Store keeps target states and the alert outbox between processes. Every
+// method makes one round trip to the backing store, whatever the number of
+// targets and alerts (Lock may make a second one when it fails). A Store
 // is used by one sweep at a time; Lock keeps sweeps of the same deployment
 // and shard apart.
 type Store interface {
 	// Lock takes the lease for ttl. It returns ErrLocked when a live
 	// sweep holds it.
 	Lock(ctx context.Context, ttl time.Duration) (Lease, error)
-	// Load returns the records of ids that exist. A record that cannot
-	// be decoded (corrupt, or of another Version) is left out and
-	// reported as a Warning; the others are unaffected.
-	Load(ctx context.Context, ids []string) (map[string]TargetState, []Warning, error)
+	// Load returns the records of ids that exist, and the whole alert
+	// outbox, oldest first. A record or an entry that cannot be decoded
+	// (corrupt, or of another version) is left out and reported as a
+	// Warning; the others are unaffected.
+	Load(ctx context.Context, ids []string) (Loaded, error)
 	// LoadAll returns every record, for `pingpanda status`.
 	LoadAll(ctx context.Context) (map[string]TargetState, []Warning, error)
 	// Save writes the request atomically — all of it or none — provided
 	// lease is still held; otherwise it writes nothing and returns
-	// ErrLeaseLost.
-	Save(ctx context.Context, lease Lease, req SaveRequest) error
+	// ErrLeaseLost. It then applies req.Outbox and returns the entries it
+	// dropped, for the caller to log.
+	Save(ctx context.Context, lease Lease, req SaveRequest) (SaveResult, error)
+	// UpdateOutbox records a delivery round (OutboxUpdate), atomically,
+	// provided lease is still held; otherwise it changes nothing and
+	// returns ErrLeaseLost.
+	UpdateOutbox(ctx context.Context, lease Lease, u OutboxUpdate) error
 	// Unlock releases the lease if it is still ours.
 	Unlock(ctx context.Context, lease Lease) error
 	// Close releases the store's connections or files.

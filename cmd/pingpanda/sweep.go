@@ -138,10 +138,11 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	for i, t := range targets {
 		ids[i] = t.ID()
 	}
-	prev, warnings, err := s.store.Load(ctx, ids)
+	loaded, err := s.store.Load(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("state store %s: cannot load: %w", s.store, err)
 	}
+	prev, warnings := loaded.States, loaded.Warnings
 	for _, w := range warnings {
 		s.log.Warn("stored state unreadable; the target starts afresh", "id", w.ID, "err", w.Err)
 	}
@@ -164,7 +165,7 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	// kept. The deadline still bounds it.
 	saveCtx, cancelSave := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancelSave()
-	err = s.store.Save(saveCtx, lease, state.SaveRequest{States: states, Delete: deleted, Retention: s.cfg.Policy.Retention})
+	_, err = s.store.Save(saveCtx, lease, state.SaveRequest{States: states, Delete: deleted, Retention: s.cfg.Policy.Retention})
 	if err != nil {
 		return rep, fmt.Errorf("state store %s: cannot save; the stored state is as before this sweep: %w", s.store, err)
 	}
