@@ -148,36 +148,52 @@ func TestRedisKeys(t *testing.T) {
 		mustLock(t, shard1, 90*time.Second)
 		mustLock(t, other, 90*time.Second)
 		a := plainState("dns:a.example")
-		if _, err := shard0.Save(ctx, lease0, SaveRequest{States: []TargetState{a}, Retention: time.Hour}); err != nil {
+		e := queued(time.Now(), "dns:a.example", "slack")
+		if _, err := shard0.Save(ctx, lease0, SaveRequest{States: []TargetState{a}, Enqueue: []OutboxEntry{e}, Retention: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"{prod}:lease:0-of-2", "{prod}:lease:1-of-2", "{prod}:seen", "{prod}:state", "{staging}:lease:0-of-1"}
+		want := []string{"{prod}:lease:0-of-2", "{prod}:lease:1-of-2", "{prod}:outbox-queue:0-of-2", "{prod}:outbox:0-of-2", "{prod}:seen", "{prod}:state", "{staging}:lease:0-of-1"}
 		if got := mr.Keys(); !slices.Equal(got, want) {
 			t.Errorf("keys %v, want %v", got, want)
 		}
 		if raw, want := mr.HGet("{prod}:state", a.ID), mustEncode(t, a); raw != want {
 			t.Errorf("stored record %s, want %s", raw, want)
 		}
+		if got, err := decodeOutboxEntry(e.Event.ID, []byte(mr.HGet("{prod}:outbox:0-of-2", e.Event.ID))); err != nil {
+			t.Errorf("stored outbox entry: %v", err)
+		} else {
+			assertEntry(t, got, e)
+		}
+		if score, err := mr.ZScore("{prod}:outbox-queue:0-of-2", e.Event.ID); err != nil || int64(score) != e.QueuedAt.UnixMilli() {
+			t.Errorf("queued with score %v, %v; want %d", score, err, e.QueuedAt.UnixMilli())
+		}
 		if ttl := mr.TTL("{prod}:lease:0-of-2"); ttl != 90*time.Second {
 			t.Errorf("lease ttl %v, want 90s", ttl)
 		}
-		for _, k := range []string{"{prod}:state", "{prod}:seen"} {
+		for _, k := range []string{"{prod}:state", "{prod}:seen", "{prod}:outbox:0-of-2", "{prod}:outbox-queue:0-of-2"} {
 			if ttl := mr.TTL(k); ttl != time.Hour {
 				t.Errorf("%s expires in %v, want the retention (1h)", k, ttl)
 			}
 		}
 	})
 
-	t.Run("the shards of a namespace share its records", func(t *testing.T) {
-		got, warns, err := loadStates(ctx, shard1, []string{"dns:a.example"})
-		if err != nil || len(warns) != 0 {
-			t.Fatal(err, warns)
+	t.Run("the shards of a namespace share its records; each has its own outbox", func(t *testing.T) {
+		l, err := shard1.Load(ctx, []string{"dns:a.example"})
+		if err != nil || len(l.Warnings) != 0 {
+			t.Fatal(err, l.Warnings)
 		}
-		assertStates(t, got, plainState("dns:a.example"))
+		assertStates(t, l.States, plainState("dns:a.example"))
+		if len(l.Outbox) != 0 {
+			t.Errorf("shard 1 sees %d outbox entries of shard 0", len(l.Outbox))
+		}
+		if l := loadOutbox(t, shard0); len(l) != 1 {
+			t.Errorf("shard 0's outbox holds %d entries, want 1", len(l))
+		}
 	})
 
 	t.Run("another namespace sees none of them", func(t *testing.T) {
 		assertStates(t, loadAll(t, other))
+		assertOutbox(t, loadOutbox(t, other))
 	})
 
 	t.Run("an abandoned namespace disappears after the retention", func(t *testing.T) {
@@ -195,7 +211,7 @@ func TestRedisSaveOverKeysOfAnotherType(t *testing.T) {
 	mr := miniredis.RunT(t)
 	addr, _ := startRedis(t)
 	for _, server := range []struct{ name, addr string }{{"miniredis", mr.Addr()}, {"redis-server", addr}} {
-		for i, key := range []string{"state", "seen"} {
+		for i, key := range []string{"state", "seen", "outbox:0-of-1", "outbox-queue:0-of-1"} {
 			t.Run(fmt.Sprintf("against %s, with %s holding a string", server.name, key), func(t *testing.T) {
 				ns := fmt.Sprintf("wrongtype-%d", i)
 				s := openRedisStore(t, RedisOptions{URL: "redis://" + server.addr, Namespace: ns})
@@ -209,6 +225,10 @@ func TestRedisSaveOverKeysOfAnotherType(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
 					t.Errorf("Save: %v, want WRONGTYPE", err)
 				}
+				err = s.UpdateOutbox(ctx, lease, OutboxUpdate{Drop: []string{"x"}})
+				if strings.HasPrefix(key, "outbox") && (err == nil || !strings.Contains(err.Error(), "WRONGTYPE")) {
+					t.Errorf("UpdateOutbox: %v, want WRONGTYPE", err)
+				}
 				keys, _ := client.Keys(ctx, "{"+ns+"}:*").Result()
 				slices.Sort(keys)
 				if want := []string{"{" + ns + "}:lease:0-of-1", key}; !slices.Equal(keys, want) {
@@ -217,6 +237,36 @@ func TestRedisSaveOverKeysOfAnotherType(t *testing.T) {
 			})
 		}
 	}
+}
+
+// The outbox hash and its queue hold the same event IDs; when they do not
+// (a hand edit, a server killed mid-script), the next Save mends them: an
+// entry missing from the queue counts as the oldest, a queued ID without
+// an entry goes.
+func TestRedisOutboxQueueMended(t *testing.T) {
+	mr := miniredis.RunT(t)
+	clock := newTestClock()
+	s := openRedisStore(t, RedisOptions{URL: "redis://" + mr.Addr(), Now: clock.Now})
+	e, f := queued(clock.Now(), "dns:e.example", "slack"), queued(clock.Now(), "dns:f.example", "slack")
+	saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{e, f}})
+	if _, err := mr.ZAdd("{pingpanda}:outbox-queue:0-of-1", 1, "ghost"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mr.ZRem("{pingpanda}:outbox-queue:0-of-1", f.Event.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	res := saveOK(t, s, SaveRequest{})
+	if len(res.Dropped) != 0 {
+		t.Errorf("Dropped %v with no policy", res.Dropped)
+	}
+	members, _ := mr.ZMembers("{pingpanda}:outbox-queue:0-of-1")
+	if want := []string{f.Event.ID, e.Event.ID}; !slices.Equal(members, want) {
+		t.Errorf("queue %v, want %v", members, want)
+	}
+	res = saveOK(t, s, SaveRequest{Outbox: OutboxPolicy{MaxEntries: 1}})
+	assertDropped(t, res.Dropped, DropOverflow, f)
+	assertOutbox(t, loadOutbox(t, s), e)
 }
 
 func TestRedisLockSaysWhenTheLeaseFrees(t *testing.T) {
