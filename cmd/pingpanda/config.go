@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -40,7 +41,10 @@ type Config struct {
 	Timeouts      map[probe.Check]time.Duration
 	RetryCount    int
 
-	SweepTimeout    time.Duration
+	SweepTimeout time.Duration
+	// SweepTimeoutSet: SWEEP_TIMEOUT_SECONDS (or --timeout) was given, so
+	// it bounds even a sweep with a deadline of its own (Lambda).
+	SweepTimeoutSet bool
 	Concurrency     int
 	ShowOnlySuccess bool
 	ShowOnlyFailure bool
@@ -144,6 +148,9 @@ type loader struct {
 	problems []string
 	warnings []string
 	reported map[string]bool
+	// resolved holds secrets read through a file: reference; values
+	// keeps the reference itself, which is what `config` shows.
+	resolved map[string]string
 }
 
 // problem records a problem once, however many times a key is read.
@@ -232,7 +239,61 @@ func unwrapPathError(err error) error {
 
 // raw is key's value as written, without surrounding blanks. The typed
 // readers below check it against the key's spec and record any problem.
-func (l *loader) raw(key string) string { return strings.TrimSpace(l.values[key].value) }
+func (l *loader) raw(key string) string {
+	if v, ok := l.resolved[key]; ok {
+		return v
+	}
+	return strings.TrimSpace(l.values[key].value)
+}
+
+// maxSecretFile bounds a secret read through a file: reference.
+const maxSecretFile = 64 << 10
+
+// resolveSecrets reads the secret keys given as references: file:/path
+// (Kubernetes and Docker secrets) is read now; ssm: and secretsmanager:
+// are refused until they are supported. Errors name the key and the path,
+// never the secret.
+func (l *loader) resolveSecrets() {
+	l.resolved = map[string]string{}
+	for _, k := range keys {
+		if !k.secret {
+			continue
+		}
+		v := strings.TrimSpace(l.values[k.name].value)
+		switch {
+		case strings.HasPrefix(v, "file:"):
+			path := strings.TrimPrefix(v, "file:")
+			b, err := readSmallFile(path, maxSecretFile)
+			if err != nil {
+				l.problem("%s: cannot read secret file %q: %v", k.name, path, err)
+				l.resolved[k.name] = ""
+				continue
+			}
+			l.resolved[k.name] = strings.TrimRight(string(b), "\r\n")
+		case strings.HasPrefix(v, "ssm:"), strings.HasPrefix(v, "secretsmanager:"):
+			ref, _, _ := strings.Cut(v, ":")
+			l.problem("%s: %s: references are not supported in this version yet; give the value, or file:/path", k.name, ref)
+			l.resolved[k.name] = ""
+		}
+	}
+}
+
+// readSmallFile reads a file of at most limit bytes.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d KiB", limit>>10)
+	}
+	return b, nil
+}
 
 func (l *loader) bool(key string) bool {
 	v := l.raw(key)
@@ -307,6 +368,7 @@ func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 // build parses and validates every key, then the rules between keys.
 func (l *loader) build() *Config {
 	cfg := &Config{values: l.values}
+	l.resolveSecrets()
 
 	// Type-check every key, including those later features will use, so a
 	// bad value is reported now rather than replaced by a default.
@@ -368,6 +430,7 @@ func (l *loader) build() *Config {
 	}
 	cfg.RetryCount = l.int("RETRY_COUNT")
 	cfg.SweepTimeout = l.seconds("SWEEP_TIMEOUT_SECONDS")
+	cfg.SweepTimeoutSet = l.values["SWEEP_TIMEOUT_SECONDS"].source != "default"
 	cfg.Concurrency = l.int("CONCURRENCY")
 	cfg.ShowOnlySuccess = l.bool("SHOW_ONLY_SUCCESS")
 	cfg.ShowOnlyFailure = l.bool("SHOW_ONLY_FAILURE")
@@ -429,6 +492,10 @@ func (l *loader) redisURL() string {
 	case u.Scheme != "unix" && u.Host == "":
 		l.problem("REDIS_URL: no host (want redis://[user:password@]host:port[/db])")
 	default:
+		if err := state.CheckRedisURL(v); err != nil {
+			l.problem("REDIS_URL: %v", err)
+			return ""
+		}
 		return v
 	}
 	return ""

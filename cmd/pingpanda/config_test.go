@@ -238,3 +238,22 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestAFileReferenceReadsTheSecretAndConfigShowsOnlyTheReference(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "redis-url")
+	if err := os.WriteFile(secret, []byte("redis://pp:s3cr3t@127.0.0.1:6379/0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := loadConfig(configSources{environ: []string{"REDIS_URL=file:" + secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RedisURL != "redis://pp:s3cr3t@127.0.0.1:6379/0" {
+		t.Errorf("REDIS_URL resolved to %q", cfg.RedisURL)
+	}
+	code, out, _ := runCLI(t, []string{"REDIS_URL=file:" + secret}, "config")
+	if code != exitOK || strings.Contains(out, "s3cr3t") || !strings.Contains(out, "REDIS_URL=REDACTED") {
+		t.Errorf("exit %d; config should show the reference redacted, never the secret:\n%s", code, out)
+	}
+}

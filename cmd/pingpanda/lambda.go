@@ -10,6 +10,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 )
 
+// lambdaStateFile is the state file in Lambda when none is configured.
+const lambdaStateFile = "/tmp/pingpanda/state.json"
+
 // inLambda reports whether the process was started by the AWS Lambda
 // runtime.
 func inLambda(environ []string) bool {
@@ -36,7 +39,14 @@ func runLambda(sys stdio) int {
 		return exitConfig
 	}
 	cfg.Log.Format = "json"
-	sw, closeAll, code := startSweeper(context.Background(), cfg, warnings, sys)
+	if cfg.RedisURL == "" && cfg.StateFile == "" {
+		// Lambda's only writable place; it lasts as long as the warm
+		// execution environment.
+		cfg.StateFile = lambdaStateFile
+		warnings = append(warnings, "neither REDIS_URL nor STATE_FILE is set: state lives in "+lambdaStateFile+
+			" and is lost on every cold start, so failure counts and alerts reset; set REDIS_URL")
+	}
+	sw, closeAll, code := startSweeper(context.Background(), cfg, warnings, sys, false)
 	if sw == nil {
 		return code
 	}

@@ -222,7 +222,7 @@ func run(ctx context.Context, args []string, sys stdio) int {
 	if opts.command == "status" {
 		return runStatus(ctx, cfg, sys, opts.json)
 	}
-	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys)
+	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, opts.dryRun)
 	if sw == nil {
 		return code
 	}
@@ -245,7 +245,7 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		sw.log.Error("sweep interrupted before it completed; checks cut short are reported as timed out")
 		return exitFailed
 	}
-	if opts.failOnDown && rep.Summary.Down > 0 {
+	if opts.failOnDown && rep.Summary.Down+rep.Summary.StillDown > 0 {
 		return exitDown
 	}
 	return exitOK
@@ -255,7 +255,7 @@ func run(ctx context.Context, args []string, sys stdio) int {
 // the probers and opens the state store. On failure it has said why and
 // returns a nil sweeper and the exit code; closeAll releases the store and
 // the log file.
-func startSweeper(ctx context.Context, cfg *Config, warnings []string, sys stdio) (sw *sweeper, closeAll func(), code int) {
+func startSweeper(ctx context.Context, cfg *Config, warnings []string, sys stdio, dryRun bool) (sw *sweeper, closeAll func(), code int) {
 	logger, closer, err := newLogger(cfg.Log, sys.stderr, sys.stderrTTY)
 	if err != nil {
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
@@ -267,7 +267,7 @@ func startSweeper(ctx context.Context, cfg *Config, warnings []string, sys stdio
 	if cfg.RedisURL != "" {
 		state.SetRedisLogger(logger)
 	}
-	sw, err = newSweeper(ctx, cfg, logger, sys.now)
+	sw, err = newSweeper(ctx, cfg, logger, sys.now, dryRun)
 	if err != nil {
 		logger.Error("cannot start the sweep", "err", err)
 		closer.Close()

@@ -36,6 +36,9 @@ type summary struct {
 	Down        int `json:"down"`
 	Skipped     int `json:"skipped"`
 	Unsupported int `json:"unsupported"`
+	// StillDown counts skipped targets whose last known status is down
+	// (backing off, or circuit open): down, though not probed this sweep.
+	StillDown int `json:"still_down"`
 }
 
 // eventReport is a change to announce (down, recovered, flapping, …).
@@ -49,6 +52,22 @@ type eventReport struct {
 	Message         string  `json:"message,omitempty"`
 	DurationSeconds float64 `json:"duration_seconds,omitempty"`
 	DaysLeft        float64 `json:"days_left,omitempty"`
+}
+
+// noteStillDown records, for skipped targets, the status they keep.
+func (rep *report) noteStillDown(next map[string]state.TargetState) {
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Status != string(probe.StatusSkipped) {
+			continue
+		}
+		if st := next[r.ID].Status; st != "" {
+			r.LastStatus = string(st)
+			if st == state.Down {
+				rep.Summary.StillDown++
+			}
+		}
+	}
 }
 
 // addEvents adds the events that are announced; the circuit breaker's
@@ -83,7 +102,8 @@ type resultReport struct {
 	Error          string   `json:"error"`
 	Attempts       int      `json:"attempts"`
 	TimedOut       bool     `json:"timed_out,omitempty"`
-	Reason         string   `json:"reason,omitempty"` // why a check was skipped
+	Reason         string   `json:"reason,omitempty"`      // why a check was skipped
+	LastStatus     string   `json:"last_status,omitempty"` // the status a skipped target keeps
 	DaysLeft       *float64 `json:"days_left,omitempty"`
 	CertLevel      string   `json:"cert_level,omitempty"`
 	NotAfter       string   `json:"not_after,omitempty"`
@@ -205,6 +225,9 @@ func writeReport(w io.Writer, rep *report, cfg *Config, asJSON bool) error {
 	line := fmt.Sprintf("%d %s: %d up, %d down", s.Targets, plural(s.Targets, "target", "targets"), s.Up, s.Down)
 	if s.Skipped > 0 {
 		line += fmt.Sprintf(", %d skipped", s.Skipped)
+		if s.StillDown > 0 {
+			line += fmt.Sprintf(" (%d still down)", s.StillDown)
+		}
 	}
 	if s.Unsupported > 0 {
 		line += fmt.Sprintf(", %d unsupported", s.Unsupported)

@@ -26,18 +26,20 @@ type sweeper struct {
 	afterLoad func()
 }
 
-// newSweeper builds the probers and opens the state store.
-func newSweeper(ctx context.Context, cfg *Config, log *slog.Logger, now func() time.Time) (*sweeper, error) {
+// newSweeper builds the probers and, unless dryRun, opens the state store.
+func newSweeper(ctx context.Context, cfg *Config, log *slog.Logger, now func() time.Time, dryRun bool) (*sweeper, error) {
 	roots := cfg.RootCAs
 	dnsProber, err := probe.NewDNS(probe.DNSOptions{Server: cfg.DNSServer, Type: cfg.DNSRecordType})
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, err
+	var store state.Store
+	if !dryRun {
+		if store, err = openStore(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
-	return &sweeper{
+	sw := &sweeper{
 		cfg:   cfg,
 		log:   log,
 		now:   now,
@@ -45,15 +47,25 @@ func newSweeper(ctx context.Context, cfg *Config, log *slog.Logger, now func() t
 		runner: &probe.Runner{
 			Probers: map[probe.Check]probe.Prober{
 				probe.DNS:  dnsProber,
-				probe.Ping: probe.NewPing(probe.PingOptions{Mode: cfg.PingMode, Count: cfg.PingCount, TCPPort: cfg.PingTCPPort}),
+				probe.Ping: probe.NewPing(probe.PingOptions{Mode: cfg.PingMode, Count: cfg.PingCount, TCPPort: cfg.PingTCPPort, Timeout: cfg.Timeouts[probe.Ping]}),
 				probe.HTTP: probe.NewHTTP(probe.HTTPOptions{Success: cfg.SuccessCodes, RootCAs: roots, MaxConns: cfg.Concurrency, UserAgent: "pingpanda/" + version}),
 				probe.TLS:  probe.NewTLS(probe.TLSOptions{RootCAs: roots, WarnDays: cfg.SSLWarnDays, CriticalDays: cfg.SSLCriticalDays, Now: now}),
 			},
-			Concurrency:    cfg.Concurrency,
-			Attempts:       cfg.RetryCount,
-			AttemptTimeout: cfg.Timeouts,
+			Concurrency: cfg.Concurrency,
+			Attempts:    cfg.RetryCount,
+			OnAttempt: func(r probe.Result) {
+				log.Debug("attempt", "id", r.Target.ID(), "attempt", r.Attempts, "status", string(r.Status),
+					"latency_seconds", r.Latency.Seconds(), "err", r.Error)
+			},
+			// Ping bounds its own attempts, from when its socket opens.
+			AttemptTimeout: map[probe.Check]time.Duration{
+				probe.DNS:  cfg.Timeouts[probe.DNS],
+				probe.HTTP: cfg.Timeouts[probe.HTTP],
+				probe.TLS:  cfg.Timeouts[probe.TLS],
+			},
 		},
-	}, nil
+	}
+	return sw, nil
 }
 
 // openStore opens Redis when REDIS_URL is set, else the state file.
@@ -69,19 +81,24 @@ func openStore(ctx context.Context, cfg *Config) (state.Store, error) {
 	if path == "" {
 		p, err := state.DefaultStatePath()
 		if err != nil {
-			return nil, fmt.Errorf("state file: %w (set STATE_FILE)", err)
+			return nil, err
 		}
 		path = p
 	}
 	st, err := state.NewFileStore(path, state.FileOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("state file: %w", err)
+		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	return st, nil
 }
 
 // close releases the state store.
-func (s *sweeper) close() error { return s.store.Close() }
+func (s *sweeper) close() error {
+	if s.store == nil {
+		return nil
+	}
+	return s.store.Close()
+}
 
 // reserve is the part of the sweep deadline kept back from the probes for
 // what comes after them (saving state, delivering alerts, pushing metrics).
@@ -99,16 +116,21 @@ const leaseMargin = 15 * time.Second
 // happened, even then.
 func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	start := s.now()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.SweepTimeout)
-	defer cancel()
+	// SWEEP_TIMEOUT_SECONDS bounds a sweep that has no deadline of its
+	// own; a Lambda invocation's deadline wins unless the key was set.
+	if _, ok := ctx.Deadline(); !ok || s.cfg.SweepTimeoutSet {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.SweepTimeout)
+		defer cancel()
+	}
 	deadline, _ := ctx.Deadline()
 	probeCtx, cancelProbes := context.WithDeadline(ctx, deadline.Add(-reserve(time.Until(deadline))))
 	defer cancelProbes()
 	targets := s.cfg.Targets
 	s.log.Debug("sweep starting", "targets", len(targets), "concurrency", s.cfg.Concurrency,
-		"deadline", deadline.UTC().Format(time.RFC3339Nano), "store", s.store.String(), "dry_run", dryRun)
+		"deadline", deadline.UTC().Format(time.RFC3339Nano), "dry_run", dryRun)
 
-	if dryRun {
+	if dryRun || s.store == nil {
 		results := s.runner.Run(probeCtx, targets)
 		rep := newReport(start, s.now(), results)
 		s.logResults(results, rep)
@@ -158,6 +180,7 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	}
 	rep := newReport(start, s.now(), results)
 	rep.addEvents(events)
+	rep.noteStillDown(next)
 	s.logResults(results, rep)
 	s.logEvents(events)
 
