@@ -273,7 +273,7 @@ func (s *FileStore) Close() error {
 
 // Load returns the records of ids in the file, and its outbox.
 func (s *FileStore) Load(ctx context.Context, ids []string) (Loaded, error) {
-	doc, warns, err := s.read(ctx)
+	doc, warns, err := s.read(ctx, true)
 	if err != nil {
 		return Loaded{}, err
 	}
@@ -290,7 +290,7 @@ func (s *FileStore) Load(ctx context.Context, ids []string) (Loaded, error) {
 
 // LoadAll returns every record in the file.
 func (s *FileStore) LoadAll(ctx context.Context) (map[string]TargetState, []Warning, error) {
-	doc, warns, err := s.read(ctx)
+	doc, warns, err := s.read(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -322,7 +322,7 @@ func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) (Sav
 	}
 	// A corrupt file is moved aside here too; its warning was (or would
 	// have been) given by Load.
-	doc, _, err := s.read(ctx)
+	doc, _, err := s.read(ctx, true)
 	if err != nil {
 		return SaveResult{}, err
 	}
@@ -454,7 +454,7 @@ func (s *FileStore) UpdateOutbox(ctx context.Context, lease Lease, u OutboxUpdat
 	if !s.holds(lease) {
 		return fmt.Errorf("update outbox %s: %w", s.path, ErrLeaseLost)
 	}
-	doc, _, err := s.read(ctx)
+	doc, _, err := s.read(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -507,8 +507,10 @@ func (s *FileStore) UpdateOutbox(ctx context.Context, lease Lease, u OutboxUpdat
 }
 
 // read returns the file's document: empty when there is no file, and
-// empty with a Warning when the file is not a state document (moved aside).
-func (s *FileStore) read(ctx context.Context) (fileDoc, []Warning, error) {
+// empty with a Warning when the file is not a state document. moveAside
+// renames such a file out of the way; only a caller holding the lock (a
+// sweep, about to rewrite it) may do that — `pingpanda status` only reads.
+func (s *FileStore) read(ctx context.Context, moveAside bool) (fileDoc, []Warning, error) {
 	empty := fileDoc{Version: fileVersion, Targets: map[string]json.RawMessage{}, Saved: map[string]int64{}, Outbox: map[string]json.RawMessage{}}
 	if err := ctx.Err(); err != nil {
 		return empty, nil, fmt.Errorf("read %s: %w", s.path, err)
@@ -523,6 +525,9 @@ func (s *FileStore) read(ctx context.Context) (fileDoc, []Warning, error) {
 	doc, bad := parseFileDoc(b)
 	if bad == nil {
 		return doc, nil, nil
+	}
+	if !moveAside {
+		return empty, []Warning{{ID: "*", Err: fmt.Errorf("state file %s is unreadable; the next sweep moves it aside and starts afresh: %w", s.path, bad)}}, nil
 	}
 	aside, err := s.moveAside()
 	if err != nil {

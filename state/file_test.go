@@ -274,12 +274,12 @@ func TestFileStoreUnreadableFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := openFileStore(t, path, clock.Now)
-			got, warns, err := s.LoadAll(context.Background())
+			got, warns, err := loadStates(context.Background(), s, []string{"dns:a.example"})
 			if err != nil {
-				t.Fatalf("LoadAll: %v", err)
+				t.Fatalf("Load: %v", err)
 			}
 			if len(got) != 0 || len(warns) != 1 || warns[0].ID != "*" {
-				t.Fatalf("LoadAll = %v, %v; want nothing and one warning for *", got, warns)
+				t.Fatalf("Load = %v, %v; want nothing and one warning for *", got, warns)
 			}
 			aside := fmt.Sprintf("%s.corrupt-%d", path, clock.Now().Unix())
 			if !strings.Contains(warns[0].Err.Error(), aside) {
@@ -402,4 +402,23 @@ func FuzzFileStoreLoad(f *testing.F) {
 			t.Errorf("a save after loading this file was lost: %v", err)
 		}
 	})
+}
+
+func TestLoadAllReportsAnUnreadableFileWithoutMovingIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(path, []byte(`{"version":99}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewFileStore(path, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, warns, err := s.LoadAll(context.Background())
+	if err != nil || len(warns) != 1 || !strings.Contains(warns[0].Err.Error(), "the next sweep moves it aside") {
+		t.Fatalf("LoadAll: %v %v", warns, err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != `{"version":99}` {
+		t.Fatalf("the file was changed or moved: %q %v", b, err)
+	}
 }

@@ -226,3 +226,20 @@ func TestStatsLogAppendsALinePerTargetPerSweep(t *testing.T) {
 		})
 	}
 }
+
+func TestFailOnDownCountsATargetStillDownWhileItsBackoffSkipsIt(t *testing.T) {
+	srv, down := flakyServer(t)
+	down.Store(true)
+	env := append(loopbackEnv(srv.URL), "STATE_FILE="+filepath.Join(t.TempDir(), "state.json"))
+	clock := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	if code, _, _ := runCLIAt(t, now, env, "--fail-on-down"); code != exitDown {
+		t.Fatalf("first sweep: exit %d, want 3", code)
+	}
+	clock = clock.Add(5 * time.Second) // inside the 20 s backoff
+	code, out, _ := runCLIAt(t, now, env, "--fail-on-down", "--json")
+	rep := decodeReport(t, out)
+	if code != exitDown || rep.Summary["still_down"] != 1 || rep.Summary["skipped"] != 1 {
+		t.Fatalf("exit %d, summary %v; want 3 with the skipped target still down", code, rep.Summary)
+	}
+}
