@@ -63,9 +63,21 @@ type Config struct {
 
 	StatsLog statsLogConfig
 
+	Alerts alertConfig
+
 	// values holds every key's effective value and where it came from,
 	// for `pingpanda config`.
 	values map[string]setting
+}
+
+type alertConfig struct {
+	SlackURL, SlackChannel, SlackUsername, SlackIcon string
+	TeamsURL                                         string
+	DiscordURL, DiscordUsername, DiscordAvatar       string
+	SourceName                                       string // ALERT_SOURCE_NAME; empty: decided at start-up
+	Attempts                                         int
+	Backoff                                          time.Duration
+	Outbox                                           state.OutboxPolicy
 }
 
 type statsLogConfig struct {
@@ -465,6 +477,20 @@ func (l *loader) build() *Config {
 		l.problem("STATE_NAMESPACE: %q must be non-empty, without braces, colons or blanks", cfg.Namespace)
 	}
 	cfg.Shard = fmt.Sprintf("%d-of-%d", l.int("SHARD_INDEX"), l.int("SHARD_COUNT"))
+	cfg.Alerts = alertConfig{
+		SlackURL:        l.webhookURL("SLACK_WEBHOOK_URL"),
+		SlackChannel:    l.raw("SLACK_CHANNEL"),
+		SlackUsername:   l.raw("SLACK_USERNAME"),
+		SlackIcon:       l.raw("SLACK_ICON_EMOJI"),
+		TeamsURL:        l.webhookURL("TEAMS_WEBHOOK_URL"),
+		DiscordURL:      l.webhookURL("DISCORD_WEBHOOK_URL"),
+		DiscordUsername: l.raw("DISCORD_USERNAME"),
+		DiscordAvatar:   l.raw("DISCORD_AVATAR_URL"),
+		SourceName:      l.raw("ALERT_SOURCE_NAME"),
+		Attempts:        l.int("NOTIFICATION_RETRY_ATTEMPTS"),
+		Backoff:         l.seconds("NOTIFICATION_RETRY_BACKOFF_SECONDS"),
+		Outbox:          state.OutboxPolicy{MaxEntries: l.int("OUTBOX_MAX_ENTRIES"), MaxAge: l.seconds("OUTBOX_MAX_AGE_SECONDS")},
+	}
 	cfg.StatsLog = statsLogConfig{
 		Enabled: l.bool("STORE_STATS_LOG"),
 		Path:    l.raw("STATS_LOG_FILE"),
@@ -474,6 +500,27 @@ func (l *loader) build() *Config {
 		l.problem("STATS_LOG_FILE: empty, but STORE_STATS_LOG is true")
 	}
 	return cfg
+}
+
+// webhookURL checks a webhook URL without ever quoting it: its path holds
+// the token.
+func (l *loader) webhookURL(key string) string {
+	v := l.raw(key)
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		l.problem("%s: not a URL (value not shown: it holds a token)", key)
+	case u.Scheme != "https" && u.Scheme != "http":
+		l.problem("%s: scheme %q is not https://", key, u.Scheme)
+	case u.Host == "":
+		l.problem("%s: no host in the URL", key)
+	default:
+		return v
+	}
+	return ""
 }
 
 // redisURL checks REDIS_URL without ever quoting it: it may hold a

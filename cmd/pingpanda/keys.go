@@ -32,7 +32,6 @@ type keySpec struct {
 }
 
 const (
-	pendingAlerts  = "alert delivery (Slack, Teams, Discord)"
 	pendingMetrics = "metrics"
 	pendingServe   = "serve mode"
 	pendingShards  = "sharding"
@@ -94,17 +93,19 @@ var keys = []keySpec{
 	{name: "ALERT_THRESHOLD", def: "3", kind: kInt, min: 1, max: 1000, help: "failed checks in a row before a `down` event"},
 	{name: "NOTIFY_RECOVERY", def: "true", kind: kBool, help: "raise a `recovered` event when an alerted target is up again"},
 	{name: "REALERT_INTERVAL_SECONDS", def: "0", kind: kFloat, min: 0, max: maxSeconds, help: "raise a `reminder` event this often while still down; 0 never"},
-	{name: "ALERT_SOURCE_NAME", def: "", kind: kString, pending: pendingAlerts, help: "host name shown in alerts (default: host name or Lambda function name)"},
-	{name: "SLACK_WEBHOOK_URL", def: "", kind: kPending, secret: true, pending: pendingAlerts, help: "Slack incoming-webhook URL"},
-	{name: "SLACK_CHANNEL", def: "", kind: kString, pending: pendingAlerts, help: "Slack channel override"},
-	{name: "SLACK_USERNAME", def: "PingPanda", kind: kString, pending: pendingAlerts, help: "Slack user name"},
-	{name: "SLACK_ICON_EMOJI", def: "", kind: kString, pending: pendingAlerts, help: "Slack icon, e.g. `:panda_face:`"},
-	{name: "TEAMS_WEBHOOK_URL", def: "", kind: kPending, secret: true, pending: pendingAlerts, help: "Microsoft Teams webhook URL (Workflows or legacy connector)"},
-	{name: "DISCORD_WEBHOOK_URL", def: "", kind: kPending, secret: true, pending: pendingAlerts, help: "Discord webhook URL"},
-	{name: "DISCORD_USERNAME", def: "PingPanda", kind: kString, pending: pendingAlerts, help: "Discord user name"},
-	{name: "DISCORD_AVATAR_URL", def: "", kind: kString, pending: pendingAlerts, help: "Discord avatar URL"},
-	{name: "NOTIFICATION_RETRY_ATTEMPTS", def: "3", kind: kInt, min: 1, max: 20, pending: pendingAlerts, help: "delivery attempts per alert per sweep"},
-	{name: "NOTIFICATION_RETRY_BACKOFF_SECONDS", def: "1.0", kind: kFloat, min: 0, max: 600, pending: pendingAlerts, help: "first wait between delivery attempts (doubles)"},
+	{name: "ALERT_SOURCE_NAME", def: "", kind: kString, help: "host name shown in alerts (default: host name or Lambda function name)"},
+	{name: "SLACK_WEBHOOK_URL", def: "", kind: kString, secret: true, help: "Slack incoming-webhook URL"},
+	{name: "SLACK_CHANNEL", def: "", kind: kString, help: "Slack channel override"},
+	{name: "SLACK_USERNAME", def: "PingPanda", kind: kString, help: "Slack user name"},
+	{name: "SLACK_ICON_EMOJI", def: "", kind: kString, help: "Slack icon, e.g. `:panda_face:`"},
+	{name: "TEAMS_WEBHOOK_URL", def: "", kind: kString, secret: true, help: "Microsoft Teams webhook URL (Workflows or legacy connector)"},
+	{name: "DISCORD_WEBHOOK_URL", def: "", kind: kString, secret: true, help: "Discord webhook URL"},
+	{name: "DISCORD_USERNAME", def: "PingPanda", kind: kString, help: "Discord user name"},
+	{name: "DISCORD_AVATAR_URL", def: "", kind: kString, help: "Discord avatar URL"},
+	{name: "NOTIFICATION_RETRY_ATTEMPTS", def: "3", kind: kInt, min: 1, max: 20, help: "delivery attempts per alert per provider per sweep; what still fails waits in the outbox for the next sweep"},
+	{name: "NOTIFICATION_RETRY_BACKOFF_SECONDS", def: "1.0", kind: kFloat, min: 0, max: 600, help: "first wait between delivery attempts (doubles; a 429's Retry-After wins)"},
+	{name: "OUTBOX_MAX_ENTRIES", def: "1000", kind: kInt, min: 1, max: 1000000, help: "undelivered alerts kept for later sweeps; the oldest are dropped beyond it"},
+	{name: "OUTBOX_MAX_AGE_SECONDS", def: "86400", kind: kFloat, min: 60, max: 10 * maxSeconds, help: "undelivered alerts older than this are dropped (with an error log)"},
 
 	// State, flapping, backoff, stats.
 	{name: "REDIS_URL", def: "", kind: kString, secret: true, help: "`redis://` or `rediss://` (TLS) state store, with `user:password@`; unset: the local STATE_FILE"},

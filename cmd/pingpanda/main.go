@@ -268,6 +268,9 @@ func startSweeper(ctx context.Context, cfg *Config, warnings []string, sys stdio
 		state.SetRedisLogger(logger)
 	}
 	sw, err = newSweeper(ctx, cfg, logger, sys.now, dryRun)
+	if err == nil {
+		sw.source = sourceName(cfg.Alerts, sys.environ)
+	}
 	if err != nil {
 		logger.Error("cannot start the sweep", "err", err)
 		closer.Close()

@@ -85,11 +85,6 @@ func (rep *report) addEvents(events []state.Event) {
 	}
 }
 
-type alertsReport struct {
-	Delivered int `json:"delivered"`
-	Pending   int `json:"pending"`
-}
-
 // resultReport is one target's line of the report. Check-specific fields
 // are present only for their check.
 type resultReport struct {

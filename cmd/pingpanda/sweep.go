@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pingpanda/pingpanda/alert"
 	"github.com/pingpanda/pingpanda/probe"
 	"github.com/pingpanda/pingpanda/state"
 )
@@ -20,6 +21,9 @@ type sweeper struct {
 	now    func() time.Time
 	runner *probe.Runner
 	store  state.Store
+	// notifiers deliver alerts; source is the host named in them.
+	notifiers []alert.Notifier
+	source    string
 
 	// afterLoad, when set, runs between loading and saving state; tests
 	// use it to break the store at that point.
@@ -40,10 +44,11 @@ func newSweeper(ctx context.Context, cfg *Config, log *slog.Logger, now func() t
 		}
 	}
 	sw := &sweeper{
-		cfg:   cfg,
-		log:   log,
-		now:   now,
-		store: store,
+		cfg:       cfg,
+		log:       log,
+		now:       now,
+		store:     store,
+		notifiers: newNotifiers(cfg.Alerts),
 		runner: &probe.Runner{
 			Probers: map[probe.Check]probe.Prober{
 				probe.DNS:  dnsProber,
@@ -168,6 +173,9 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	for _, w := range warnings {
 		s.log.Warn("stored state unreadable; the target starts afresh", "id", w.ID, "err", w.Err)
 	}
+	for _, w := range loaded.OutboxWarnings {
+		s.log.Error("queued alert unreadable; it is dropped", "event_id", w.ID, "err", w.Err)
+	}
 	if s.afterLoad != nil {
 		s.afterLoad()
 	}
@@ -188,10 +196,15 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	// kept. The deadline still bounds it.
 	saveCtx, cancelSave := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancelSave()
-	_, err = s.store.Save(saveCtx, lease, state.SaveRequest{States: states, Delete: deleted, Retention: s.cfg.Policy.Retention})
+	queued := s.enqueue(events, start)
+	saved, err := s.store.Save(saveCtx, lease, state.SaveRequest{
+		States: states, Delete: deleted, Retention: s.cfg.Policy.Retention,
+		Enqueue: queued, Outbox: s.cfg.Alerts.Outbox,
+	})
 	if err != nil {
 		return rep, fmt.Errorf("state store %s: cannot save; the stored state is as before this sweep: %w", s.store, err)
 	}
+	rep.Alerts = s.deliver(ctx, saveCtx, lease, outboxAfterSave(loaded.Outbox, queued, saved.Dropped), saved.Dropped)
 	if s.cfg.StatsLog.Enabled {
 		if err := appendStatsLog(s.cfg.StatsLog, start, results, next); err != nil {
 			s.log.Error("cannot append to the stats log", "path", s.cfg.StatsLog.Path, "err", err)
