@@ -29,7 +29,7 @@ test: test-deps
 # test-deps makes sure the tools the integration tests start are present.
 # As root on Debian it installs what is missing; elsewhere it names it.
 # Map: command -> Debian package.
-TEST_TOOLS := ip:iproute2 unshare:util-linux redis-server:redis-server
+TEST_TOOLS := ip:iproute2 unshare:util-linux redis-server:redis-server prometheus-pushgateway:prometheus-pushgateway promtool:prometheus
 test-deps:
 	@missing=""; \
 	for pair in $(TEST_TOOLS); do \
