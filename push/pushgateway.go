@@ -1,0 +1,269 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/push"
+)
+
+// HTTPDoer sends one HTTP request; *http.Client is one. It is the seam
+// tests and callers with their own transport use.
+type HTTPDoer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// DefaultJob is the job a push goes under when the options name none.
+const DefaultJob = "pingpanda"
+
+// defaultTimeout bounds one push when the caller's client is nil and its
+// context has no earlier deadline.
+const defaultTimeout = 10 * time.Second
+
+// maxErrorBody is how much of a refusing gateway's answer a PushError
+// keeps; the rest is neither read nor kept.
+const maxErrorBody = 512
+
+// PushgatewayOptions configure a Pushgateway.
+type PushgatewayOptions struct {
+	// URL is the gateway's base URL, http:// or https://, possibly with a
+	// path prefix (a gateway behind a reverse proxy) but without a query.
+	// Credentials in it (https://user:password@host) are moved to HTTP
+	// basic authentication unless Username is set, which wins.
+	URL string
+	// Job is the job label of the group pushed; empty means DefaultJob.
+	Job string
+	// Instance is the grouping label instance: the shard, such as "0-of-1",
+	// so that shards never overwrite each other's group. Required.
+	Instance string
+	// Username and Password, when either is set, authenticate with HTTP
+	// basic authentication.
+	Username, Password string
+	// Client sends the request; nil means an http.Client with a 10 s
+	// timeout that follows no redirect (a redirected PUT is reported as
+	// the refusal it is, not half-followed).
+	Client HTTPDoer
+}
+
+// Pushgateway pushes a sweep's registry to a Prometheus Pushgateway. It is
+// safe for concurrent use.
+type Pushgateway struct {
+	base               string // scheme://host/prefix, without credentials
+	shown              string // scheme://host, the only part errors show
+	prefix             string // the URL's path, scrubbed from errors like the password
+	job, instance      string
+	username, password string
+	client             HTTPDoer
+	err                error // from the options; returned by every Push
+}
+
+// NewPushgateway returns a Pushgateway. Like client_golang's push.New, it
+// never fails: options it cannot use (a malformed URL, an empty Instance)
+// make every Push return the same error. That error never quotes the URL,
+// which may hold credentials.
+func NewPushgateway(o PushgatewayOptions) *Pushgateway {
+	p := &Pushgateway{
+		job:      o.Job,
+		instance: o.Instance,
+		username: o.Username,
+		password: o.Password,
+		client:   o.Client,
+	}
+	if p.job == "" {
+		p.job = DefaultJob
+	}
+	if p.client == nil {
+		p.client = &http.Client{
+			Timeout: defaultTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		}
+	}
+	u, err := parseGatewayURL(o.URL)
+	if err != nil {
+		p.err = err
+		return p
+	}
+	if p.instance == "" {
+		p.err = errors.New("pushgateway: empty instance (the shard, such as 0-of-1)")
+	}
+	if u.User != nil && o.Username == "" && o.Password == "" {
+		p.username = u.User.Username()
+		p.password, _ = u.User.Password()
+	}
+	u.User = nil
+	p.base = strings.TrimSuffix(u.String(), "/")
+	p.shown = u.Scheme + "://" + u.Host
+	if prefix := strings.Trim(u.EscapedPath(), "/"); prefix != "" {
+		p.prefix = "/" + prefix
+	}
+	return p
+}
+
+// parseGatewayURL checks a gateway URL; its errors do not quote it.
+func parseGatewayURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	switch {
+	case err != nil:
+		return nil, errors.New("pushgateway URL is not a URL (not shown: it may hold credentials)")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("pushgateway URL must start with http:// or https://")
+	case u.Host == "":
+		return nil, errors.New("pushgateway URL has no host")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, errors.New("pushgateway URL must not have a query or fragment (the push path is appended to it)")
+	}
+	return u, nil
+}
+
+// Push replaces the gateway's group {job, instance} with the families of
+// reg (HTTP PUT): a series absent from reg — a target removed from the
+// configuration — disappears from the gateway. It makes one attempt: the
+// next sweep's push replaces the group anyway. A failure is a *PushError
+// when the request was sent; no error names more of the URL than
+// scheme://host, nor holds the password.
+func (p *Pushgateway) Push(ctx context.Context, reg prometheus.Gatherer) error {
+	if p.err != nil {
+		return p.err
+	}
+	rec := &recorder{inner: p.client}
+	pusher := push.New(p.base, p.job).
+		Gatherer(reg).
+		Grouping("instance", p.instance).
+		Client(rec)
+	if p.username != "" || p.password != "" {
+		pusher = pusher.BasicAuth(p.username, p.password)
+	}
+	err := pusher.PushContext(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case rec.status != 0:
+		return &PushError{Gateway: p.shown, Status: rec.status, Body: p.scrub(rec.body)}
+	case rec.err != nil:
+		cause := rec.err
+		var ue *url.Error
+		if errors.As(cause, &ue) {
+			cause = ue.Err // drops the URL and the method
+		}
+		return &PushError{Gateway: p.shown, Err: p.redact(cause)}
+	}
+	// Refused before sending: a gather error, or a series carrying the job
+	// or instance label.
+	return fmt.Errorf("push to %s: %w", p.shown, p.redact(err))
+}
+
+// scrub removes from s every form the password could take, and the URL's
+// path prefix (which may hold a token): a gateway, or a proxy in front of
+// it, may echo the request in its answer.
+func (p *Pushgateway) scrub(s string) string {
+	var secrets []string
+	if p.password != "" {
+		secrets = append(secrets,
+			base64.StdEncoding.EncodeToString([]byte(p.username+":"+p.password)),
+			url.UserPassword(p.username, p.password).String(),
+			url.QueryEscape(p.password),
+			url.PathEscape(p.password),
+			p.password)
+	}
+	if p.prefix != "" {
+		secrets = append(secrets, p.prefix)
+		if unescaped, err := url.PathUnescape(p.prefix); err == nil {
+			secrets = append(secrets, unescaped)
+		}
+	}
+	for _, secret := range secrets {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
+	return s
+}
+
+// redact returns err with its text scrubbed; errors.Is and errors.As still
+// see through it.
+func (p *Pushgateway) redact(err error) error {
+	msg := p.scrub(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	return &redacted{msg: msg, err: err}
+}
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r *redacted) Error() string { return r.msg }
+func (r *redacted) Unwrap() error { return r.err }
+
+// PushError is a push the gateway refused or never answered.
+type PushError struct {
+	// Gateway is scheme://host of the gateway, nothing more.
+	Gateway string
+	// Status is the HTTP status the gateway answered, 0 when it did not
+	// answer.
+	Status int
+	// Body is the start of a refusing gateway's answer (at most 512
+	// bytes), such as the Pushgateway's reason for a 400.
+	Body string
+	// Err is why there was no answer (connection refused, timeout); never
+	// a *url.Error, which would print the URL.
+	Err error
+}
+
+func (e *PushError) Error() string {
+	var b strings.Builder
+	b.WriteString("push to " + e.Gateway + ": ")
+	if e.Status != 0 {
+		fmt.Fprintf(&b, "gateway answered HTTP %d", e.Status)
+		if t := http.StatusText(e.Status); t != "" {
+			b.WriteString(" " + t)
+		}
+		if e.Body != "" {
+			fmt.Fprintf(&b, ": %q", e.Body)
+		}
+	}
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *PushError) Unwrap() error { return e.Err }
+
+// recorder remembers what happened to the one request of a push, so that
+// Push can build its error from facts rather than from client_golang's
+// text (which quotes the URL), and bounds how much of a refusal is read.
+type recorder struct {
+	inner  HTTPDoer
+	status int    // set for an answer other than 200 or 202
+	body   string // its start
+	err    error  // set when there was no answer
+}
+
+func (r *recorder) Do(req *http.Request) (*http.Response, error) {
+	resp, err := r.inner.Do(req)
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted {
+		return resp, nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	r.status = resp.StatusCode
+	r.body = strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp, nil
+}
