@@ -1,0 +1,96 @@
+package push
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func get(t *testing.T, h http.Handler) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, string(body)
+}
+
+func TestLatest(t *testing.T) {
+	var l Latest
+	h := l.Handler()
+
+	t.Run("before the first sweep answers 503 with a short text", func(t *testing.T) {
+		code, body := get(t, h)
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "no sweep has finished yet") {
+			t.Errorf("got %d %q; want 503 saying no sweep has finished", code, body)
+		}
+	})
+	t.Run("serves the registry it was given", func(t *testing.T) {
+		reg := Registry(realisticSweep(t))
+		l.Set(reg)
+		code, body := get(t, h)
+		if code != http.StatusOK {
+			t.Fatalf("got %d; want 200", code)
+		}
+		fams := parseText(t, []byte(body))
+		if v, ok := sample(fams, TargetUp, map[string]string{"check": "dns", "target": "example.com"}); !ok || v != 1 {
+			t.Errorf("target_up of example.com = %v (present: %v); want 1", v, ok)
+		}
+	})
+	t.Run("serves the newest registry once another sweep sets it", func(t *testing.T) {
+		l.Set(Registry(Sweep{At: sweepAt.Add(time.Minute)}))
+		_, body := get(t, h)
+		fams := parseText(t, []byte(body))
+		if _, ok := fams[TargetUp]; ok {
+			t.Error("still serving the previous sweep's targets")
+		}
+		if v, _ := sample(fams, LastSweepTimestamp, nil); v != float64(sweepAt.Add(time.Minute).Unix()) {
+			t.Errorf("last sweep %v; want the newest", v)
+		}
+	})
+	t.Run("a nil registry goes back to 503", func(t *testing.T) {
+		l.Set(nil)
+		if code, _ := get(t, h); code != http.StatusServiceUnavailable {
+			t.Errorf("got %d; want 503", code)
+		}
+	})
+}
+
+func TestLatestServesWhileSweepsSetIt(t *testing.T) {
+	var l Latest
+	srv := httptest.NewServer(l.Handler())
+	t.Cleanup(srv.Close)
+	l.Set(Registry(Sweep{At: sweepAt}))
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			l.Set(Registry(Sweep{At: sweepAt.Add(time.Duration(i) * time.Second)}))
+		}
+	}()
+	for range 50 {
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("got %d: %s", resp.StatusCode, body)
+		}
+		parseText(t, body)
+	}
+	close(stop)
+	wg.Wait()
+}
