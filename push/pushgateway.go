@@ -136,7 +136,9 @@ func (p *Pushgateway) Push(ctx context.Context, reg prometheus.Gatherer) error {
 	if p.err != nil {
 		return p.err
 	}
-	rec := &recorder{inner: p.client}
+	// Read past what is kept by the longest secret, so that one starting
+	// inside the kept part is whole when scrubbed.
+	rec := &recorder{inner: p.client, limit: maxErrorBody + p.longestSecret()}
 	pusher := push.New(p.base, p.job).
 		Gatherer(reg).
 		Grouping("instance", p.instance).
@@ -149,7 +151,7 @@ func (p *Pushgateway) Push(ctx context.Context, reg prometheus.Gatherer) error {
 	case err == nil:
 		return nil
 	case rec.status != 0:
-		return &PushError{Gateway: p.shown, Status: rec.status, Body: p.scrub(rec.body)}
+		return &PushError{Gateway: p.shown, Status: rec.status, Body: errorBody(p.scrub(rec.body))}
 	case rec.err != nil:
 		cause := rec.err
 		var ue *url.Error
@@ -167,6 +169,23 @@ func (p *Pushgateway) Push(ctx context.Context, reg prometheus.Gatherer) error {
 // path prefix (which may hold a token): a gateway, or a proxy in front of
 // it, may echo the request in its answer.
 func (p *Pushgateway) scrub(s string) string {
+	for _, secret := range p.secrets() {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
+	return s
+}
+
+func (p *Pushgateway) longestSecret() int {
+	n := 0
+	for _, s := range p.secrets() {
+		n = max(n, len(s))
+	}
+	return n
+}
+
+// secrets are what scrub removes, encoded forms before the raw ones they
+// contain.
+func (p *Pushgateway) secrets() []string {
 	var secrets []string
 	if p.password != "" {
 		secrets = append(secrets,
@@ -182,10 +201,16 @@ func (p *Pushgateway) scrub(s string) string {
 			secrets = append(secrets, unescaped)
 		}
 	}
-	for _, secret := range secrets {
-		s = strings.ReplaceAll(s, secret, "[redacted]")
+	return secrets
+}
+
+// errorBody is the part of a refusal a PushError keeps: its start, as
+// valid UTF-8.
+func errorBody(s string) string {
+	if len(s) > maxErrorBody {
+		s = s[:maxErrorBody]
 	}
-	return s
+	return strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // redact returns err with its text scrubbed; errors.Is and errors.As still
@@ -246,8 +271,9 @@ func (e *PushError) Unwrap() error { return e.Err }
 // text (which quotes the URL), and bounds how much of a refusal is read.
 type recorder struct {
 	inner  HTTPDoer
+	limit  int    // bytes of a refusal read, at most
 	status int    // set for an answer other than 200 or 202
-	body   string // its start
+	body   string // its start, up to limit bytes
 	err    error  // set when there was no answer
 }
 
@@ -260,10 +286,10 @@ func (r *recorder) Do(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted {
 		return resp, nil
 	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, int64(r.limit)))
 	resp.Body.Close()
 	r.status = resp.StatusCode
-	r.body = strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
+	r.body = string(b)
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	return resp, nil
 }

@@ -459,6 +459,23 @@ func TestPushKeepsOnlyTheStartOfALongRefusal(t *testing.T) {
 	}
 }
 
+func TestPushScrubsASecretCutByTheKeptLength(t *testing.T) {
+	// The password starts a few bytes before the kept length ends, so a
+	// body cut before scrubbing would keep its first characters.
+	srv, _ := recordingGateway(t, http.StatusBadRequest, func(r *http.Request) string {
+		_, pass, _ := r.BasicAuth()
+		return strings.Repeat("x", maxErrorBody-4) + pass + strings.Repeat("y", 100)
+	})
+	err := NewPushgateway(PushgatewayOptions{URL: srv.URL, Instance: "0-of-1", Username: optUser, Password: optPass}).
+		Push(t.Context(), Registry(Sweep{At: sweepAt}))
+	if err == nil {
+		t.Fatal("push succeeded; want an error")
+	}
+	if msg := err.Error(); strings.Contains(msg, optPass[:4]) {
+		t.Errorf("error holds the start of the password: %s", msg[len(msg)-40:])
+	}
+}
+
 func TestPushgatewayOptionsItCannotUse(t *testing.T) {
 	tests := []struct {
 		name string
