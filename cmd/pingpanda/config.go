@@ -63,11 +63,24 @@ type Config struct {
 
 	StatsLog statsLogConfig
 
-	Alerts alertConfig
+	Alerts  alertConfig
+	Metrics metricsConfig
+	Serve   serveConfig
 
 	// values holds every key's effective value and where it came from,
 	// for `pingpanda config`.
 	values map[string]setting
+}
+
+type metricsConfig struct {
+	PushgatewayURL, Job, Username, Password string
+	Textfile                                string
+}
+
+type serveConfig struct {
+	Interval, Jitter, SummaryInterval time.Duration
+	Listen                            bool   // ENABLE_PROMETHEUS
+	Addr                              string // PROMETHEUS_BIND_ADDRESS:PROMETHEUS_PORT
 }
 
 type alertConfig struct {
@@ -491,6 +504,23 @@ func (l *loader) build() *Config {
 		Backoff:         l.seconds("NOTIFICATION_RETRY_BACKOFF_SECONDS"),
 		Outbox:          state.OutboxPolicy{MaxEntries: l.int("OUTBOX_MAX_ENTRIES"), MaxAge: l.seconds("OUTBOX_MAX_AGE_SECONDS")},
 	}
+	cfg.Metrics = metricsConfig{
+		PushgatewayURL: l.pushgatewayURL(),
+		Job:            l.raw("PUSHGATEWAY_JOB"),
+		Username:       l.raw("PUSHGATEWAY_USERNAME"),
+		Password:       l.raw("PUSHGATEWAY_PASSWORD"),
+		Textfile:       l.raw("METRICS_TEXTFILE"),
+	}
+	if cfg.Metrics.Job == "" {
+		l.problem("PUSHGATEWAY_JOB: empty")
+	}
+	cfg.Serve = serveConfig{
+		Interval:        l.seconds("INTERVAL"),
+		Jitter:          l.seconds("JITTER_SECONDS"),
+		SummaryInterval: l.seconds("SUMMARY_INTERVAL_SECONDS"),
+		Listen:          l.bool("ENABLE_PROMETHEUS"),
+		Addr:            net.JoinHostPort(l.raw("PROMETHEUS_BIND_ADDRESS"), strconv.Itoa(l.int("PROMETHEUS_PORT"))),
+	}
 	cfg.StatsLog = statsLogConfig{
 		Enabled: l.bool("STORE_STATS_LOG"),
 		Path:    l.raw("STATS_LOG_FILE"),
@@ -517,6 +547,27 @@ func (l *loader) webhookURL(key string) string {
 		l.problem("%s: scheme %q is not https://", key, u.Scheme)
 	case u.Host == "":
 		l.problem("%s: no host in the URL", key)
+	default:
+		return v
+	}
+	return ""
+}
+
+// pushgatewayURL checks PUSHGATEWAY_URL without quoting it: it may carry
+// credentials.
+func (l *loader) pushgatewayURL() string {
+	v := l.raw("PUSHGATEWAY_URL")
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		l.problem("PUSHGATEWAY_URL: not a URL (value not shown: it may hold credentials)")
+	case u.Scheme != "https" && u.Scheme != "http":
+		l.problem("PUSHGATEWAY_URL: scheme %q is not http:// or https://", u.Scheme)
+	case u.Host == "":
+		l.problem("PUSHGATEWAY_URL: no host in the URL")
 	default:
 		return v
 	}

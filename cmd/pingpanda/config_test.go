@@ -150,7 +150,7 @@ func TestWarnings(t *testing.T) {
 		{"a key far from any gets none", "COMPLETELY_DIFFERENT=1\n", "COMPLETELY_DIFFERENT: unknown key (FILE:1)"},
 		{"an old name is accepted and named deprecated", "FLAPPING_THRESHOLD=4\n", "FLAPPING_THRESHOLD (FILE:1) is deprecated: use FLAP_THRESHOLD"},
 		{"an ignored key of the original says why", "PERSIST_STATS=true\n", "PERSIST_STATS is no longer used and is ignored: state always persists in the state store"},
-		{"a key of a later feature says it has no effect yet", "PUSHGATEWAY_JOB=probes\n", "PUSHGATEWAY_JOB is set, but metrics is not part of this version yet: the value is checked and otherwise ignored"},
+		{"a key of a later feature says it has no effect yet", "SHARD_COUNT=2\n", "SHARD_COUNT is set, but sharding is not part of this version yet: the value is checked and otherwise ignored"},
 		{"a list with its check disabled is named", "CHECK_WEBSITE=https://example.com\n", "CHECK_WEBSITE is set but ENABLE_WEBSITE_CHECK is false: those targets are not checked"},
 		{"a repeated target is checked once", "DOMAINS=example.com,EXAMPLE.com.\n", "DOMAINS: dns:example.com is listed again (first in DOMAINS); checked once"},
 	}

@@ -32,9 +32,7 @@ type keySpec struct {
 }
 
 const (
-	pendingMetrics = "metrics"
-	pendingServe   = "serve mode"
-	pendingShards  = "sharding"
+	pendingShards = "sharding"
 )
 
 const maxSeconds = 365 * 24 * 3600
@@ -83,11 +81,11 @@ var keys = []keySpec{
 	{name: "LOG_BACKUP_COUNT", def: "5", kind: kInt, min: 0, max: 1000, help: "rotated log files to keep"},
 
 	// Serve mode.
-	{name: "INTERVAL", def: "15", kind: kFloat, min: 1, max: maxSeconds, pending: pendingServe, help: "seconds between sweeps in `serve` mode"},
-	{name: "JITTER_SECONDS", def: "5.0", kind: kFloat, min: 0, max: maxSeconds, pending: pendingServe, help: "random spread of INTERVAL in `serve` mode"},
-	{name: "ENABLE_PROMETHEUS", def: "false", kind: kBool, pending: pendingServe, help: "serve /metrics in `serve` mode"},
-	{name: "PROMETHEUS_PORT", def: "9090", kind: kInt, min: 1, max: 65535, pending: pendingServe, help: "port of /metrics"},
-	{name: "PROMETHEUS_BIND_ADDRESS", def: "127.0.0.1", kind: kString, pending: pendingServe, help: "address /metrics listens on"},
+	{name: "INTERVAL", def: "15", kind: kFloat, min: 1, max: maxSeconds, help: "seconds between sweeps in `serve` mode"},
+	{name: "JITTER_SECONDS", def: "5.0", kind: kFloat, min: 0, max: maxSeconds, help: "in `serve` mode, each wait is INTERVAL ± JITTER_SECONDS/2, at random"},
+	{name: "ENABLE_PROMETHEUS", def: "false", kind: kBool, help: "in `serve` mode, listen on PROMETHEUS_BIND_ADDRESS:PROMETHEUS_PORT for /metrics and /healthz"},
+	{name: "PROMETHEUS_PORT", def: "9090", kind: kInt, min: 1, max: 65535, help: "port of /metrics"},
+	{name: "PROMETHEUS_BIND_ADDRESS", def: "127.0.0.1", kind: kString, help: "address /metrics listens on (0.0.0.0 in a container)"},
 
 	// Alerts.
 	{name: "ALERT_THRESHOLD", def: "3", kind: kInt, min: 1, max: 1000, help: "failed checks in a row before a `down` event"},
@@ -120,17 +118,17 @@ var keys = []keySpec{
 	{name: "CIRCUIT_BREAKER_THRESHOLD", def: "5", kind: kInt, min: 1, max: 1000, help: "failures in a row that open the circuit"},
 	{name: "CIRCUIT_BREAKER_COOLDOWN_SECONDS", def: "60", kind: kFloat, min: 0, max: maxSeconds, help: "time the circuit stays open"},
 	{name: "ENABLE_ADVANCED_STATS", def: "false", kind: kBool, ignored: "uptime and latency statistics are always kept in the state store"},
-	{name: "SUMMARY_INTERVAL_SECONDS", def: "0", kind: kFloat, min: 0, max: maxSeconds, pending: pendingServe, help: "log a summary this often in `serve` mode; 0 off"},
+	{name: "SUMMARY_INTERVAL_SECONDS", def: "0", kind: kFloat, min: 0, max: maxSeconds, help: "log a summary this often in `serve` mode; 0 off"},
 	{name: "STORE_STATS_LOG", def: "false", kind: kBool, help: "append one line per target per sweep to STATS_LOG_FILE"},
 	{name: "STATS_LOG_FILE", def: "pingpanda_stats.csv", kind: kString, help: "stats log path"},
 	{name: "STATS_LOG_FORMAT", def: "csv", kind: kEnum, enum: []string{"csv", "json"}, help: "`csv` or `json`"},
 
 	// Metrics and deployment.
-	{name: "PUSHGATEWAY_URL", def: "", kind: kPending, secret: true, pending: pendingMetrics, help: "Prometheus Pushgateway to push to after every sweep"},
-	{name: "PUSHGATEWAY_JOB", def: "pingpanda", kind: kString, pending: pendingMetrics, help: "Pushgateway job name"},
-	{name: "PUSHGATEWAY_USERNAME", def: "", kind: kString, pending: pendingMetrics, help: "Pushgateway basic-auth user"},
-	{name: "PUSHGATEWAY_PASSWORD", def: "", kind: kString, secret: true, pending: pendingMetrics, help: "Pushgateway basic-auth password"},
-	{name: "METRICS_TEXTFILE", def: "", kind: kString, pending: pendingMetrics, help: "write metrics for node_exporter's textfile collector"},
+	{name: "PUSHGATEWAY_URL", def: "", kind: kString, secret: true, help: "Prometheus Pushgateway to push every sweep's metrics to (PUT, grouped by job and instance = shard)"},
+	{name: "PUSHGATEWAY_JOB", def: "pingpanda", kind: kString, help: "Pushgateway job name"},
+	{name: "PUSHGATEWAY_USERNAME", def: "", kind: kString, help: "Pushgateway basic-auth user"},
+	{name: "PUSHGATEWAY_PASSWORD", def: "", kind: kString, secret: true, help: "Pushgateway basic-auth password"},
+	{name: "METRICS_TEXTFILE", def: "", kind: kString, help: "write every sweep's metrics to this file (atomically) for node_exporter's textfile collector"},
 	{name: "SHARD_INDEX", def: "0", kind: kInt, min: 0, max: 100000, pending: pendingShards, help: "this process's shard (default `JOB_COMPLETION_INDEX`)"},
 	{name: "SHARD_COUNT", def: "1", kind: kInt, min: 1, max: 100000, pending: pendingShards, help: "number of shards"},
 

@@ -84,6 +84,7 @@ const usage = `usage: pingpanda [command] [flags]
 
 commands:
   sweep    probe every target once, save state, print the report and exit (the default)
+  serve    sweep every INTERVAL ± JITTER_SECONDS/2 until stopped; /metrics and /healthz
   status   print every target's stored state: status, since, availability, latency, breaker
   config   check the configuration and print the effective values (secrets redacted)
 
@@ -147,15 +148,13 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("unexpected argument %q", args[0])
 		}
 		switch args[0] {
-		case "sweep", "config", "status":
+		case "sweep", "config", "status", "serve":
 			o.command = args[0]
-		case "serve":
-			return o, fmt.Errorf("command %q is not part of this version yet", args[0])
 		case "help":
 			fmt.Fprint(stderr, usage)
 			return o, flag.ErrHelp
 		default:
-			return o, fmt.Errorf("unknown command %q (want sweep, status or config)", args[0])
+			return o, fmt.Errorf("unknown command %q (want sweep, serve, status or config)", args[0])
 		}
 		seenCommand = true
 		args = args[1:]
@@ -219,8 +218,11 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		return exitOK
 	}
 
-	if opts.command == "status" {
+	switch opts.command {
+	case "status":
 		return runStatus(ctx, cfg, sys, opts.json)
+	case "serve":
+		return runServe(ctx, cfg, warnings, sys)
 	}
 	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, opts.dryRun)
 	if sw == nil {

@@ -28,6 +28,10 @@ type report struct {
 	Results []resultReport `json:"results"`
 	Events  []eventReport  `json:"events"`
 	Alerts  alertsReport   `json:"alerts"`
+	// PushFailed is set when the sweep's metrics could not be published
+	// (Pushgateway or textfile); PushError says why.
+	PushFailed bool   `json:"push_failed"`
+	PushError  string `json:"push_error,omitempty"`
 }
 
 type summary struct {

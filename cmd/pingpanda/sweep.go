@@ -9,6 +9,7 @@ import (
 
 	"github.com/pingpanda/pingpanda/alert"
 	"github.com/pingpanda/pingpanda/probe"
+	"github.com/pingpanda/pingpanda/push"
 	"github.com/pingpanda/pingpanda/state"
 )
 
@@ -24,6 +25,10 @@ type sweeper struct {
 	// notifiers deliver alerts; source is the host named in them.
 	notifiers []alert.Notifier
 	source    string
+	// Metrics outlets: the Pushgateway (nil when unset) and, in serve
+	// mode, the registry /metrics serves.
+	pushgateway *push.Pushgateway
+	latest      *push.Latest
 
 	// afterLoad, when set, runs between loading and saving state; tests
 	// use it to break the store at that point.
@@ -44,11 +49,12 @@ func newSweeper(ctx context.Context, cfg *Config, log *slog.Logger, now func() t
 		}
 	}
 	sw := &sweeper{
-		cfg:       cfg,
-		log:       log,
-		now:       now,
-		store:     store,
-		notifiers: newNotifiers(cfg.Alerts),
+		cfg:         cfg,
+		log:         log,
+		now:         now,
+		store:       store,
+		notifiers:   newNotifiers(cfg.Alerts),
+		pushgateway: newPushgateway(cfg.Metrics, cfg.Shard),
 		runner: &probe.Runner{
 			Probers: map[probe.Check]probe.Prober{
 				probe.DNS:  dnsProber,
@@ -205,6 +211,11 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 		return rep, fmt.Errorf("state store %s: cannot save; the stored state is as before this sweep: %w", s.store, err)
 	}
 	rep.Alerts = s.deliver(ctx, saveCtx, lease, outboxAfterSave(loaded.Outbox, queued, saved.Dropped), saved.Dropped)
+	if err := s.publish(saveCtx, push.Sweep{
+		At: start, Duration: s.now().Sub(start), Results: results, States: next, AlertsPending: rep.Alerts.Pending,
+	}); err != nil {
+		rep.PushFailed, rep.PushError = true, err.Error()
+	}
 	if s.cfg.StatsLog.Enabled {
 		if err := appendStatsLog(s.cfg.StatsLog, start, results, next); err != nil {
 			s.log.Error("cannot append to the stats log", "path", s.cfg.StatsLog.Path, "err", err)
