@@ -290,8 +290,9 @@ func TestLogsAreJSONOffATerminalAndNeverShowSecrets(t *testing.T) {
 	}
 }
 
-func TestTheTimeoutFlagBoundsTheSweep(t *testing.T) {
-	// A server that never answers, a 10 s attempt timeout, and --timeout 1s.
+// silentServer accepts requests and never answers them, until the client
+// gives up or the test ends.
+func silentServer(t *testing.T) *httptest.Server {
 	hang := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -299,8 +300,13 @@ func TestTheTimeoutFlagBoundsTheSweep(t *testing.T) {
 		case <-hang:
 		}
 	}))
-	defer srv.Close()
-	defer close(hang)
+	t.Cleanup(func() { close(hang); srv.Close() })
+	return srv
+}
+
+func TestTheTimeoutFlagBoundsTheSweep(t *testing.T) {
+	// A server that never answers, a 10 s attempt timeout, and --timeout 1s.
+	srv := silentServer(t)
 	start := time.Now()
 	code, out, _ := runCLI(t, loopbackEnv(srv.URL), "--timeout", "1s", "--json")
 	if elapsed := time.Since(start); elapsed > 3*time.Second {
@@ -312,15 +318,7 @@ func TestTheTimeoutFlagBoundsTheSweep(t *testing.T) {
 }
 
 func TestAnInterruptedSweepPrintsItsReportAndExitsOne(t *testing.T) {
-	hang := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-hang:
-		}
-	}))
-	defer srv.Close()
-	defer close(hang)
+	srv := silentServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel) // as SIGTERM would
 	var stdout, stderr bytes.Buffer
