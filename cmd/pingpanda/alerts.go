@@ -84,7 +84,11 @@ func (s *sweeper) enqueue(events []state.Event, at time.Time) []state.OutboxEntr
 	var out []state.OutboxEntry
 	for _, e := range events {
 		if e.Kind.Alert() {
-			out = append(out, state.OutboxEntry{Event: e, Pending: slices.Clone(names), QueuedAt: at})
+			// A millisecond apart (the stores keep milliseconds), so that
+			// the outbox's oldest-first order is the order they happened
+			// in: flap_resolved before the status it releases.
+			queued := at.Add(time.Duration(len(out)) * time.Millisecond)
+			out = append(out, state.OutboxEntry{Event: e, Pending: slices.Clone(names), QueuedAt: queued})
 		}
 	}
 	return out
@@ -126,15 +130,14 @@ func outboxAfterSave(loaded, queued []state.OutboxEntry, dropped []state.Dropped
 	return out
 }
 
-// updateMargin is kept back from delivery for marking what was delivered.
-const updateMargin = time.Second
-
 // deliver sends every pending alert, oldest first, each provider on its
-// own, then records the outcome in the outbox (one round trip). Alerts that
-// fail stay for the next sweep. Delivery stops in time to record, before
-// the deadline; after a signal it is left to the next sweep.
-func (s *sweeper) deliver(ctx, recordCtx context.Context, lease state.Lease, outbox []state.OutboxEntry, dropped []state.DroppedEntry) alertsReport {
-	var rep alertsReport
+// own, until deliverBy; it fills rep and returns the function that records
+// the outcome in the outbox (one round trip), for the caller to run. Alerts
+// that fail stay for the next sweep. After a signal, delivery is left to
+// the next sweep.
+func (s *sweeper) deliver(ctx context.Context, deliverBy time.Time, lease state.Lease, outbox []state.OutboxEntry, dropped []state.DroppedEntry, out *alertsReport) (record func(context.Context)) {
+	rep := out
+	nothing := func(context.Context) {}
 	for _, d := range dropped {
 		rep.Dropped++
 		for _, p := range d.Entry.Pending {
@@ -144,7 +147,7 @@ func (s *sweeper) deliver(ctx, recordCtx context.Context, lease state.Lease, out
 			"id", d.Entry.Event.TargetID, "reason", string(d.Reason), "pending", strings.Join(d.Entry.Pending, ","), "attempts", d.Entry.Attempts)
 	}
 	if len(outbox) == 0 {
-		return rep
+		return nothing
 	}
 
 	configured := map[string]alert.Notifier{}
@@ -170,8 +173,7 @@ func (s *sweeper) deliver(ctx, recordCtx context.Context, lease state.Lease, out
 
 	var outcomes []alert.Outcome
 	if ctx.Err() == nil {
-		dl, _ := ctx.Deadline()
-		dctx, cancel := context.WithDeadline(ctx, dl.Add(-updateMargin))
+		dctx, cancel := context.WithDeadline(ctx, deliverBy)
 		retry := alert.Retry{Attempts: s.cfg.Alerts.Attempts, Backoff: s.cfg.Alerts.Backoff}
 		var (
 			mu sync.Mutex
@@ -216,10 +218,11 @@ func (s *sweeper) deliver(ctx, recordCtx context.Context, lease state.Lease, out
 			}
 		}
 	}
-	if err := s.store.UpdateOutbox(recordCtx, lease, update); err != nil {
-		// Delivered alerts stay queued and are sent again next sweep,
-		// with the same event ID; none is lost.
-		s.log.Error("cannot record alert deliveries; they will be sent again next sweep", "store", s.store.String(), "err", err)
+	return func(ctx context.Context) {
+		if err := s.store.UpdateOutbox(ctx, lease, update); err != nil {
+			// Delivered alerts stay queued and are sent again next
+			// sweep, with the same event ID; none is lost.
+			s.log.Error("cannot record alert deliveries; they will be sent again next sweep", "store", s.store.String(), "err", err)
+		}
 	}
-	return rep
 }

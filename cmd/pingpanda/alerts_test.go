@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pingpanda/pingpanda/state"
 )
 
 // receiver stands in for a webhook provider: it records every request
@@ -182,5 +184,36 @@ func TestAWebhookThatNeverAnswersCannotPushTheSweepPastItsDeadline(t *testing.T)
 	}
 	if !strings.Contains(log, `"msg":"alert not delivered; it stays in the outbox for the next sweep","provider":"slack"`) {
 		t.Errorf("the log should say Slack's alert waits for the next sweep:\n%s", log)
+	}
+}
+
+func TestAlertsAreDeliveredEvenWhenATargetHangsUntilAShortDeadline(t *testing.T) {
+	for _, timeout := range []string{"3s", "6s"} {
+		t.Run("with --timeout "+timeout, func(t *testing.T) {
+			silent := silentServer(t)
+			w := newAlertWorld(t, "ALERT_THRESHOLD=1", "CHECK_WEBSITE="+silent.URL)
+			rep, log := w.sweep(t, "--timeout", timeout)
+			if len(w.slack.delivered()) != 1 || len(w.discord.delivered()) != 1 || rep.Alerts.Delivered != 3 {
+				t.Fatalf("alerts %+v; a target hanging to the deadline must leave time to deliver:\n%s", rep.Alerts, log)
+			}
+		})
+	}
+}
+
+func TestEventsOfOneSweepKeepTheirOrderInTheOutbox(t *testing.T) {
+	sw := &sweeper{notifiers: newNotifiers(alertConfig{SlackURL: "https://hooks.slack.test/x"})}
+	at := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	var events []state.Event
+	for i, k := range []state.Kind{state.KindFlapResolved, state.KindDown, state.KindCertWarning} {
+		// IDs that sort against the order the events happened in.
+		events = append(events, state.Event{ID: strings.Repeat("f", 3-i), Kind: k})
+	}
+	got := outboxAfterSave(nil, sw.enqueue(events, at), nil)
+	var kinds []string
+	for _, e := range got {
+		kinds = append(kinds, string(e.Event.Kind))
+	}
+	if strings.Join(kinds, " ") != "flap_resolved down cert_warning" {
+		t.Fatalf("outbox order %v; want the order the events happened in", kinds)
 	}
 }

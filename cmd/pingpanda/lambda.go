@@ -6,9 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
+
+// lambdaMargin is the end of an invocation kept for unlocking and
+// returning the report.
+const lambdaMargin = 2 * time.Second
 
 // lambdaStateFile is the state file in Lambda when none is configured.
 const lambdaStateFile = "/tmp/pingpanda/state.json"
@@ -52,9 +57,15 @@ func runLambda(sys stdio) int {
 	}
 	defer closeAll()
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (*report, error) {
-		if _, ok := ctx.Deadline(); !ok {
+		dl, ok := ctx.Deadline()
+		if !ok {
 			return nil, errors.New("the invocation has no deadline")
 		}
+		// End the sweep early enough to release the lease and post the
+		// report: past the deadline Lambda kills the invocation, the
+		// report is lost and asynchronous invocations are retried.
+		ctx, cancel := context.WithDeadline(ctx, dl.Add(-lambdaMargin))
+		defer cancel()
 		sw.log.Debug("invocation", "event_bytes", len(event))
 		rep, err := sw.run(ctx, false)
 		if err != nil {

@@ -49,6 +49,9 @@ type stdio struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, a second one gets the default behaviour:
+	// it ends the process at once.
+	context.AfterFunc(ctx, stop)
 	dir, _ := os.Getwd()
 	sys := stdio{
 		stdout:    os.Stdout,
@@ -142,6 +145,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
+			if o.command == "serve" && (o.json || o.failOnDown) {
+				return o, errors.New("serve prints no report: --json and --fail-on-down do not apply")
+			}
 			return o, nil
 		}
 		if seenCommand {
@@ -222,7 +228,7 @@ func run(ctx context.Context, args []string, sys stdio) int {
 	case "status":
 		return runStatus(ctx, cfg, sys, opts.json)
 	case "serve":
-		return runServe(ctx, cfg, warnings, sys)
+		return runServe(ctx, cfg, warnings, sys, opts.dryRun)
 	}
 	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, opts.dryRun)
 	if sw == nil {

@@ -22,9 +22,10 @@ const serveShutdown = 300 * time.Millisecond
 // followed at once by the next), /metrics and /healthz on
 // PROMETHEUS_BIND_ADDRESS:PROMETHEUS_PORT when ENABLE_PROMETHEUS is true,
 // until ctx ends (SIGTERM, SIGINT): then the running sweep is cancelled,
-// what it learned is saved, and it exits 0.
-func runServe(ctx context.Context, cfg *Config, warnings []string, sys stdio) int {
-	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, false)
+// what it learned is saved, and it exits 0. With dryRun every sweep only
+// probes: no state, no alerts, no pushes (/metrics still shows them).
+func runServe(ctx context.Context, cfg *Config, warnings []string, sys stdio, dryRun bool) int {
+	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, dryRun)
 	if sw == nil {
 		return code
 	}
@@ -55,7 +56,7 @@ func runServe(ctx context.Context, cfg *Config, warnings []string, sys stdio) in
 	var lastSummary time.Time
 	for ctx.Err() == nil {
 		start := time.Now()
-		rep, err := sw.run(ctx, false)
+		rep, err := sw.run(ctx, dryRun)
 		health.record(start, err)
 		if err != nil {
 			sw.log.Error("the sweep could not complete; the next one tries again", "err", err)

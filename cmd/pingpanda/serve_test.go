@@ -139,3 +139,32 @@ func TestServeSaysClearlyWhenItsPortIsTaken(t *testing.T) {
 		t.Errorf("a crash trace instead of a message:\n%s", errOut)
 	}
 }
+
+func TestServeDryRunWritesNoStateAndSendsNoAlert(t *testing.T) {
+	w := newAlertWorld(t, "ALERT_THRESHOLD=1", "INTERVAL=1", "JITTER_SECONDS=0")
+	w.down(true)
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	code, _, errOut := runCLIContext(t, ctx, append(w.env, "STATE_FILE="+statePath), "serve", "--dry-run")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(statePath); !os.IsNotExist(err) {
+		t.Errorf("serve --dry-run wrote state (%v)", err)
+	}
+	if n := len(w.slack.delivered()) + len(w.discord.delivered()); n != 0 {
+		t.Errorf("serve --dry-run sent %d alerts", n)
+	}
+	if !strings.Contains(errOut, `"msg":"sweep done"`) {
+		t.Errorf("no sweep ran:\n%s", errOut)
+	}
+}
+
+func TestServeRefusesFlagsThatDoNotApply(t *testing.T) {
+	for _, flag := range []string{"--json", "--fail-on-down"} {
+		if code, _, errOut := runCLI(t, nil, "serve", flag); code != exitConfig || !strings.Contains(errOut, "serve prints no report") {
+			t.Errorf("serve %s: exit %d, %s", flag, code, errOut)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pingpanda/pingpanda/alert"
@@ -112,10 +113,17 @@ func (s *sweeper) close() error {
 }
 
 // reserve is the part of the sweep deadline kept back from the probes for
-// what comes after them (saving state, delivering alerts, pushing metrics).
+// what comes after them: saving state, delivering alerts, then recording
+// the deliveries and pushing metrics (the last quarter of it, see
+// recordMargin). A fifth of the deadline, at least 2 s and at most 10 s,
+// and never more than half.
 func reserve(total time.Duration) time.Duration {
-	return min(total/10, 5*time.Second)
+	return min(max(total/5, 2*time.Second), 10*time.Second, total/2)
 }
+
+// recordMargin is the end of the reserve kept back from delivering alerts,
+// for recording what was delivered and pushing metrics.
+func recordMargin(reserve time.Duration) time.Duration { return reserve / 4 }
 
 // leaseMargin is how long the lease outlives the sweep deadline, so that a
 // sweep finishing at its deadline still holds it while it saves.
@@ -135,7 +143,8 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 		defer cancel()
 	}
 	deadline, _ := ctx.Deadline()
-	probeCtx, cancelProbes := context.WithDeadline(ctx, deadline.Add(-reserve(time.Until(deadline))))
+	kept := reserve(time.Until(deadline))
+	probeCtx, cancelProbes := context.WithDeadline(ctx, deadline.Add(-kept))
 	defer cancelProbes()
 	targets := s.cfg.Targets
 	s.log.Debug("sweep starting", "targets", len(targets), "concurrency", s.cfg.Concurrency,
@@ -145,6 +154,11 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 		results := s.runner.Run(probeCtx, targets)
 		rep := newReport(start, s.now(), results)
 		s.logResults(results, rep)
+		if s.latest != nil {
+			// serve --dry-run still shows what it probed on /metrics;
+			// nothing is pushed or written.
+			s.latest.Set(push.Registry(push.Sweep{At: start, Duration: s.now().Sub(start), Results: results}))
+		}
 		return rep, nil
 	}
 
@@ -180,14 +194,16 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 		s.log.Warn("stored state unreadable; the target starts afresh", "id", w.ID, "err", w.Err)
 	}
 	for _, w := range loaded.OutboxWarnings {
-		s.log.Error("queued alert unreadable; it is dropped", "event_id", w.ID, "err", w.Err)
+		s.log.Error("queued alert unreadable (written by another version?); left in place until the outbox limits drop it",
+			"event_id", w.ID, "err", w.Err)
 	}
 	if s.afterLoad != nil {
 		s.afterLoad()
 	}
 
 	results := s.probeDue(probeCtx, targets, prev, start)
-	next, events, deleted := state.Apply(prev, observations(ctx, results), start, s.cfg.Policy)
+	obs := observations(ctx, results)
+	next, events, deleted := state.Apply(prev, obs, start, s.cfg.Policy)
 	states := make([]state.TargetState, 0, len(next))
 	for _, t := range targets {
 		states = append(states, next[t.ID()])
@@ -210,12 +226,21 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("state store %s: cannot save; the stored state is as before this sweep: %w", s.store, err)
 	}
-	rep.Alerts = s.deliver(ctx, saveCtx, lease, outboxAfterSave(loaded.Outbox, queued, saved.Dropped), saved.Dropped)
+	var alertsRep alertsReport
+	record := s.deliver(ctx, deadline.Add(-recordMargin(kept)), lease, outboxAfterSave(loaded.Outbox, queued, saved.Dropped), saved.Dropped, &alertsRep)
+	rep.Alerts = alertsRep
+	// Recording the deliveries and pushing metrics share the end of the
+	// reserve, side by side, so a stuck Pushgateway cannot cost a record.
+	var wg sync.WaitGroup
+	wg.Go(func() { record(saveCtx) })
+	// A check the signal cut short is published as what Apply learned
+	// from it: nothing.
 	if err := s.publish(saveCtx, push.Sweep{
-		At: start, Duration: s.now().Sub(start), Results: results, States: next, AlertsPending: rep.Alerts.Pending,
+		At: start, Duration: s.now().Sub(start), Results: obs, States: next, AlertsPending: rep.Alerts.Pending,
 	}); err != nil {
 		rep.PushFailed, rep.PushError = true, err.Error()
 	}
+	wg.Wait()
 	if s.cfg.StatsLog.Enabled {
 		if err := appendStatsLog(s.cfg.StatsLog, start, results, next); err != nil {
 			s.log.Error("cannot append to the stats log", "path", s.cfg.StatsLog.Path, "err", err)
