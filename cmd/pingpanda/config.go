@@ -24,7 +24,9 @@ import (
 
 // Config is the validated configuration of one run.
 type Config struct {
-	Targets []probe.Target
+	// Targets are this shard's share of AllTargets.
+	Targets    []probe.Target
+	AllTargets []probe.Target
 
 	SuccessCodes    probe.CodeSet
 	SSLWarnDays     float64
@@ -160,6 +162,15 @@ func loadConfig(src configSources) (*Config, []string, error) {
 	}
 	for k, v := range src.flags {
 		l.set(k, v, "flag", 0)
+	}
+	// A Kubernetes Indexed Job gives each pod its index; it is the shard
+	// unless SHARD_INDEX says otherwise.
+	if l.values["SHARD_INDEX"].source == "default" {
+		for _, kv := range src.environ {
+			if v, ok := strings.CutPrefix(kv, "JOB_COMPLETION_INDEX="); ok {
+				l.values["SHARD_INDEX"] = setting{value: v, source: "JOB_COMPLETION_INDEX"}
+			}
+		}
 	}
 	cfg := l.build()
 	if len(l.problems) > 0 {
@@ -490,6 +501,8 @@ func (l *loader) build() *Config {
 		l.problem("STATE_NAMESPACE: %q must be non-empty, without braces, colons or blanks", cfg.Namespace)
 	}
 	cfg.Shard = fmt.Sprintf("%d-of-%d", l.int("SHARD_INDEX"), l.int("SHARD_COUNT"))
+	cfg.AllTargets = cfg.Targets
+	cfg.Targets = shardTargets(cfg.AllTargets, l.int("SHARD_INDEX"), l.int("SHARD_COUNT"))
 	cfg.Alerts = alertConfig{
 		SlackURL:        l.webhookURL("SLACK_WEBHOOK_URL"),
 		SlackChannel:    l.raw("SLACK_CHANNEL"),

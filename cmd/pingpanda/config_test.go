@@ -150,7 +150,6 @@ func TestWarnings(t *testing.T) {
 		{"a key far from any gets none", "COMPLETELY_DIFFERENT=1\n", "COMPLETELY_DIFFERENT: unknown key (FILE:1)"},
 		{"an old name is accepted and named deprecated", "FLAPPING_THRESHOLD=4\n", "FLAPPING_THRESHOLD (FILE:1) is deprecated: use FLAP_THRESHOLD"},
 		{"an ignored key of the original says why", "PERSIST_STATS=true\n", "PERSIST_STATS is no longer used and is ignored: state always persists in the state store"},
-		{"a key of a later feature says it has no effect yet", "SHARD_COUNT=2\n", "SHARD_COUNT is set, but sharding is not part of this version yet: the value is checked and otherwise ignored"},
 		{"a list with its check disabled is named", "CHECK_WEBSITE=https://example.com\n", "CHECK_WEBSITE is set but ENABLE_WEBSITE_CHECK is false: those targets are not checked"},
 		{"a repeated target is checked once", "DOMAINS=example.com,EXAMPLE.com.\n", "DOMAINS: dns:example.com is listed again (first in DOMAINS); checked once"},
 	}
@@ -255,5 +254,28 @@ func TestAFileReferenceReadsTheSecretAndConfigShowsOnlyTheReference(t *testing.T
 	code, out, _ := runCLI(t, []string{"REDIS_URL=file:" + secret}, "config")
 	if code != exitOK || strings.Contains(out, "s3cr3t") || !strings.Contains(out, "REDIS_URL=REDACTED") {
 		t.Errorf("exit %d; config should show the reference redacted, never the secret:\n%s", code, out)
+	}
+}
+
+func TestShardIndexComesFromAnIndexedJob(t *testing.T) {
+	targets := "CHECK_WEBSITE=https://a.example,https://b.example,https://c.example,https://d.example"
+	env := []string{"ENABLE_WEBSITE_CHECK=true", "ENABLE_DNS=false", "ENABLE_PING=false", targets, "SHARD_COUNT=2"}
+	total := 0
+	for _, idx := range []string{"0", "1"} {
+		cfg, _, err := loadConfig(configSources{environ: append(env, "JOB_COMPLETION_INDEX="+idx)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Shard != idx+"-of-2" || cfg.values["SHARD_INDEX"].source != "JOB_COMPLETION_INDEX" || len(cfg.AllTargets) != 4 {
+			t.Fatalf("shard %s from %s, %d targets in all", cfg.Shard, cfg.values["SHARD_INDEX"].source, len(cfg.AllTargets))
+		}
+		total += len(cfg.Targets)
+	}
+	if total != 4 {
+		t.Errorf("the two shards probe %d targets between them, want 4", total)
+	}
+	cfg, _, err := loadConfig(configSources{environ: append(env, "JOB_COMPLETION_INDEX=1", "SHARD_INDEX=0")})
+	if err != nil || cfg.Shard != "0-of-2" {
+		t.Errorf("SHARD_INDEX should win over JOB_COMPLETION_INDEX: %v %v", cfg, err)
 	}
 }

@@ -6,11 +6,10 @@ type kind int
 const (
 	kString kind = iota
 	kBool
-	kInt     // whole number within [min, max]
-	kFloat   // number within [min, max]
-	kList    // comma-separated, blanks dropped
-	kEnum    // one of enum, case-insensitive
-	kPending // accepted and type-checked later, by the feature that uses it
+	kInt   // whole number within [min, max]
+	kFloat // number within [min, max]
+	kList  // comma-separated, blanks dropped
+	kEnum  // one of enum, case-insensitive
 )
 
 // keySpec describes one configuration key. The table below is the single
@@ -31,9 +30,7 @@ type keySpec struct {
 	ignored string
 }
 
-const (
-	pendingShards = "sharding"
-)
+const ()
 
 const maxSeconds = 365 * 24 * 3600
 
@@ -129,8 +126,8 @@ var keys = []keySpec{
 	{name: "PUSHGATEWAY_USERNAME", def: "", kind: kString, help: "Pushgateway basic-auth user"},
 	{name: "PUSHGATEWAY_PASSWORD", def: "", kind: kString, secret: true, help: "Pushgateway basic-auth password"},
 	{name: "METRICS_TEXTFILE", def: "", kind: kString, help: "write every sweep's metrics to this file (atomically) for node_exporter's textfile collector"},
-	{name: "SHARD_INDEX", def: "0", kind: kInt, min: 0, max: 100000, pending: pendingShards, help: "this process's shard (default `JOB_COMPLETION_INDEX`)"},
-	{name: "SHARD_COUNT", def: "1", kind: kInt, min: 1, max: 100000, pending: pendingShards, help: "number of shards"},
+	{name: "SHARD_INDEX", def: "0", kind: kInt, min: 0, max: 100000, help: "this process's shard, 0 to SHARD_COUNT-1 (default: `JOB_COMPLETION_INDEX` of a Kubernetes Indexed Job); it probes only the targets rendezvous hashing gives it"},
+	{name: "SHARD_COUNT", def: "1", kind: kInt, min: 1, max: 100000, help: "number of shards splitting the targets between them"},
 
 	// The original's keys with no use here.
 	{name: "PERSIST_STATS", def: "false", kind: kBool, ignored: "state always persists in the state store"},

@@ -85,7 +85,7 @@ func runStatus(ctx context.Context, cfg *Config, sys stdio, asJSON bool) int {
 func statusRows(cfg *Config, all map[string]state.TargetState, now time.Time) ([]statusTarget, statusSummary) {
 	var ids []string
 	configured := map[string]bool{}
-	for _, t := range cfg.Targets {
+	for _, t := range cfg.AllTargets {
 		ids = append(ids, t.ID())
 		configured[t.ID()] = true
 	}
@@ -107,7 +107,7 @@ func statusRows(cfg *Config, all map[string]state.TargetState, now time.Time) ([
 		s, ok := all[id]
 		if !ok {
 			s = state.TargetState{ID: id, Status: state.Unknown}
-			for _, t := range cfg.Targets {
+			for _, t := range cfg.AllTargets {
 				if t.ID() == id {
 					s.Check, s.Target, s.Name = string(t.Check), t.Address, t.Name
 				}

@@ -147,7 +147,7 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	probeCtx, cancelProbes := context.WithDeadline(ctx, deadline.Add(-kept))
 	defer cancelProbes()
 	targets := s.cfg.Targets
-	s.log.Debug("sweep starting", "targets", len(targets), "concurrency", s.cfg.Concurrency,
+	s.log.Debug("sweep starting", "targets", len(targets), "shard", s.cfg.Shard, "concurrency", s.cfg.Concurrency,
 		"deadline", deadline.UTC().Format(time.RFC3339Nano), "dry_run", dryRun)
 
 	if dryRun || s.store == nil {
