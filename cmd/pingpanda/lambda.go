@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/pingpanda/pingpanda/probe"
 )
 
 // lambdaMargin is the end of an invocation kept for unlocking and
@@ -51,30 +55,114 @@ func runLambda(sys stdio) int {
 		warnings = append(warnings, "neither REDIS_URL nor STATE_FILE is set: state lives in "+lambdaStateFile+
 			" and is lost on every cold start, so failure counts and alerts reset; set REDIS_URL")
 	}
+	if cfg.PingMode != probe.PingTCP && hasCheck(cfg.Targets, probe.Ping) {
+		warnings = append(warnings, lambdaNoICMP)
+	}
 	sw, closeAll, code := startSweeper(context.Background(), cfg, warnings, sys, false)
 	if sw == nil {
 		return code
 	}
 	defer closeAll()
-	lambda.Start(func(ctx context.Context, event json.RawMessage) (*report, error) {
-		dl, ok := ctx.Deadline()
-		if !ok {
-			return nil, errors.New("the invocation has no deadline")
+	lambdaSweeper(sw)
+	lambda.Start(lambdaHandler{sw})
+	return exitOK
+}
+
+// lambdaNoICMP says why ping targets are unsupported in Lambda.
+const lambdaNoICMP = "ICMP is not available in AWS Lambda: ping targets are reported unsupported (never down); " +
+	"set PING_MODE=tcp to check them by TCP connect time instead"
+
+// lambdaSweeper fits a sweeper to Lambda: ICMP cannot leave a Lambda
+// function (no raw sockets, and datagram ICMP is dropped), so a ping
+// would only ever time out and raise false alerts.
+func lambdaSweeper(sw *sweeper) {
+	if sw.cfg.PingMode != probe.PingTCP {
+		sw.runner.Probers[probe.Ping] = probe.Unsupported{Reason: lambdaNoICMP}
+	}
+}
+
+func hasCheck(targets []probe.Target, c probe.Check) bool {
+	for _, t := range targets {
+		if t.Check == c {
+			return true
 		}
-		// End the sweep early enough to release the lease and post the
-		// report: past the deadline Lambda kills the invocation, the
-		// report is lost and asynchronous invocations are retried.
-		ctx, cancel := context.WithDeadline(ctx, dl.Add(-lambdaMargin))
-		defer cancel()
-		sw.log.Debug("invocation", "event_bytes", len(event))
-		rep, err := sw.run(ctx, false)
-		if err != nil {
-			// The invocation fails, so the error shows in Lambda's
-			// metrics; what was probed is in the log.
-			sw.log.Error("the sweep could not complete", "err", err)
+	}
+	return false
+}
+
+// lambdaHandler is what each invocation runs: the event says what to
+// sweep; the sweep ends lambdaMargin before the invocation's deadline and
+// its report is the result. The sweeper, with its Redis client and
+// connection pools, lives as long as the execution environment. It takes
+// the payload as bytes (lambda.Handler), so that an empty payload is an
+// event too and every decoding error is pingpanda's own.
+type lambdaHandler struct {
+	sw *sweeper
+}
+
+// Invoke implements lambda.Handler.
+func (h lambdaHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	rep, err := h.sweep(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rep); err != nil {
+		return nil, fmt.Errorf("cannot encode the report: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// sweep runs the sweep the event asks for.
+func (h lambdaHandler) sweep(ctx context.Context, event []byte) (*report, error) {
+	sw := h.sw
+	started := sw.now()
+	inv, err := parseLambdaEvent(event)
+	if err != nil {
+		// Retrying the same event cannot help, but failing the
+		// invocation is what shows in Lambda's error metrics.
+		sw.log.Error("the invocation's event is not one pingpanda accepts", "err", err)
+		return nil, err
+	}
+	targets, partial := sw.cfg.Targets, false
+	if len(inv.Targets) > 0 {
+		if targets, err = selectTargets(inv.Targets, sw.cfg.Targets, sw.cfg.AllTargets); err != nil {
+			sw.log.Error("the invocation's event selects no known target", "err", err)
 			return nil, err
 		}
-		return rep, nil
-	})
-	return exitOK
+		partial = true
+	}
+	dryRun := inv.DryRun != nil && *inv.DryRun
+	trig := &triggerReport{Kind: inv.Trigger, Schedule: inv.Schedule, Attempt: inv.Attempt}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		trig.RequestID = lc.AwsRequestID
+	}
+	if !inv.Scheduled.IsZero() {
+		at := inv.Scheduled.UTC()
+		lag := round(started.Sub(at).Seconds(), 3)
+		trig.Scheduled, trig.LagSeconds = &at, &lag
+	}
+	sw.log.Info("invocation", "trigger", trig.Kind, "request_id", trig.RequestID, "schedule", trig.Schedule,
+		"lag_seconds", trig.LagSeconds, "dry_run", dryRun, "targets", len(targets), "partial", partial)
+
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return nil, errors.New("the invocation has no deadline")
+	}
+	// End the sweep early enough to release the lease and post the
+	// report: past the deadline Lambda kills the invocation, the
+	// report is lost and asynchronous invocations are retried.
+	ctx, cancel := context.WithDeadline(ctx, dl.Add(-lambdaMargin))
+	defer cancel()
+	rep, err := sw.runTargets(ctx, dryRun, targets, partial)
+	if err != nil {
+		// The invocation fails, so the error shows in Lambda's
+		// metrics; what was probed is in the log.
+		sw.log.Error("the sweep could not complete", "err", err)
+		return nil, err
+	}
+	rep.DryRun, rep.Trigger = dryRun, trig
+	return rep, nil
 }

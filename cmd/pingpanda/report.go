@@ -23,7 +23,12 @@ type report struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Locked is set when another sweep held the lease, so this one did
 	// nothing.
-	Locked  bool           `json:"locked,omitempty"`
+	Locked bool `json:"locked,omitempty"`
+	// Partial is set when a Lambda event selected some of the targets;
+	// such a sweep publishes no metrics.
+	Partial bool `json:"partial,omitempty"`
+	// Trigger describes the Lambda event that started the sweep.
+	Trigger *triggerReport `json:"trigger,omitempty"`
 	Summary summary        `json:"summary"`
 	Results []resultReport `json:"results"`
 	Events  []eventReport  `json:"events"`
@@ -32,6 +37,17 @@ type report struct {
 	// (Pushgateway or textfile); PushError says why.
 	PushFailed bool   `json:"push_failed"`
 	PushError  string `json:"push_error,omitempty"`
+}
+
+// triggerReport is the Lambda event's part of the report.
+type triggerReport struct {
+	Kind      string     `json:"kind"`
+	RequestID string     `json:"request_id,omitempty"`
+	Schedule  string     `json:"schedule,omitempty"`
+	Scheduled *time.Time `json:"scheduled_time,omitempty"`
+	// LagSeconds is how long after the scheduled time the sweep started.
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+	Attempt    int      `json:"attempt,omitempty"`
 }
 
 type summary struct {

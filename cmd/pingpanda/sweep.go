@@ -134,6 +134,14 @@ const leaseMargin = 15 * time.Second
 // the sweep could not complete; the report is returned whenever probing
 // happened, even then.
 func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
+	return s.runTargets(ctx, dryRun, s.cfg.Targets, false)
+}
+
+// runTargets is run over the given targets. A partial sweep (a Lambda
+// event that selected some targets) saves what it learned about them but
+// publishes no metrics: a push would replace the series of every other
+// target in the Pushgateway group.
+func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.Target, partial bool) (*report, error) {
 	start := s.now()
 	// SWEEP_TIMEOUT_SECONDS bounds a sweep that has no deadline of its
 	// own; a Lambda invocation's deadline wins unless the key was set.
@@ -146,15 +154,15 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	kept := reserve(time.Until(deadline))
 	probeCtx, cancelProbes := context.WithDeadline(ctx, deadline.Add(-kept))
 	defer cancelProbes()
-	targets := s.cfg.Targets
-	s.log.Debug("sweep starting", "targets", len(targets), "shard", s.cfg.Shard, "concurrency", s.cfg.Concurrency,
+	s.log.Debug("sweep starting", "targets", len(targets), "partial", partial, "shard", s.cfg.Shard, "concurrency", s.cfg.Concurrency,
 		"deadline", deadline.UTC().Format(time.RFC3339Nano), "dry_run", dryRun)
 
 	if dryRun || s.store == nil {
 		results := s.runner.Run(probeCtx, targets)
 		rep := newReport(start, s.now(), results)
+		rep.Partial = partial
 		s.logResults(results, rep)
-		if s.latest != nil {
+		if s.latest != nil && !partial {
 			// serve --dry-run still shows what it probed on /metrics;
 			// nothing is pushed or written.
 			s.latest.Set(push.Registry(push.Sweep{At: start, Duration: s.now().Sub(start), Results: results}))
@@ -209,6 +217,7 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 		states = append(states, next[t.ID()])
 	}
 	rep := newReport(start, s.now(), results)
+	rep.Partial = partial
 	rep.addEvents(events)
 	rep.noteStillDown(next)
 	s.logResults(results, rep)
@@ -235,7 +244,9 @@ func (s *sweeper) run(ctx context.Context, dryRun bool) (*report, error) {
 	wg.Go(func() { record(saveCtx) })
 	// A check the signal cut short is published as what Apply learned
 	// from it: nothing.
-	if err := s.publish(saveCtx, push.Sweep{
+	if partial {
+		s.log.Info("a partial sweep publishes no metrics; the next full sweep does", "targets", len(targets))
+	} else if err := s.publish(saveCtx, push.Sweep{
 		At: start, Duration: s.now().Sub(start), Results: obs, States: next, AlertsPending: rep.Alerts.Pending,
 	}); err != nil {
 		rep.PushFailed, rep.PushError = true, err.Error()
