@@ -41,10 +41,8 @@ func runLambda(sys stdio) int {
 	cfg, warnings, err := loadConfig(configSources{environ: sys.environ})
 	if err != nil {
 		// Report the problem on every invocation, where it is seen.
-		msg := err.Error()
-		lambda.Start(func(context.Context, json.RawMessage) (*report, error) {
-			return nil, fmt.Errorf("configuration: %s", msg)
-		})
+		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
+		lambda.Start(lambdaFailure{fmt.Errorf("configuration: %w", err)})
 		return exitConfig
 	}
 	cfg.Log.Format = "json"
@@ -67,6 +65,14 @@ func runLambda(sys stdio) int {
 	lambda.Start(lambdaHandler{sw})
 	return exitOK
 }
+
+// lambdaFailure fails every invocation with err, whatever the payload:
+// a configuration error shows in each invocation's result and in Lambda's
+// error metrics, rather than as a crash loop.
+type lambdaFailure struct{ err error }
+
+// Invoke implements lambda.Handler.
+func (f lambdaFailure) Invoke(context.Context, []byte) ([]byte, error) { return nil, f.err }
 
 // lambdaNoICMP says why ping targets are unsupported in Lambda.
 const lambdaNoICMP = "ICMP is not available in AWS Lambda: ping targets are reported unsupported (never down); " +

@@ -285,3 +285,30 @@ func TestLambdaRuntime(t *testing.T) {
 		t.Fatalf("no state in redis (err %v)", err)
 	}
 }
+
+// TestLambdaRuntimeConfigError: a configuration the function cannot use
+// fails every invocation, whatever its payload, with the loader's message.
+func TestLambdaRuntimeConfigError(t *testing.T) {
+	rt := &fakeRuntime{events: []string{``, ruleEvent}, posted: make(chan posted, 4)}
+	api := httptest.NewServer(rt)
+	defer api.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = []string{"PINGPANDA_TEST_RUN_MAIN=1", "AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(api.URL, "http://"),
+		"ENABLE_DNS=false", "ENABLE_PING=false", "RETRY_COUNT=many"}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	for i := range 2 {
+		select {
+		case got := <-rt.posted:
+			if got.kind != "error" || !strings.Contains(got.body, "configuration: RETRY_COUNT") {
+				t.Fatalf("invocation %d: posted %s: %s", i, got.kind, got.body)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("invocation %d: nothing posted; stderr:\n%s", i, stderr.String())
+		}
+	}
+}
