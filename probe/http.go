@@ -239,7 +239,7 @@ func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
 		// Set even on error: after too many redirects, resp is the last
 		// redirect, its body already closed.
 		d.StatusCode = resp.StatusCode
-		d.FinalURL = resp.Request.URL.String()
+		d.FinalURL = RedactURL(resp.Request.URL.String()) // redirects can add tokens too
 	}
 	if err != nil {
 		res.Error = httpErrorText(ctx, err, res.Latency, visited)

@@ -22,9 +22,83 @@ type Target struct {
 	Name string
 }
 
-// ID is the target's stable identity, "<check>:<address>": the key of its
-// state, its metric labels and its alert de-duplication.
-func (t Target) ID() string { return string(t.Check) + ":" + t.Address }
+// ID is the target's stable identity, "<check>:<address>" with the address
+// as Shown: the key of its state, its metric labels and its alert
+// de-duplication.
+func (t Target) ID() string { return string(t.Check) + ":" + t.Shown() }
+
+// Shown is the address as it may be stored, logged, reported and exported.
+// An http target's URL can carry credentials: a password in its userinfo
+// and the values of query parameters whose names suggest a secret
+// (token, key, secret, password, signature, auth, credential, session)
+// are replaced by "redacted". Only the prober sees Address itself.
+func (t Target) Shown() string {
+	if t.Check != HTTP || !strings.ContainsAny(t.Address, "@?") {
+		return t.Address
+	}
+	return RedactURL(t.Address)
+}
+
+// secretParams are substrings of query parameter names whose values
+// RedactURL hides (compared in lower case).
+var secretParams = []string{"token", "key", "secret", "passw", "pwd", "sig", "auth", "cred", "session"}
+
+// RedactURL hides the secrets a URL may carry (see Target.Shown). Of a
+// string that does not parse as a URL, the query is hidden whole, and so
+// is anything before an @ in what would be its host.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		// ("user:pass@host/p" parses as scheme "user", opaque "pass@…".)
+		s, _, hadQuery := strings.Cut(raw, "?")
+		scheme, rest, ok := strings.Cut(s, "://")
+		if !ok {
+			scheme, rest = "", s
+		}
+		authority, path, hasPath := strings.Cut(rest, "/")
+		if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+			authority = "redacted" + authority[i:]
+		}
+		s = authority
+		if hasPath {
+			s += "/" + path
+		}
+		if ok {
+			s = scheme + "://" + s
+		}
+		if hadQuery {
+			s += "?redacted"
+		}
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	if u.RawQuery != "" {
+		// Rewritten by hand rather than through url.Values, which would
+		// reorder the parameters and change IDs that need no redaction.
+		parts := strings.Split(u.RawQuery, "&")
+		for i, p := range parts {
+			name, _, hasValue := strings.Cut(p, "=")
+			if !hasValue {
+				continue
+			}
+			n, err := url.QueryUnescape(name)
+			if err != nil {
+				n = name
+			}
+			n = strings.ToLower(n)
+			for _, s := range secretParams {
+				if strings.Contains(n, s) {
+					parts[i] = name + "=redacted"
+					break
+				}
+			}
+		}
+		u.RawQuery = strings.Join(parts, "&")
+	}
+	return u.String()
+}
 
 // ErrUnknownCheck is returned by ParseCheck for a name that is not a check.
 var ErrUnknownCheck = errors.New("unknown check")
@@ -72,6 +146,9 @@ func ParseTarget(check Check, raw string) (Target, error) {
 		return Target{}, fmt.Errorf("%q: %w", string(check), ErrUnknownCheck)
 	}
 	if err != nil {
+		if check == HTTP {
+			raw = RedactURL(raw) // the error is printed; the URL may hold a token
+		}
 		return Target{}, fmt.Errorf("%q: %w", raw, err)
 	}
 	return Target{Check: check, Address: addr}, nil
@@ -194,7 +271,7 @@ func parsePort(p string) (int, error) {
 // host, drops a default port and gives an empty path "/".
 func normaliseURL(s string) (string, error) {
 	if !strings.Contains(s, "://") {
-		return "", fmt.Errorf("missing scheme; did you mean https://%s ?", s)
+		return "", fmt.Errorf("missing scheme; did you mean https://%s ?", RedactURL(s))
 	}
 	u, err := url.Parse(s)
 	if err != nil {
@@ -211,9 +288,8 @@ func normaliseURL(s string) (string, error) {
 	if u.Host == "" || u.Hostname() == "" {
 		return "", errors.New("URL has no host")
 	}
-	if u.User != nil {
-		return "", errors.New("credentials in the URL are not supported (they would appear in logs and metrics)")
-	}
+	// Credentials in the URL are sent as basic authentication; Shown
+	// hides the password everywhere the URL is shown.
 	host, err := normaliseHost(u.Hostname())
 	if err != nil {
 		return "", err

@@ -26,7 +26,8 @@ func TestParseTarget(t *testing.T) {
 		{"an IPv6 URL keeps its brackets", HTTP, "http://[::1]:8080", "http://[::1]:8080/", ""},
 		{"a URL without a scheme suggests https", HTTP, "example.com/health", "", "did you mean https://example.com/health"},
 		{"an ftp URL is refused", HTTP, "ftp://example.com", "", `scheme "ftp" is not http or https`},
-		{"a URL with credentials is refused", HTTP, "https://u:p@example.com", "", "credentials"},
+		{"a URL without a scheme keeps its token out of the error", HTTP, "example.com/x?token=s3cr3t", "", "did you mean https://example.com/x?token=redacted ?"},
+		{"a bad URL keeps its password out of the error", HTTP, "http://u:s3cr3t@example.com:99999/", "", `"http://u:redacted@example.com:99999/"`},
 		{"a URL with a bad port is refused", HTTP, "http://example.com:99999/", "", "port"},
 		{"a tls host gets port 443", TLS, "Example.com", "example.com:443", ""},
 		{"a tls host:port is kept", TLS, "example.com:8443", "example.com:8443", ""},
@@ -93,4 +94,49 @@ func FuzzParseTarget(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestTargetShownHidesURLSecrets(t *testing.T) {
+	tests := []struct {
+		check      Check
+		addr, want string
+	}{
+		{HTTP, "https://example.com/health", "https://example.com/health"},
+		{HTTP, "https://example.com/?region=eu&page=2", "https://example.com/?region=eu&page=2"},
+		{HTTP, "https://example.com/?token=s3cr3t&region=eu", "https://example.com/?token=redacted&region=eu"},
+		{HTTP, "https://example.com/?b=1&API_KEY=s3cr3t&a=2", "https://example.com/?b=1&API_KEY=redacted&a=2"},
+		{HTTP, "https://example.com/x?X-Amz-Signature=abc&X-Amz-Credential=def&X-Amz-Date=20261124",
+			"https://example.com/x?X-Amz-Signature=redacted&X-Amz-Credential=redacted&X-Amz-Date=20261124"},
+		{HTTP, "https://example.com/?access%5Ftoken=s3cr3t", "https://example.com/?access%5Ftoken=redacted"},
+		{HTTP, "https://user:s3cr3t@example.com/", "https://user:redacted@example.com/"},
+		{HTTP, "https://user@example.com/", "https://user@example.com/"},
+		{HTTP, "https://example.com/?token", "https://example.com/?token"}, // no value to hide
+		{DNS, "token.example.com", "token.example.com"},
+	}
+	for _, tt := range tests {
+		tg := Target{Check: tt.check, Address: tt.addr}
+		if got := tg.Shown(); got != tt.want {
+			t.Errorf("Shown(%q) = %q, want %q", tt.addr, got, tt.want)
+		}
+		if got, want := tg.ID(), string(tt.check)+":"+tt.want; got != want {
+			t.Errorf("ID(%q) = %q, want %q", tt.addr, got, want)
+		}
+		if strings.Contains(tg.ID(), "s3cr3t") {
+			t.Errorf("ID(%q) keeps the secret", tt.addr)
+		}
+	}
+}
+
+func TestRedactURLOfWhatDoesNotParse(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{"http://u:s3cr3t@exa mple.com/p?token=s3cr3t", "http://redacted@exa mple.com/p?redacted"},
+		{"http://exa mple.com/p", "http://exa mple.com/p"},
+		{"u:s3cr3t@host%zz/p", "redacted@host%zz/p"},
+		{"%zz?sig=s3cr3t", "%zz?redacted"},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.raw); got != tt.want || strings.Contains(got, "s3cr3t") {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+	}
 }

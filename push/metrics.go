@@ -153,7 +153,7 @@ func (b *builder) target(r probe.Result, st state.TargetState, hasState bool) {
 	if !ok {
 		return
 	}
-	addr, check := r.Target.Address, string(r.Target.Check)
+	addr, check := r.Target.Shown(), string(r.Target.Check)
 
 	up, known := 0.0, false
 	switch {

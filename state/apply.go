@@ -100,7 +100,7 @@ func observed(r probe.Result) bool {
 // applyOne is Apply for one target.
 func applyOne(s TargetState, r probe.Result, now time.Time, p Policy) (TargetState, []Event) {
 	t := r.Target
-	s.V, s.ID, s.Check, s.Target, s.Name = Version, t.ID(), string(t.Check), t.Address, t.Name
+	s.V, s.ID, s.Check, s.Target, s.Name = Version, t.ID(), string(t.Check), t.Shown(), t.Name
 	s.LastSeen = now
 	if s.Status == "" {
 		s.Status = Unknown

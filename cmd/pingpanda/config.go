@@ -664,13 +664,21 @@ func (l *loader) logConfig() logConfig {
 // dropping repeats of the same target ID with a warning.
 func (l *loader) targets() []probe.Target {
 	var out []probe.Target
-	seen := map[string]string{}
+	type first struct{ where, address string }
+	seen := map[string]first{}
 	add := func(t probe.Target, where string) {
 		if prev, dup := seen[t.ID()]; dup {
-			l.warn("%s: %s is listed again (first in %s); checked once", where, t.ID(), prev)
+			if prev.address != t.Address {
+				// The ID hides the secrets; two targets that differ
+				// only in one would share one state record.
+				l.problem("%s: %s: this URL and one in %s differ only in a secret, which target IDs hide, "+
+					"so they would share one state record; keep one of them", where, t.ID(), prev.where)
+				return
+			}
+			l.warn("%s: %s is listed again (first in %s); checked once", where, t.ID(), prev.where)
 			return
 		}
-		seen[t.ID()] = where
+		seen[t.ID()] = first{where, t.Address}
 		out = append(out, t)
 	}
 	lists := []struct {

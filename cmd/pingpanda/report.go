@@ -167,7 +167,7 @@ func toResultReport(r probe.Result) resultReport {
 	rr := resultReport{
 		ID:             r.Target.ID(),
 		Check:          string(r.Target.Check),
-		Target:         r.Target.Address,
+		Target:         r.Target.Shown(),
 		Name:           r.Target.Name,
 		Status:         string(r.Status),
 		LatencySeconds: round(r.Latency.Seconds(), 6),
@@ -214,6 +214,7 @@ func writeReport(w io.Writer, rep *report, cfg *Config, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // URLs keep their & and <>
 		return enc.Encode(rep)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -70,7 +70,7 @@ func appendStatsLog(c statsLogConfig, at time.Time, results []probe.Result, next
 		s := next[r.Target.ID()]
 		line := statsLine{
 			Time: at.UTC().Format(time.RFC3339), ID: r.Target.ID(), Check: string(r.Target.Check),
-			Target: r.Target.Address, Status: string(r.Status), LatencySeconds: round(r.Latency.Seconds(), 6),
+			Target: r.Target.Shown(), Status: string(r.Status), LatencySeconds: round(r.Latency.Seconds(), 6),
 			Attempts: r.Attempts, ConsecutiveFailures: s.ConsecutiveFailures, Error: r.Error,
 		}
 		if a := s.Stats.Availability(); a >= 0 {

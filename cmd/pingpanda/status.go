@@ -67,6 +67,7 @@ func runStatus(ctx context.Context, cfg *Config, sys stdio, asJSON bool) int {
 	if asJSON {
 		enc := json.NewEncoder(sys.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // URLs keep their & and <>
 		err = enc.Encode(struct {
 			Store   string         `json:"store"`
 			Targets []statusTarget `json:"targets"`
@@ -109,7 +110,7 @@ func statusRows(cfg *Config, all map[string]state.TargetState, now time.Time) ([
 			s = state.TargetState{ID: id, Status: state.Unknown}
 			for _, t := range cfg.AllTargets {
 				if t.ID() == id {
-					s.Check, s.Target, s.Name = string(t.Check), t.Address, t.Name
+					s.Check, s.Target, s.Name = string(t.Check), t.Shown(), t.Name
 				}
 			}
 		}
