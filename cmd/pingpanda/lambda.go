@@ -141,7 +141,10 @@ func (h lambdaHandler) sweep(ctx context.Context, event []byte) (*report, error)
 		partial = true
 	}
 	dryRun := inv.DryRun != nil && *inv.DryRun
-	trig := &triggerReport{Kind: inv.Trigger, Schedule: inv.Schedule, Attempt: inv.Attempt}
+	trig := &triggerReport{Kind: inv.Trigger, Schedule: inv.Schedule, Attempt: inv.Attempt, Warnings: inv.Warnings}
+	for _, w := range inv.Warnings {
+		sw.log.Warn("lambda event: "+w, "trigger", inv.Trigger)
+	}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		trig.RequestID = lc.AwsRequestID
 	}

@@ -74,7 +74,8 @@ func TestLambdaHandler(t *testing.T) {
 		{"EventBridge Scheduler", schedulerEvent, triggerScheduler, false, []string{pingID, httpID}, ""},
 		{"a custom Input", inputEvent, triggerInput, true, []string{httpID}, ""},
 		{"no payload", ``, triggerEmpty, false, []string{pingID, httpID}, ""},
-		{"a misspelt override", `{"dry-run":true}`, "", false, nil, `lambda event: unknown field "dry-run"`},
+		{"a misspelt override", `{"dry-run":true}`, "", false, nil, `lambda event: unknown field "dry-run"; did you mean "dry_run"?`},
+		{"another kind of event", `{"Records":[]}`, triggerOther, false, []string{pingID, httpID}, ""},
 		{"an unknown target", `{"targets":["dns"]}`, "", false, nil, `lambda event: targets[0] "dns" matches none of the 2 configured targets`},
 	}
 	for _, tt := range tests {
@@ -243,7 +244,7 @@ func TestLambdaRuntime(t *testing.T) {
 			t.Fatalf("invocation %d: posted %s to %s: %s\nstderr:\n%s", i, got.kind, got.requestID, got.body, stderr.String())
 		}
 		if w.kind == "error" {
-			if !strings.Contains(got.body, `lambda event: unknown field \"dryRun\"`) {
+			if !strings.Contains(got.body, `lambda event: unknown field \"dryRun\"; did you mean \"dry_run\"?`) {
 				t.Fatalf("invocation %d: error = %s", i, got.body)
 			}
 			continue

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,13 +13,13 @@ import (
 	"github.com/pingpanda/pingpanda/probe"
 )
 
-// Trigger kinds: which of the scheduled-event shapes started an
-// invocation.
+// Trigger kinds: which kind of event started an invocation.
 const (
 	triggerRule      = "eventbridge-rule" // an EventBridge rule's Scheduled Event
 	triggerScheduler = "scheduler"        // EventBridge Scheduler, with context attributes
-	triggerInput     = "input"            // a custom Input JSON (rule or schedule)
+	triggerInput     = "input"            // a custom Input JSON with pingpanda's overrides only
 	triggerEmpty     = "empty"            // no payload, {} or null
+	triggerOther     = "other"            // any other JSON event: swept as a scheduled one
 )
 
 // invocation is what one Lambda event asks of the sweep.
@@ -38,167 +37,228 @@ type invocation struct {
 	// target ID ("http:https://example.com/"), a check name ("dns"), or
 	// either with * standing for any run of characters.
 	Targets []string
+	// Warnings say what in the event was not understood and ignored.
+	Warnings []string
 }
 
-// lambdaEvent is every field pingpanda accepts in an event: those of an
-// EventBridge rule's Scheduled Event, the context attributes README
-// suggests for an EventBridge Scheduler Input, and pingpanda's own
-// overrides. Any other field is refused, so a misspelt override is not
-// silently ignored.
-type lambdaEvent struct {
-	// EventBridge rule ("detail-type": "Scheduled Event").
-	Version    string          `json:"version"`
-	ID         string          `json:"id"`
-	DetailType string          `json:"detail-type"`
-	Source     string          `json:"source"`
-	Account    string          `json:"account"`
-	Time       string          `json:"time"`
-	Region     string          `json:"region"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
+// Override fields: pingpanda's own, decoded strictly.
+const (
+	fieldDryRun  = "dry_run"
+	fieldTargets = "targets"
+)
 
-	// EventBridge Scheduler context attributes, as placed in its Input:
-	// {"scheduleArn": "<aws.scheduler.schedule-arn>", ...}.
-	ScheduleArn   string          `json:"scheduleArn"`
-	ScheduledTime string          `json:"scheduledTime"`
-	ExecutionID   string          `json:"executionId"`
-	AttemptNumber json.RawMessage `json:"attemptNumber"`
-
-	// pingpanda's overrides.
-	DryRun  *bool    `json:"dry_run"`
-	Targets []string `json:"targets"`
-}
-
-// eventFields lists the accepted fields, for the error that refuses others.
-var eventFields = []string{"dry_run", "targets", "scheduleArn", "scheduledTime", "executionId", "attemptNumber",
-	"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+// Fields of the scheduled-event shapes pingpanda reads.
+var (
+	ruleFields      = []string{"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+	schedulerFields = []string{"scheduleArn", "scheduledTime", "executionId", "attemptNumber"}
+)
 
 // maxTargetSelectors bounds the targets override.
 const maxTargetSelectors = 1000
 
-// parseLambdaEvent decodes an invocation's payload. Errors name the field
-// at fault and never quote more of the payload than that field.
+// parseLambdaEvent decodes an invocation's payload. Any JSON event is a
+// sweep (SPEC §1): an EventBridge rule's Scheduled Event, EventBridge
+// Scheduler's context attributes, a custom Input, or anything else, whose
+// fields are ignored with a warning. Only pingpanda's overrides are
+// strict: a wrong type, or a field that looks like a misspelt override
+// ("dryRun"), is an error, since guessing could send real alerts from what
+// was meant as a dry run. Errors name the field at fault and never quote
+// more of the payload than that field.
 func parseLambdaEvent(payload []byte) (invocation, error) {
 	payload = bytes.TrimSpace(payload)
-	if len(payload) == 0 || string(payload) == "null" || string(payload) == "{}" || string(payload) == `""` {
+	if len(payload) == 0 || string(payload) == "null" || string(payload) == "{}" {
 		return invocation{Trigger: triggerEmpty}, nil
 	}
+	if !json.Valid(payload) {
+		var v any
+		err := json.Unmarshal(payload, &v)
+		var syntaxErr *json.SyntaxError
+		if errors.As(err, &syntaxErr) {
+			return invocation{}, fmt.Errorf("lambda event: not valid JSON (at byte %d): %w", syntaxErr.Offset, err)
+		}
+		return invocation{}, errors.New("lambda event: not valid JSON")
+	}
 	if payload[0] != '{' {
-		return invocation{}, errors.New(`lambda event: the payload must be a JSON object, such as {} or {"dry_run": true}`)
+		return invocation{Trigger: triggerOther, Warnings: []string{
+			"the event is not a JSON object; it is ignored and every target is swept"}}, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	var ev lambdaEvent
-	if err := dec.Decode(&ev); err != nil {
-		return invocation{}, eventDecodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return invocation{}, errors.New("lambda event: unexpected data after the JSON object")
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &fields); err != nil {
+		return invocation{}, fmt.Errorf("lambda event: %w", err)
 	}
 
-	inv := invocation{DryRun: ev.DryRun}
+	inv := invocation{}
+	if err := inv.overrides(fields); err != nil {
+		return invocation{}, err
+	}
+	str := func(name string) string {
+		var v string
+		if raw, ok := fields[name]; ok && json.Unmarshal(raw, &v) != nil {
+			inv.warn("%s is not a string; ignored", name)
+		}
+		return v
+	}
+	has := func(names []string) bool {
+		for _, n := range names {
+			if _, ok := fields[n]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	known := map[string]bool{fieldDryRun: true, fieldTargets: true}
 	switch {
-	case ev.Source == "aws.events" || ev.DetailType == "Scheduled Event":
+	case str("source") == "aws.events" && str("detail-type") == "Scheduled Event":
 		inv.Trigger = triggerRule
-		if len(ev.Resources) > 0 {
-			inv.Schedule = ev.Resources[0]
+		var resources []string
+		if json.Unmarshal(fields["resources"], &resources) == nil && len(resources) > 0 {
+			inv.Schedule = resources[0]
 		}
-		if ev.Time != "" {
-			t, err := parseEventTime("time", ev.Time)
-			if err != nil {
-				return invocation{}, err
-			}
-			inv.Scheduled = t
+		inv.Scheduled = inv.time("time", str("time"))
+		for _, f := range ruleFields {
+			known[f] = true
 		}
-	case ev.ScheduleArn != "" || ev.ScheduledTime != "" || ev.ExecutionID != "" || len(ev.AttemptNumber) > 0:
+	case has(schedulerFields):
 		inv.Trigger = triggerScheduler
-		inv.Schedule = ev.ScheduleArn
-		if ev.ScheduledTime != "" {
-			t, err := parseEventTime("scheduledTime", ev.ScheduledTime)
-			if err != nil {
-				return invocation{}, err
-			}
-			inv.Scheduled = t
+		inv.Schedule = str("scheduleArn")
+		if strings.HasPrefix(inv.Schedule, "<aws.") {
+			inv.warn("scheduleArn is the unreplaced placeholder %s (a test event?); ignored", quoteField(inv.Schedule))
+			inv.Schedule = ""
 		}
-		if len(ev.AttemptNumber) > 0 {
-			n, err := parseAttempt(ev.AttemptNumber)
-			if err != nil {
-				return invocation{}, err
-			}
-			inv.Attempt = n
+		inv.Scheduled = inv.time("scheduledTime", str("scheduledTime"))
+		if raw, ok := fields["attemptNumber"]; ok {
+			inv.Attempt = inv.attempt(raw)
 		}
-	default:
+		for _, f := range schedulerFields {
+			known[f] = true
+		}
+	}
+	var ignored []string
+	for name := range fields {
+		if !known[name] {
+			ignored = append(ignored, name)
+		}
+	}
+	switch {
+	case inv.Trigger != "":
+	case len(ignored) == 0:
 		inv.Trigger = triggerInput
+	default:
+		inv.Trigger = triggerOther
 	}
-	if strings.HasPrefix(inv.Schedule, "<aws.") {
-		return invocation{}, fmt.Errorf("lambda event: scheduleArn is the unreplaced placeholder %s; "+
-			"EventBridge Scheduler replaces it only in a schedule's Input, not in a test event", quoteField(inv.Schedule))
-	}
-	if len(ev.Targets) > maxTargetSelectors {
-		return invocation{}, fmt.Errorf("lambda event: targets has %d entries; at most %d are accepted", len(ev.Targets), maxTargetSelectors)
-	}
-	for i, sel := range ev.Targets {
-		if strings.TrimSpace(sel) == "" {
-			return invocation{}, fmt.Errorf("lambda event: targets[%d] is empty", i)
+	if len(ignored) > 0 {
+		sort.Strings(ignored)
+		shown := ignored
+		if len(shown) > 10 {
+			shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(ignored)-10))
 		}
+		for i, n := range shown {
+			shown[i] = quoteField(n)
+		}
+		inv.warn("fields pingpanda does not use were ignored: %s; every target is swept unless %q says otherwise",
+			strings.Join(shown, ", "), fieldTargets)
 	}
-	inv.Targets = ev.Targets
 	return inv, nil
 }
 
-// eventDecodeError rewords encoding/json's errors: which field, what was
-// expected.
-func eventDecodeError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		want := map[string]string{
-			"dry_run": "true or false", "targets": `a list of strings, such as ["dns", "http:https://example.com/"]`,
-			"resources": "a list of strings",
-		}[typeErr.Field]
-		if want == "" {
-			want = "a " + typeErr.Type.String()
+// overrides reads pingpanda's own fields, strictly, and refuses a field
+// that looks like a misspelling of one.
+func (inv *invocation) overrides(fields map[string]json.RawMessage) error {
+	for name := range fields {
+		if name == fieldDryRun || name == fieldTargets {
+			continue
 		}
-		return fmt.Errorf("lambda event: %s must be %s, not a JSON %s", typeErr.Field, want, typeErr.Value)
-	case errors.As(err, &syntaxErr):
-		return fmt.Errorf("lambda event: not valid JSON (at byte %d): %w", syntaxErr.Offset, err)
+		n := strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(name))
+		for _, o := range []string{fieldDryRun, fieldTargets} {
+			if d := editDistance(n, strings.ReplaceAll(o, "_", "")); d <= 2 {
+				return fmt.Errorf("lambda event: unknown field %s; did you mean %q? (the overrides are %q and %q)",
+					quoteField(name), o, fieldDryRun, fieldTargets)
+			}
+		}
 	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		fields := append([]string(nil), eventFields...)
-		sort.Strings(fields)
-		return fmt.Errorf("lambda event: unknown field %s; the fields accepted are %s", quoteField(strings.Trim(name, `"`)), strings.Join(fields, ", "))
+	if raw, ok := fields[fieldDryRun]; ok {
+		var v *bool
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("lambda event: %s must be true or false, not %s", fieldDryRun, jsonKind(raw))
+		}
+		inv.DryRun = v
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return errors.New("lambda event: the JSON object is cut short")
+	if raw, ok := fields[fieldTargets]; ok {
+		var v []string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf(`lambda event: %s must be a list of strings, such as ["dns", "http:https://example.com/"], not %s`,
+				fieldTargets, jsonKind(raw))
+		}
+		if len(v) > maxTargetSelectors {
+			return fmt.Errorf("lambda event: %s has %d entries; at most %d are accepted", fieldTargets, len(v), maxTargetSelectors)
+		}
+		for i, sel := range v {
+			if strings.TrimSpace(sel) == "" {
+				return fmt.Errorf("lambda event: %s[%d] is empty", fieldTargets, i)
+			}
+		}
+		inv.Targets = v
 	}
-	return fmt.Errorf("lambda event: %w", err)
+	return nil
 }
 
-func parseEventTime(field, s string) (time.Time, error) {
-	if strings.HasPrefix(s, "<aws.") {
-		return time.Time{}, fmt.Errorf("lambda event: %s is the unreplaced placeholder %s; "+
-			"EventBridge Scheduler replaces it only in a schedule's Input, not in a test event", field, quoteField(s))
+// jsonKind names the kind of a JSON value, for an error message.
+func jsonKind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "a list of other things"
+	case 't', 'f':
+		return "true or false"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+func (inv *invocation) warn(format string, args ...any) {
+	inv.Warnings = append(inv.Warnings, fmt.Sprintf(format, args...))
+}
+
+// time reads a scheduled time; one that is missing, a placeholder or
+// malformed leaves it unknown, with a warning for the last two.
+func (inv *invocation) time(field, s string) time.Time {
+	switch {
+	case s == "":
+		return time.Time{}
+	case strings.HasPrefix(s, "<aws."):
+		inv.warn("%s is the unreplaced placeholder %s (a test event?); ignored", field, quoteField(s))
+		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("lambda event: %s %s is not an RFC 3339 time such as 2026-11-24T05:00:00Z", field, quoteField(s))
+		inv.warn("%s %s is not an RFC 3339 time such as 2026-11-24T05:00:00Z; ignored", field, quoteField(s))
+		return time.Time{}
 	}
-	return t, nil
+	return t
 }
 
-// parseAttempt accepts Scheduler's attempt number as a number or, as the
-// placeholder is usually written inside quotes, a string.
-func parseAttempt(raw json.RawMessage) (int, error) {
-	s := strings.Trim(string(raw), `"`)
+// attempt reads Scheduler's attempt number, a number or (as the placeholder
+// is usually written inside quotes) a string.
+func (inv *invocation) attempt(raw json.RawMessage) int {
+	s := strings.Trim(string(bytes.TrimSpace(raw)), `"`)
 	if strings.HasPrefix(s, "<aws.") {
-		return 0, nil // a console test event; not worth refusing the sweep
+		return 0 // a console test event
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("lambda event: attemptNumber %s is not a whole number", quoteField(s))
+		inv.warn("attemptNumber %s is not a whole number; ignored", quoteField(s))
+		return 0
 	}
-	return n, nil
+	return n
 }
 
 // quoteField quotes a value from the event for an error message, cut to a

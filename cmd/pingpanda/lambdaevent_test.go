@@ -15,23 +15,36 @@ func TestParseLambdaEvent(t *testing.T) {
 		name    string
 		payload string
 		want    invocation
+		warning string // a substring of the only warning, if any
 	}{
-		{"no payload", ``, invocation{Trigger: triggerEmpty}},
-		{"null", `null`, invocation{Trigger: triggerEmpty}},
-		{"an empty object", ` {} `, invocation{Trigger: triggerEmpty}},
+		{"no payload", ``, invocation{Trigger: triggerEmpty}, ""},
+		{"null", `null`, invocation{Trigger: triggerEmpty}, ""},
+		{"an empty object", ` {} `, invocation{Trigger: triggerEmpty}, ""},
 		{"an EventBridge rule's Scheduled Event", `{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
 			"detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":"2026-11-24T05:00:00Z",
 			"region":"eu-west-1","resources":["arn:aws:events:eu-west-1:123456789012:rule/pingpanda"],"detail":{}}`,
-			invocation{Trigger: triggerRule, Schedule: "arn:aws:events:eu-west-1:123456789012:rule/pingpanda", Scheduled: at}},
+			invocation{Trigger: triggerRule, Schedule: "arn:aws:events:eu-west-1:123456789012:rule/pingpanda", Scheduled: at}, ""},
+		{"a rule event with overrides in a transformed Input", `{"source":"aws.events","detail-type":"Scheduled Event","time":"2026-11-24T05:00:00Z","dry_run":true}`,
+			invocation{Trigger: triggerRule, Scheduled: at, DryRun: &yes}, ""},
 		{"EventBridge Scheduler context attributes", `{"scheduleArn":"arn:aws:scheduler:eu-west-1:123456789012:schedule/default/pingpanda",
 			"scheduledTime":"2026-11-24T05:00:00Z","executionId":"d32c5kddcf5bb8c3","attemptNumber":"2"}`,
-			invocation{Trigger: triggerScheduler, Schedule: "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/pingpanda", Scheduled: at, Attempt: 2}},
+			invocation{Trigger: triggerScheduler, Schedule: "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/pingpanda", Scheduled: at, Attempt: 2}, ""},
 		{"Scheduler attributes with overrides", `{"scheduledTime":"2026-11-24T05:00:00Z","attemptNumber":1,"dry_run":true,"targets":["dns"]}`,
-			invocation{Trigger: triggerScheduler, Scheduled: at, Attempt: 1, DryRun: &yes, Targets: []string{"dns"}}},
+			invocation{Trigger: triggerScheduler, Scheduled: at, Attempt: 1, DryRun: &yes, Targets: []string{"dns"}}, ""},
 		{"a custom Input", `{"dry_run":true,"targets":["http:https://example.com/","ping:*"]}`,
-			invocation{Trigger: triggerInput, DryRun: &yes, Targets: []string{"http:https://example.com/", "ping:*"}}},
-		{"an unreplaced attempt placeholder", `{"scheduledTime":"2026-11-24T05:00:00Z","attemptNumber":"<aws.scheduler.attempt-number>"}`,
-			invocation{Trigger: triggerScheduler, Scheduled: at}},
+			invocation{Trigger: triggerInput, DryRun: &yes, Targets: []string{"http:https://example.com/", "ping:*"}}, ""},
+		{"dry_run null is no override", `{"dry_run":null}`, invocation{Trigger: triggerInput}, ""},
+		{"unreplaced Scheduler placeholders (a console test event)", `{"scheduleArn":"<aws.scheduler.schedule-arn>","scheduledTime":"<aws.scheduler.scheduled-time>","attemptNumber":"<aws.scheduler.attempt-number>"}`,
+			invocation{Trigger: triggerScheduler}, "unreplaced placeholder"},
+		{"a rule event with a time that does not parse", `{"source":"aws.events","detail-type":"Scheduled Event","time":"yesterday"}`,
+			invocation{Trigger: triggerRule}, `time "yesterday" is not an RFC 3339 time`},
+		{"a bad attempt number", `{"scheduledTime":"2026-11-24T05:00:00Z","attemptNumber":"two"}`,
+			invocation{Trigger: triggerScheduler, Scheduled: at}, `attemptNumber "two" is not a whole number`},
+		{"another EventBridge event", `{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`,
+			invocation{Trigger: triggerOther}, `fields pingpanda does not use were ignored: "detail", "detail-type", "source"`},
+		{"any other object", `{"hello":"world","dry_run":false}`, invocation{Trigger: triggerOther, DryRun: new(bool)}, `"hello"`},
+		{"a list", `["dns"]`, invocation{Trigger: triggerOther}, "not a JSON object"},
+		{"a string", `"sweep"`, invocation{Trigger: triggerOther}, "not a JSON object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,6 +57,12 @@ func TestParseLambdaEvent(t *testing.T) {
 				(got.DryRun == nil) != (tt.want.DryRun == nil) || (got.DryRun != nil && *got.DryRun != *tt.want.DryRun) {
 				t.Fatalf("got %+v\nwant %+v", got, tt.want)
 			}
+			switch {
+			case tt.warning == "" && len(got.Warnings) > 0:
+				t.Fatalf("unexpected warnings %q", got.Warnings)
+			case tt.warning != "" && !strings.Contains(strings.Join(got.Warnings, "\n"), tt.warning):
+				t.Fatalf("warnings %q, want one containing %q", got.Warnings, tt.warning)
+			}
 		})
 	}
 }
@@ -52,19 +71,16 @@ func TestParseLambdaEventRefuses(t *testing.T) {
 	tests := []struct {
 		name, payload, want string
 	}{
-		{"a misspelt override", `{"dryrun":true}`, `lambda event: unknown field "dryrun"; the fields accepted are account, attemptNumber,`},
-		{"a string for dry_run", `{"dry_run":"yes"}`, "lambda event: dry_run must be true or false, not a JSON string"},
-		{"a string for targets", `{"targets":"dns"}`, `lambda event: targets must be a list of strings, such as ["dns", "http:https://example.com/"], not a JSON string`},
+		{"a misspelt dry_run", `{"dryRun":true}`, `lambda event: unknown field "dryRun"; did you mean "dry_run"?`},
+		{"another misspelling", `{"dry-run":true}`, `lambda event: unknown field "dry-run"; did you mean "dry_run"?`},
+		{"a misspelt targets", `{"target":["dns"]}`, `lambda event: unknown field "target"; did you mean "targets"?`},
+		{"a string for dry_run", `{"dry_run":"yes"}`, "lambda event: dry_run must be true or false, not a string"},
+		{"a string for targets", `{"targets":"dns"}`, `lambda event: targets must be a list of strings, such as ["dns", "http:https://example.com/"], not a string`},
+		{"numbers for targets", `{"targets":[1]}`, `lambda event: targets must be a list of strings, such as ["dns", "http:https://example.com/"], not a list of other things`},
 		{"an empty selector", `{"targets":["dns"," "]}`, "lambda event: targets[1] is empty"},
-		{"a list", `["dns"]`, "lambda event: the payload must be a JSON object"},
 		{"broken JSON", `{"dry_run":tru}`, "lambda event: not valid JSON (at byte"},
-		{"a cut-short object", `{"dry_run":true`, "lambda event: the JSON object is cut short"},
-		{"two objects", `{} {}`, "lambda event: unexpected data after the JSON object"},
-		{"a bad rule time", `{"source":"aws.events","time":"yesterday"}`, `lambda event: time "yesterday" is not an RFC 3339 time`},
-		{"an unreplaced time placeholder", `{"scheduledTime":"<aws.scheduler.scheduled-time>"}`,
-			`lambda event: scheduledTime is the unreplaced placeholder "<aws.scheduler.scheduled-time>"`},
-		{"an unreplaced ARN placeholder", `{"scheduleArn":"<aws.scheduler.schedule-arn>"}`, `lambda event: scheduleArn is the unreplaced placeholder`},
-		{"a bad attempt", `{"attemptNumber":"two"}`, `lambda event: attemptNumber "two" is not a whole number`},
+		{"a cut-short object", `{"dry_run":true`, "lambda event: not valid JSON"},
+		{"two objects", `{} {}`, "lambda event: not valid JSON"},
 		{"too many selectors", `{"targets":[` + strings.Repeat(`"dns",`, maxTargetSelectors) + `"dns"]}`, "lambda event: targets has 1001 entries; at most 1000"},
 	}
 	for _, tt := range tests {

@@ -48,6 +48,8 @@ type triggerReport struct {
 	// LagSeconds is how long after the scheduled time the sweep started.
 	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 	Attempt    int      `json:"attempt,omitempty"`
+	// Warnings say what in the event was ignored.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type summary struct {
