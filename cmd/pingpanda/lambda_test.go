@@ -22,14 +22,15 @@ import (
 	"github.com/pingpanda/pingpanda/state/redistest"
 )
 
-// TestMain lets a test run this package's main() in a child process, as
-// the Lambda runtime would start the bootstrap.
+// TestMain lets a test run this package's main() in a child process.
 func TestMain(m *testing.M) {
 	if os.Getenv("PINGPANDA_TEST_RUN_MAIN") == "1" {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBootstrap()
+	os.Exit(code)
 }
 
 // The three scheduled-event shapes README documents, plus a custom Input
@@ -166,8 +167,8 @@ func (f *fakeRuntime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// TestLambdaRuntime starts the command (this test binary running main) as
-// the Lambda runtime would, against a fake Runtime API, with state in a
+// TestLambdaRuntime starts the bootstrap, built as `make lambda` builds it,
+// as the Lambda runtime would, against a fake Runtime API, with state in a
 // real redis-server. It hands out one event of each shape and one the
 // function must refuse, and checks every report, that the refusal is
 // posted as an invocation error, and that the Redis connection made on the
@@ -208,9 +209,8 @@ func TestLambdaRuntime(t *testing.T) {
 	api := httptest.NewServer(rt)
 	defer api.Close()
 
-	cmd := exec.Command(os.Args[0])
+	cmd := exec.Command(buildBootstrap(t))
 	cmd.Env = append(loopbackEnv(target.URL+"/health"),
-		"PINGPANDA_TEST_RUN_MAIN=1",
 		"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.URL, "http://"),
 		"PATH="+os.Getenv("PATH"),
 		"REDIS_URL="+srv.URL(),
@@ -293,8 +293,8 @@ func TestLambdaRuntimeConfigError(t *testing.T) {
 	rt := &fakeRuntime{events: []string{``, ruleEvent}, posted: make(chan posted, 4)}
 	api := httptest.NewServer(rt)
 	defer api.Close()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = []string{"PINGPANDA_TEST_RUN_MAIN=1", "AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(api.URL, "http://"),
+	cmd := exec.Command(buildBootstrap(t))
+	cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(api.URL, "http://"),
 		"ENABLE_DNS=false", "ENABLE_PING=false", "RETRY_COUNT=many"}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
