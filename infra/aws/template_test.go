@@ -445,3 +445,15 @@ func TestEveryParameterIsUsed(t *testing.T) {
 		}
 	}
 }
+
+// TestTheREADMEListsEveryParameter keeps the README's parameter table of the
+// Lambda deployment complete.
+func TestTheREADMEListsEveryParameter(t *testing.T) {
+	readme := string(pingpandatest.ReadFile(t, "README.md"))
+	params, _ := template(t)["Parameters"].(map[string]any)
+	for name := range params {
+		if !strings.Contains(readme, "`"+name+"`") {
+			t.Errorf("the README does not describe template.yaml's parameter %s", name)
+		}
+	}
+}
