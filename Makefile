@@ -23,14 +23,23 @@ lambda:
 	@ls -l dist/lambda/bootstrap dist/pingpanda-lambda.zip
 
 ## test: every test, with the race detector (installs the test tools first)
+# The deployment tests are their own module (infra/go.mod keeps k8s.io/api
+# out of pingpanda's); they run beside the main module's, since their cron
+# test spends two minutes waiting for the daemon, and print after them.
 test: test-deps
-	$(GO) test -race -count=1 ./...
+	@infra_log=$$(mktemp); \
+	(cd infra && $(GO) test -race -count=1 ./...) >"$$infra_log" 2>&1 & infra_pid=$$!; \
+	$(GO) test -race -count=1 ./...; main=$$?; \
+	wait $$infra_pid; infra=$$?; \
+	echo "# infra module: cd infra && $(GO) test -race -count=1 ./..."; \
+	cat "$$infra_log"; rm -f "$$infra_log"; \
+	[ $$main = 0 ] && [ $$infra = 0 ]
 
 # test-deps makes sure the tools the integration tests start are present.
 # As root on Debian it installs what is missing (with services kept from
 # starting: the tests start their own servers on free loopback ports);
 # elsewhere it names the packages. Map: command -> Debian package.
-TEST_TOOLS := ip:iproute2 unshare:util-linux redis-server:redis-server prometheus-pushgateway:prometheus-pushgateway promtool:prometheus
+TEST_TOOLS := ip:iproute2 unshare:util-linux mount:mount redis-server:redis-server prometheus-pushgateway:prometheus-pushgateway promtool:prometheus cron:cron crontab:cron systemd-analyze:systemd
 test-deps:
 	@missing=""; \
 	for pair in $(TEST_TOOLS); do \
@@ -56,11 +65,13 @@ test-deps:
 bench:
 	@for i in 1 2 3; do $(GO) test -run '^$$' -bench . -benchtime 1x ./... || exit 1; done
 
-## lint: gofmt, go vet, staticcheck
+## lint: gofmt, go vet, staticcheck (of both modules)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd infra && $(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd infra && $(GO) run $(STATICCHECK) ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
