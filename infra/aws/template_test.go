@@ -6,6 +6,7 @@ package aws
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -199,10 +200,27 @@ func TestTheSchedule(t *testing.T) {
 			if get(rule, "Properties", "State") != tc.rule || get(sched, "Properties", "State") != other {
 				t.Errorf("rule %v, scheduler %v; want %s and %s", get(rule, "Properties", "State"), get(sched, "Properties", "State"), tc.rule, other)
 			}
-			for _, ev := range []any{rule, sched} {
-				_, has := get(ev, "Properties").(map[string]any)["Input"]
-				if has != tc.input {
-					t.Errorf("Input present %v, want %v", has, tc.input)
+			for i, ev := range []any{rule, sched} {
+				isRule := i == 0
+				input, has := get(ev, "Properties").(map[string]any)["Input"]
+				switch {
+				case tc.input && input != tc.params["EventInput"]:
+					t.Errorf("Input %v, want EventInput", input)
+				case !tc.input && isRule && has:
+					t.Errorf("the rule has Input %v; want the rule's own event", input)
+				case !tc.input && !isRule:
+					// Scheduler sends nothing of its own: the context
+					// attributes pingpanda reads are its default Input.
+					var attrs map[string]string
+					if err := json.Unmarshal([]byte(fmt.Sprint(input)), &attrs); err != nil {
+						t.Fatalf("the scheduler's Input %v: %v", input, err)
+					}
+					for k, v := range map[string]string{"scheduleArn": "schedule-arn", "scheduledTime": "scheduled-time",
+						"executionId": "execution-id", "attemptNumber": "attempt-number"} {
+						if attrs[k] != "<aws.scheduler."+v+">" {
+							t.Errorf("the scheduler's Input has %s = %q", k, attrs[k])
+						}
+					}
 				}
 				if get(ev, "Properties", "RetryPolicy", "MaximumRetryAttempts") != 0 {
 					t.Error("a failed sweep is retried: the next schedule is the retry")
