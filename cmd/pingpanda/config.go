@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -116,6 +117,9 @@ type logConfig struct {
 type setting struct {
 	value  string
 	source string
+	// ref is the reference (file:, ssm:, secretsmanager:) the value was
+	// read through, for a secret key given as one.
+	ref string
 }
 
 // configSources are the inputs of loadConfig, lowest precedence first.
@@ -129,6 +133,10 @@ type configSources struct {
 	envFile string
 	// flags are the command line's settings, keyed by configuration key.
 	flags map[string]string
+	// newAWS makes the AWS client that resolves ssm:, secretsmanager: and
+	// s3:// references; nil means newAWSClient. It is called only when a
+	// reference is present.
+	newAWS newAWSStoreFunc
 }
 
 // configError lists every problem in a configuration. Its message has one
@@ -137,11 +145,18 @@ type configError struct{ problems []string }
 
 func (e *configError) Error() string { return strings.Join(e.problems, "\n") }
 
-// loadConfig merges the sources, validates every value and returns the
-// configuration and the warnings to log. On invalid input the error is a
-// *configError listing every problem, each naming its key.
+// loadConfig is loadConfigContext without a deadline of its own: AWS
+// references are still bounded by awsTimeout.
 func loadConfig(src configSources) (*Config, []string, error) {
-	l := loader{values: map[string]setting{}}
+	return loadConfigContext(context.Background(), src)
+}
+
+// loadConfigContext merges the sources, resolves secret references,
+// validates every value and returns the configuration and the warnings to
+// log. On invalid input the error is a *configError listing every problem,
+// each naming its key.
+func loadConfigContext(ctx context.Context, src configSources) (*Config, []string, error) {
+	l := loader{values: map[string]setting{}, environ: src.environ, newAWS: src.newAWS}
 	for _, k := range keys {
 		l.values[k.name] = setting{value: k.def, source: "default"}
 	}
@@ -172,7 +187,7 @@ func loadConfig(src configSources) (*Config, []string, error) {
 			}
 		}
 	}
-	cfg := l.build()
+	cfg := l.build(ctx)
 	if len(l.problems) > 0 {
 		return nil, l.warnings, &configError{problems: l.problems}
 	}
@@ -184,9 +199,13 @@ type loader struct {
 	problems []string
 	warnings []string
 	reported map[string]bool
-	// resolved holds secrets read through a file: reference; values
-	// keeps the reference itself, which is what `config` shows.
-	resolved map[string]string
+
+	environ []string
+	newAWS  newAWSStoreFunc
+	// targetsRef says TARGETS_FILE is an s3:// or ssm: reference, and
+	// targetsData is what it named (nil if it could not be read).
+	targetsRef  bool
+	targetsData []byte
 }
 
 // problem records a problem once, however many times a key is read.
@@ -276,42 +295,40 @@ func unwrapPathError(err error) error {
 // raw is key's value as written, without surrounding blanks. The typed
 // readers below check it against the key's spec and record any problem.
 func (l *loader) raw(key string) string {
-	if v, ok := l.resolved[key]; ok {
-		return v
-	}
 	return strings.TrimSpace(l.values[key].value)
 }
 
 // maxSecretFile bounds a secret read through a file: reference.
 const maxSecretFile = 64 << 10
 
-// resolveSecrets reads the secret keys given as references: file:/path
-// (Kubernetes and Docker secrets) is read now; ssm: and secretsmanager:
-// are refused until they are supported. Errors name the key and the path,
-// never the secret.
-func (l *loader) resolveSecrets() {
-	l.resolved = map[string]string{}
+// resolveSecrets replaces the secret keys given as references by the
+// values they name: file:/path (Kubernetes and Docker secrets) is read
+// here, ssm: and secretsmanager: (and an s3:// or ssm: TARGETS_FILE) by
+// resolveAWS. Errors name the key and the reference, never the secret.
+func (l *loader) resolveSecrets(ctx context.Context) {
 	for _, k := range keys {
 		if !k.secret {
 			continue
 		}
 		v := strings.TrimSpace(l.values[k.name].value)
-		switch {
-		case strings.HasPrefix(v, "file:"):
-			path := strings.TrimPrefix(v, "file:")
+		if path, ok := strings.CutPrefix(v, "file:"); ok {
 			b, err := readSmallFile(path, maxSecretFile)
 			if err != nil {
 				l.problem("%s: cannot read secret file %q: %v", k.name, path, err)
-				l.resolved[k.name] = ""
-				continue
+				b = nil
 			}
-			l.resolved[k.name] = strings.TrimRight(string(b), "\r\n")
-		case strings.HasPrefix(v, "ssm:"), strings.HasPrefix(v, "secretsmanager:"):
-			ref, _, _ := strings.Cut(v, ":")
-			l.problem("%s: %s: references are not supported in this version yet; give the value, or file:/path", k.name, ref)
-			l.resolved[k.name] = ""
+			l.setResolved(k.name, strings.TrimRight(string(b), "\r\n"), v)
 		}
 	}
+	l.resolveAWS(ctx)
+}
+
+// from names where a secret key's value was read, for its problems.
+func (l *loader) from(key string) string {
+	if ref := l.values[key].ref; ref != "" {
+		return " (value read from " + ref + ")"
+	}
+	return ""
 }
 
 // readSmallFile reads a file of at most limit bytes.
@@ -402,9 +419,9 @@ func (l *loader) list(key string) []string {
 func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // build parses and validates every key, then the rules between keys.
-func (l *loader) build() *Config {
+func (l *loader) build(ctx context.Context) *Config {
 	cfg := &Config{values: l.values}
-	l.resolveSecrets()
+	l.resolveSecrets(ctx)
 
 	// Type-check every key, including those later features will use, so a
 	// bad value is reported now rather than replaced by a default.
@@ -555,11 +572,11 @@ func (l *loader) webhookURL(key string) string {
 	u, err := url.Parse(v)
 	switch {
 	case err != nil:
-		l.problem("%s: not a URL (value not shown: it holds a token)", key)
+		l.problem("%s: not a URL (value not shown: it holds a token)%s", key, l.from(key))
 	case u.Scheme != "https" && u.Scheme != "http":
-		l.problem("%s: scheme %q is not https://", key, u.Scheme)
+		l.problem("%s: scheme %q is not https://%s", key, u.Scheme, l.from(key))
 	case u.Host == "":
-		l.problem("%s: no host in the URL", key)
+		l.problem("%s: no host in the URL%s", key, l.from(key))
 	default:
 		return v
 	}
@@ -576,11 +593,11 @@ func (l *loader) pushgatewayURL() string {
 	u, err := url.Parse(v)
 	switch {
 	case err != nil:
-		l.problem("PUSHGATEWAY_URL: not a URL (value not shown: it may hold credentials)")
+		l.problem("PUSHGATEWAY_URL: not a URL (value not shown: it may hold credentials)%s", l.from("PUSHGATEWAY_URL"))
 	case u.Scheme != "https" && u.Scheme != "http":
-		l.problem("PUSHGATEWAY_URL: scheme %q is not http:// or https://", u.Scheme)
+		l.problem("PUSHGATEWAY_URL: scheme %q is not http:// or https://%s", u.Scheme, l.from("PUSHGATEWAY_URL"))
 	case u.Host == "":
-		l.problem("PUSHGATEWAY_URL: no host in the URL")
+		l.problem("PUSHGATEWAY_URL: no host in the URL%s", l.from("PUSHGATEWAY_URL"))
 	default:
 		return v
 	}
@@ -597,14 +614,14 @@ func (l *loader) redisURL() string {
 	u, err := url.Parse(v)
 	switch {
 	case err != nil:
-		l.problem("REDIS_URL: not a URL (value not shown: it may hold a password)")
+		l.problem("REDIS_URL: not a URL (value not shown: it may hold a password)%s", l.from("REDIS_URL"))
 	case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
-		l.problem("REDIS_URL: scheme %q is not redis://, rediss:// or unix://", u.Scheme)
+		l.problem("REDIS_URL: scheme %q is not redis://, rediss:// or unix://%s", u.Scheme, l.from("REDIS_URL"))
 	case u.Scheme != "unix" && u.Host == "":
-		l.problem("REDIS_URL: no host (want redis://[user:password@]host:port[/db])")
+		l.problem("REDIS_URL: no host (want redis://[user:password@]host:port[/db])%s", l.from("REDIS_URL"))
 	default:
 		if err := state.CheckRedisURL(v); err != nil {
-			l.problem("REDIS_URL: %v", err)
+			l.problem("REDIS_URL: %v%s", err, l.from("REDIS_URL"))
 			return ""
 		}
 		return v
@@ -708,7 +725,16 @@ func (l *loader) targets() []probe.Target {
 		}
 	}
 	if path := l.raw("TARGETS_FILE"); path != "" {
-		ts, err := readTargetsFile(path)
+		var (
+			ts  []fileTarget
+			err error
+		)
+		switch {
+		case !l.targetsRef:
+			ts, err = readTargetsFile(path)
+		case l.targetsData != nil:
+			ts, err = parseTargetsYAML(l.targetsData, path)
+		}
 		if err != nil {
 			l.problems = append(l.problems, prefixLines("TARGETS_FILE: ", err.Error())...)
 		}

@@ -38,7 +38,7 @@ func inLambda(environ []string) bool {
 // and whose result is the JSON report. The configuration is read and the
 // probers (with their connection pools) are built once per cold start.
 func runLambda(sys stdio) int {
-	cfg, warnings, err := loadConfig(configSources{environ: sys.environ})
+	cfg, warnings, err := loadConfigContext(context.Background(), configSources{environ: sys.environ})
 	if err != nil {
 		// Report the problem on every invocation, where it is seen.
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)

@@ -199,7 +199,7 @@ func run(ctx context.Context, args []string, sys stdio) int {
 	if sys.dir != "" {
 		src.dotEnv = sys.dir + string(os.PathSeparator) + ".env"
 	}
-	cfg, warnings, err := loadConfig(src)
+	cfg, warnings, err := loadConfigContext(ctx, src)
 	if err != nil {
 		for _, w := range warnings {
 			fmt.Fprintf(sys.stderr, "pingpanda: warning: %s\n", w)

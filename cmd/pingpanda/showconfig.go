@@ -9,12 +9,15 @@ import (
 )
 
 // printConfig prints every key's effective value and its source, secrets
-// redacted, then the targets.
+// redacted (a secret read through a reference shows the value it resolved
+// to, redacted, and the reference), then the targets.
 func printConfig(w io.Writer, cfg *Config, asJSON bool) error {
 	type entry struct {
 		Key    string `json:"key"`
 		Value  string `json:"value"`
 		Source string `json:"source"`
+		// Ref is the reference a secret was read through.
+		Ref string `json:"reference,omitempty"`
 	}
 	entries := make([]entry, 0, len(keys))
 	for _, k := range keys {
@@ -23,7 +26,7 @@ func printConfig(w io.Writer, cfg *Config, asJSON bool) error {
 		if k.secret {
 			v = redact(v)
 		}
-		entries = append(entries, entry{Key: k.name, Value: v, Source: s.source})
+		entries = append(entries, entry{Key: k.name, Value: v, Source: s.source, Ref: s.ref})
 	}
 	ids := make([]string, 0, len(cfg.Targets))
 	for _, t := range cfg.Targets {
@@ -39,7 +42,11 @@ func printConfig(w io.Writer, cfg *Config, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s=%s\t# %s\n", e.Key, e.Value, e.Source)
+		src := e.Source
+		if e.Ref != "" {
+			src += ", read from " + e.Ref
+		}
+		fmt.Fprintf(tw, "%s=%s\t# %s\n", e.Key, e.Value, src)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
