@@ -367,3 +367,21 @@ func TestAnUnansweredReferenceEndsWithTheContext(t *testing.T) {
 		t.Errorf("the load outlived its context by seconds")
 	}
 }
+
+func FuzzParseAWSRef(f *testing.F) {
+	for _, s := range []string{"ssm:/a/b", "secretsmanager:x", "s3://b/k", "s3://b", "ssm:", "file:/x", "redis://h"} {
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, v string, s3 bool) {
+		ref, ok, err := parseAWSRef(v, s3)
+		if !ok && err != nil {
+			t.Fatalf("%q: an error for a value that is no reference", v)
+		}
+		if ok && err == nil && (ref.name == "" || ref.kind == "s3" && ref.bucket == "") {
+			t.Fatalf("%q: accepted without a name: %+v", v, ref)
+		}
+		if ok && ref.text != v {
+			t.Fatalf("%q: text %q", v, ref.text)
+		}
+	})
+}

@@ -44,7 +44,7 @@ var keys = []keySpec{
 	{name: "PING_IPS", def: "1.1.1.1", kind: kList, help: "hosts or IPs to ping (comma-separated)"},
 	{name: "CHECK_WEBSITE", def: "", kind: kList, help: "http:// or https:// URLs to fetch (comma-separated)"},
 	{name: "SSL_CHECK_DOMAINS", def: "google.com", kind: kList, help: "`host`, `host:port`, `[v6]` or `[v6]:port` whose certificate to check"},
-	{name: "TARGETS_FILE", def: "", kind: kString, help: "YAML list of more targets: `- {check: http, target: https://…, name: …}`"},
+	{name: "TARGETS_FILE", def: "", kind: kString, help: "YAML list of more targets: `- {check: http, target: https://…, name: …}`; a path, `s3://bucket/key` or `ssm:/parameter`"},
 	{name: "SUCCESS_HTTP_CODES", def: "200", kind: kString, help: "status codes that count as up; ranges allowed (`200-299,301`)"},
 	{name: "SSL_WARN_DAYS", def: "30", kind: kFloat, min: 0, max: 3650, help: "certificate level `warning` at or below this many days left"},
 	{name: "SSL_CRITICAL_DAYS", def: "7", kind: kFloat, min: 0, max: 3650, help: "certificate level `critical` at or below this many days left (less than SSL_WARN_DAYS)"},

@@ -23,7 +23,7 @@ func configTable() string {
 			help += " *(later: " + k.pending + ")*"
 		}
 		if k.secret {
-			help += "; secret, never logged"
+			help += "; secret, never logged; may be a `file:`, `ssm:` or `secretsmanager:` reference"
 		}
 		b.WriteString("| `" + k.name + "` | " + def + " | " + help + " |\n")
 	}
