@@ -234,19 +234,10 @@ func (c *awsClient) getObject(ctx context.Context, bucket, key string, limit int
 	if err != nil {
 		return nil, err
 	}
-	u := *base
-	escaped := s3Escape(key)
-	if custom || strings.EqualFold(c.env["AWS_S3_USE_PATH_STYLE"], "true") || strings.Contains(bucket, ".") {
-		prefix := strings.TrimSuffix(u.Path, "/")
-		u.Path = prefix + "/" + bucket + "/" + key
-		u.RawPath = prefix + "/" + s3Escape(bucket) + "/" + escaped
-	} else {
-		u.Host = bucket + "." + u.Host
-		u.Path = "/" + key
-		u.RawPath = "/" + escaped
-	}
+	pathStyle := custom || strings.EqualFold(c.env["AWS_S3_USE_PATH_STYLE"], "true")
+	u := objectURL(base, pathStyle, bucket, key)
 	resp, err := c.send(ctx, "s3", c.s3signer, func() (*http.Request, error) {
-		return http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		return http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	}, nil)
 	if err != nil {
 		return nil, err
@@ -263,6 +254,23 @@ func (c *awsClient) getObject(ctx context.Context, bucket, key string, limit int
 		return nil, fmt.Errorf("the object is larger than %d MiB", limit>>20)
 	}
 	return b, nil
+}
+
+// objectURL is the URL of an S3 object: path-style (endpoint/bucket/key)
+// when asked or when the bucket name has dots (which break the wildcard
+// certificate), else virtual-hosted (bucket.endpoint/key).
+func objectURL(base *url.URL, pathStyle bool, bucket, key string) string {
+	u := *base
+	if pathStyle || strings.Contains(bucket, ".") {
+		prefix := strings.TrimSuffix(u.Path, "/")
+		u.Path = prefix + "/" + bucket + "/" + key
+		u.RawPath = prefix + "/" + s3Escape(bucket) + "/" + s3Escape(key)
+	} else {
+		u.Host = bucket + "." + u.Host
+		u.Path = "/" + key
+		u.RawPath = "/" + s3Escape(key)
+	}
+	return u.String()
 }
 
 // s3Escape escapes an object key as S3 signs it: every byte but the

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -286,9 +287,26 @@ func TestParseAWSRef(t *testing.T) {
 	}
 }
 
-func TestS3Escape(t *testing.T) {
-	if got := s3Escape("dir/a b+c=ü~.yaml"); got != "dir/a%20b%2Bc%3D%C3%BC~.yaml" {
-		t.Errorf("s3Escape = %q", got)
+func TestObjectURL(t *testing.T) {
+	regional := &url.URL{Scheme: "https", Host: "s3.eu-west-1.amazonaws.com", Path: "/"}
+	local := &url.URL{Scheme: "http", Host: "127.0.0.1:4566", Path: "/"}
+	tests := []struct {
+		name      string
+		base      *url.URL
+		pathStyle bool
+		bucket    string
+		key       string
+		want      string
+	}{
+		{"a bucket is a host name by default", regional, false, "ops", "pingpanda/targets.yaml", "https://ops.s3.eu-west-1.amazonaws.com/pingpanda/targets.yaml"},
+		{"an endpoint override is path-style", local, true, "ops", "targets.yaml", "http://127.0.0.1:4566/ops/targets.yaml"},
+		{"a bucket with dots is path-style", regional, false, "ops.example.com", "t.yaml", "https://s3.eu-west-1.amazonaws.com/ops.example.com/t.yaml"},
+		{"a key is escaped as S3 signs it", regional, false, "ops", "dir/a b+c=ü~.yaml", "https://ops.s3.eu-west-1.amazonaws.com/dir/a%20b%2Bc%3D%C3%BC~.yaml"},
+	}
+	for _, tt := range tests {
+		if got := objectURL(tt.base, tt.pathStyle, tt.bucket, tt.key); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
 	}
 }
 
