@@ -1,13 +1,23 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // testKeyID is the access key id of the tests' static credentials; the
@@ -16,7 +26,8 @@ const testKeyID = "AKIDPINGPANDATEST"
 
 // fakeAWS is an httptest server on loopback speaking just enough of three
 // AWS APIs: SSM GetParameter and Secrets Manager GetSecretValue (JSON 1.1
-// protocol, X-Amz-Target) and S3 GetObject (REST, path-style). Names
+// protocol, X-Amz-Target) and S3 GetObject (REST, path-style). It checks
+// every request's SigV4 signature and refuses a bad one. Names
 // listed in denied get AccessDenied; a name in throttle is answered
 // ThrottlingException that many times first.
 type fakeAWS struct {
@@ -70,10 +81,11 @@ func (f *fakeAWS) counts() (requests, unsigned int, seen []string) {
 }
 
 func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	signed := verifySigV4(r, body)
 	f.mu.Lock()
 	f.requests++
-	signed := strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential="+testKeyID+"/") &&
-		r.Header.Get("X-Amz-Date") != "" && r.Header.Get("X-Amz-Content-Sha256") != ""
 	if !signed {
 		f.unsigned++
 	}
@@ -173,6 +185,46 @@ func (f *fakeAWS) getObject(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Write(b)
 }
+
+// verifySigV4 checks a request's SigV4 signature as AWS would: signed by
+// testKeyID with the tests' secret key, over the headers it names, the
+// path as sent and the body's hash.
+func verifySigV4(r *http.Request, body []byte) bool {
+	auth := r.Header.Get("Authorization")
+	m := sigV4Header.FindStringSubmatch(auth)
+	if m == nil {
+		return false
+	}
+	region, service, signedHeaders := m[1], m[2], m[3]
+	when, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(body)
+	payloadHash := hex.EncodeToString(sum[:])
+	if h := r.Header.Get("X-Amz-Content-Sha256"); h != payloadHash && h != "UNSIGNED-PAYLOAD" {
+		return false
+	}
+	clone, err := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	for _, h := range strings.Split(signedHeaders, ";") {
+		if h != "host" {
+			clone.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
+		}
+	}
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = service == "s3" })
+	creds := aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: "fake-secret-key", SessionToken: r.Header.Get("X-Amz-Security-Token")}
+	if err := signer.SignHTTP(context.Background(), creds, clone, r.Header.Get("X-Amz-Content-Sha256"), service, region, when); err != nil {
+		return false
+	}
+	return clone.Header.Get("Authorization") == auth
+}
+
+// sigV4Header is the Authorization header of SigV4: scope region and
+// service, and the signed headers.
+var sigV4Header = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=` + testKeyID + `/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$`)
 
 func jsonError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
