@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -42,6 +43,7 @@ func newFakeWithData(t *testing.T) *fakeAWS {
 	f := newFakeAWS(t)
 	f.params["/pingpanda/redis"] = redisSecret
 	f.params["/pingpanda/bad-redis"] = badRedisValue
+	f.params["/pingpanda/token"] = "xoxb-token-secret:abc"
 	f.params["/pingpanda/not-a-url"] = "pg-password-secret-without-scheme"
 	f.params["/pingpanda/busy"] = redisSecret
 	f.throttle["/pingpanda/busy"] = 2
@@ -152,6 +154,12 @@ func TestAWSReferencesAreResolvedThroughTheAPIs(t *testing.T) {
 			seen:     "ssm /pingpanda/bad-redis",
 		},
 		{
+			name:     "the start of a secret that is no URL is not shown as its scheme",
+			env:      []string{"SLACK_WEBHOOK_URL=ssm:/pingpanda/token"},
+			problems: []string{`SLACK_WEBHOOK_URL: scheme (not shown) is not https:// (value read from ssm:/pingpanda/token)`},
+			seen:     "ssm /pingpanda/token",
+		},
+		{
 			name:     "a bad targets file in SSM is reported by line",
 			env:      []string{"TARGETS_FILE=ssm:/pingpanda/targets-bad"},
 			problems: []string{`TARGETS_FILE: ssm:/pingpanda/targets-bad:1: check "smtp": unknown check (want dns, ping, http or tls)`},
@@ -225,8 +233,12 @@ func TestWithoutAReferenceAWSIsNeverTouched(t *testing.T) {
 		inits.Add(1)
 		return newAWSClient(ctx, environ)
 	}
+	secretFile := filepath.Join(t.TempDir(), "teams")
+	if err := os.WriteFile(secretFile, []byte("https://teams.example/webhook\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := f.environ("REDIS_URL=redis://127.0.0.1:6379/0", "SLACK_WEBHOOK_URL=https://hooks.slack.example/x",
-		"TARGETS_FILE="+filepath.Join(testdataDir, "config", "targets.yaml"))
+		"TEAMS_WEBHOOK_URL=file:"+secretFile, "TARGETS_FILE="+filepath.Join(testdataDir, "config", "targets.yaml"))
 	if _, _, err := loadConfigContext(context.Background(), configSources{environ: env, newAWS: counting}); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +330,7 @@ func assertNoSecret(t *testing.T, err error, warnings []string) {
 	if err != nil {
 		text += "\n" + err.Error()
 	}
-	for _, s := range []string{"hunter2", "slack-token-xyz", "not-redis-but-secret-token", "pg-password-secret", "fake-secret-key"} {
+	for _, s := range []string{"hunter2", "slack-token-xyz", "not-redis-but-secret-token", "pg-password-secret", "fake-secret-key", "xoxb"} {
 		if strings.Contains(text, s) {
 			t.Errorf("a secret (%s…) shows in the problems or warnings:\n%s", s[:4], text)
 		}

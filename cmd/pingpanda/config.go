@@ -323,6 +323,20 @@ func (l *loader) resolveSecrets(ctx context.Context) {
 	l.resolveAWS(ctx)
 }
 
+// shownScheme quotes a URL's scheme for a problem, except that of a value
+// read through a reference when it is no well-known scheme: a secret that
+// is no URL at all ("token:abc") would show its start.
+func (l *loader) shownScheme(key, scheme string) string {
+	if l.values[key].ref != "" {
+		switch strings.ToLower(scheme) {
+		case "", "http", "https", "redis", "rediss", "unix", "tcp", "ws", "wss", "ftp", "file", "ssm", "secretsmanager", "s3":
+		default:
+			return "(not shown)"
+		}
+	}
+	return strconv.Quote(scheme)
+}
+
 // from names where a secret key's value was read, for its problems.
 func (l *loader) from(key string) string {
 	if ref := l.values[key].ref; ref != "" {
@@ -574,7 +588,7 @@ func (l *loader) webhookURL(key string) string {
 	case err != nil:
 		l.problem("%s: not a URL (value not shown: it holds a token)%s", key, l.from(key))
 	case u.Scheme != "https" && u.Scheme != "http":
-		l.problem("%s: scheme %q is not https://%s", key, u.Scheme, l.from(key))
+		l.problem("%s: scheme %s is not https://%s", key, l.shownScheme(key, u.Scheme), l.from(key))
 	case u.Host == "":
 		l.problem("%s: no host in the URL%s", key, l.from(key))
 	default:
@@ -595,7 +609,7 @@ func (l *loader) pushgatewayURL() string {
 	case err != nil:
 		l.problem("PUSHGATEWAY_URL: not a URL (value not shown: it may hold credentials)%s", l.from("PUSHGATEWAY_URL"))
 	case u.Scheme != "https" && u.Scheme != "http":
-		l.problem("PUSHGATEWAY_URL: scheme %q is not http:// or https://%s", u.Scheme, l.from("PUSHGATEWAY_URL"))
+		l.problem("PUSHGATEWAY_URL: scheme %s is not http:// or https://%s", l.shownScheme("PUSHGATEWAY_URL", u.Scheme), l.from("PUSHGATEWAY_URL"))
 	case u.Host == "":
 		l.problem("PUSHGATEWAY_URL: no host in the URL%s", l.from("PUSHGATEWAY_URL"))
 	default:
@@ -616,7 +630,7 @@ func (l *loader) redisURL() string {
 	case err != nil:
 		l.problem("REDIS_URL: not a URL (value not shown: it may hold a password)%s", l.from("REDIS_URL"))
 	case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
-		l.problem("REDIS_URL: scheme %q is not redis://, rediss:// or unix://%s", u.Scheme, l.from("REDIS_URL"))
+		l.problem("REDIS_URL: scheme %s is not redis://, rediss:// or unix://%s", l.shownScheme("REDIS_URL", u.Scheme), l.from("REDIS_URL"))
 	case u.Scheme != "unix" && u.Host == "":
 		l.problem("REDIS_URL: no host (want redis://[user:password@]host:port[/db])%s", l.from("REDIS_URL"))
 	default:
