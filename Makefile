@@ -4,6 +4,8 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 LDFLAGS     := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 30s
+# The Lambda bootstrap's size budget (issue 6: under 15 MB).
+LAMBDA_MAX_BYTES := 15000000
 
 .PHONY: build run test test-deps bench lint fuzz lambda clean
 
@@ -21,6 +23,8 @@ lambda:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags '$(LDFLAGS)' -o dist/lambda/bootstrap ./cmd/pingpanda
 	cd dist/lambda && rm -f ../pingpanda-lambda.zip && zip -q -j ../pingpanda-lambda.zip bootstrap 2>/dev/null || python3 -m zipfile -c ../pingpanda-lambda.zip bootstrap
 	@ls -l dist/lambda/bootstrap dist/pingpanda-lambda.zip
+	@size=$$(stat -c %s dist/lambda/bootstrap); if [ $$size -gt $(LAMBDA_MAX_BYTES) ]; then \
+	  echo "dist/lambda/bootstrap is $$size bytes, over the $(LAMBDA_MAX_BYTES)-byte budget"; exit 1; fi
 
 ## test: every test, with the race detector (installs the test tools first)
 # The deployment tests are their own module (infra/go.mod keeps k8s.io/api
