@@ -22,7 +22,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	faultSummary.print(os.Stdout)
+	os.Exit(code)
 }
 
 // TestLambdaInvocationIsOneSweep stands up a fake Lambda Runtime API on
