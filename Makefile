@@ -5,7 +5,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 30s
 
-.PHONY: build run test test-deps bench lint fuzz lambda clean
+.PHONY: build run test test-deps faults bench lint fuzz lambda clean
 
 ## build: the binary, at bin/pingpanda
 build:
@@ -25,6 +25,15 @@ lambda:
 ## test: every test, with the race detector (installs the test tools first)
 test: test-deps
 	$(GO) test -race -count=1 ./...
+
+## faults: the fault-injection suite alone (RELIABILITY.md), one FAULT line
+## per fault class; make test runs it too
+faults: test-deps
+	@log=$$(mktemp); \
+	$(GO) test -race -count=1 -v -run '^TestFault' ./cmd/pingpanda ./probe >"$$log" 2>&1; rc=$$?; \
+	grep -E '^(FAULT |--- FAIL|FAIL|ok |panic:)' "$$log"; \
+	if [ $$rc -ne 0 ]; then echo "make faults failed; full output:"; cat "$$log"; fi; \
+	rm -f "$$log"; exit $$rc
 
 # test-deps makes sure the tools the integration tests start are present.
 # As root on Debian it installs what is missing (with services kept from

@@ -4,8 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http/httptest"
-	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -18,18 +18,20 @@ import (
 	"github.com/pingpanda/pingpanda/state/redistest"
 )
 
-// TestFaultSIGKILL50TimesInARow runs the command as a child process (this
-// test binary running main, as TestMain allows) against one store, and
+// TestFaultSIGKILL50TimesInARow builds the command, runs it as a child
+// process against one store, and
 // kills it with SIGKILL at a random moment of its run, 50 times in a row,
 // while the targets go down and up. After every run the store must load;
 // at the end, every incident that crossed the threshold — each value the
 // stored alert latch (AlertedIncident) took — must have reached the
 // webhook, and under one event ID only; each recovery likewise.
 func TestFaultSIGKILL50TimesInARow(t *testing.T) {
+	bin := buildCommand(t)
 	for _, store := range []string{"file", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			f := fault(t, "sigkill-50-times-"+store)
 			k := newKillWorld(t, store)
+			k.bin = bin
 			seed := uint64(time.Now().UnixNano())
 			t.Logf("seed %d", seed)
 			rng := rand.New(rand.NewPCG(seed, 0))
@@ -74,7 +76,26 @@ func TestFaultSIGKILL50TimesInARow(t *testing.T) {
 	}
 }
 
+// buildCommand builds pingpanda (without the race detector, as shipped)
+// into a temporary directory and returns its path.
+func buildCommand(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is not on PATH: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "pingpanda")
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 type killWorld struct {
+	bin     string
 	store   string // "file" or "redis"
 	env     []string
 	down    *atomic.Bool
@@ -96,7 +117,7 @@ func newKillWorld(t *testing.T, store string) *killWorld {
 	t.Cleanup(hs.Close)
 	targets := []string{srv.URL + "/a", srv.URL + "/b", srv.URL + "/c"}
 	k.env = append(loopbackEnv(targets...),
-		"PINGPANDA_TEST_RUN_MAIN=1", "HOME="+t.TempDir(), "LOG_LEVEL=WARNING",
+		"HOME="+t.TempDir(), "LOG_LEVEL=WARNING",
 		"ENABLE_ADAPTIVE_BACKOFF=false", "FLAP_THRESHOLD=0", "ALERT_THRESHOLD=2", "ALERT_SOURCE_NAME=probe-host",
 		"NOTIFICATION_RETRY_ATTEMPTS=1", "NOTIFICATION_RETRY_BACKOFF_SECONDS=0",
 		"SLACK_WEBHOOK_URL="+hs.URL+"/services/T0/B0/secret-token")
@@ -144,7 +165,7 @@ func newKillWorld(t *testing.T, store string) *killWorld {
 // alert latches.
 func (k *killWorld) runChild(t *testing.T, delay time.Duration) (time.Duration, bool) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "--timeout", "5s")
+	cmd := exec.Command(k.bin, "--timeout", "5s")
 	cmd.Env = k.env
 	var stderr syncLog
 	cmd.Stderr = &stderr
