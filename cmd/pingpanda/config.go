@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -560,10 +561,27 @@ func (l *loader) webhookURL(key string) string {
 		l.problem("%s: scheme %q is not https://", key, u.Scheme)
 	case u.Host == "":
 		l.problem("%s: no host in the URL", key)
+	case !l.cleartextAllowed(u):
+		l.problem("%s: http:// to a host other than loopback would send its token unencrypted; use https://, or set ALLOW_INSECURE_URLS=true", key)
 	default:
 		return v
 	}
 	return ""
+}
+
+// cleartextAllowed reports whether u may be used: https://, or http:// to
+// a loopback host (localhost, 127.0.0.0/8, ::1), or any http:// when
+// ALLOW_INSECURE_URLS is true.
+func (l *loader) cleartextAllowed(u *url.URL) bool {
+	if u.Scheme != "http" || l.bool("ALLOW_INSECURE_URLS") {
+		return true
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // pushgatewayURL checks PUSHGATEWAY_URL without quoting it: it may carry
@@ -581,6 +599,8 @@ func (l *loader) pushgatewayURL() string {
 		l.problem("PUSHGATEWAY_URL: scheme %q is not http:// or https://", u.Scheme)
 	case u.Host == "":
 		l.problem("PUSHGATEWAY_URL: no host in the URL")
+	case !l.cleartextAllowed(u):
+		l.problem("PUSHGATEWAY_URL: http:// to a host other than loopback would send metrics and credentials unencrypted; use https://, or set ALLOW_INSECURE_URLS=true")
 	default:
 		return v
 	}
