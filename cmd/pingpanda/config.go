@@ -627,6 +627,9 @@ func (l *loader) redisURL() string {
 			l.problem("REDIS_URL: %v", err)
 			return ""
 		}
+		if skip, _ := strconv.ParseBool(u.Query().Get("skip_verify")); skip && u.Scheme == "rediss" {
+			l.warn("REDIS_URL: skip_verify=true turns off verification of the server's certificate")
+		}
 		return v
 	}
 	return ""

@@ -47,3 +47,26 @@ func TestWebhookAndPushgatewayURLsMustBeHTTPSUnlessLoopbackOrAllowed(t *testing.
 		}
 	}
 }
+
+func TestRedissWithSkipVerifyWarns(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		warn bool
+	}{
+		{"rediss://:pw@cache.example:6380/0", false},
+		{"rediss://:pw@cache.example:6380/0?skip_verify=true", true},
+		{"rediss://:pw@cache.example:6380/0?skip_verify=false", false},
+	} {
+		_, warnings, err := loadConfig(configSources{environ: []string{"REDIS_URL=" + tt.url}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(strings.Join(warnings, "\n"), "skip_verify=true turns off verification")
+		if got != tt.warn {
+			t.Errorf("%s: warned %v, want %v (%q)", tt.url, got, tt.warn, warnings)
+		}
+		if strings.Contains(strings.Join(warnings, "\n"), "pw@") {
+			t.Errorf("a warning quotes the password: %q", warnings)
+		}
+	}
+}
