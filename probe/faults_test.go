@@ -164,6 +164,17 @@ func TestFaultHostileTargets(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
 		trickle(c, "x", stop)
 	})
+	hugeHeaders := faultServeRaw(t, func(c net.Conn, stop <-chan struct{}) {
+		readRequest(c)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n")
+		line := "X-Filler: " + strings.Repeat("a", 1000) + "\r\n"
+		for range 4000 { // 4 MB of headers
+			if _, err := io.WriteString(c, line); err != nil {
+				return
+			}
+		}
+		io.WriteString(c, "\r\n")
+	})
 	tlsMute := faultServeRaw(t, func(c net.Conn, stop <-chan struct{}) {
 		// Read the ClientHello and never answer it.
 		go io.Copy(io.Discard, c)
@@ -198,6 +209,8 @@ func TestFaultHostileTargets(t *testing.T) {
 			status: StatusDown, errHas: "timeout after 1s", maxTime: attempt + 500*time.Millisecond},
 		{class: "http-trickles-body-1-byte-a-second", check: HTTP, target: "http://" + trickleBody + "/",
 			status: StatusUp, maxTime: attempt + 500*time.Millisecond},
+		{class: "http-4mb-of-headers", check: HTTP, target: "http://" + hugeHeaders + "/",
+			status: StatusDown, errHas: "headers larger than 64 KiB", maxTime: attempt},
 		{class: "http-endless-body", check: HTTP, target: endless.URL + "/",
 			status: StatusUp, maxTime: attempt},
 		{class: "http-redirect-loop", check: HTTP, target: loop.URL + "/loop",

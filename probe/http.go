@@ -149,7 +149,11 @@ const (
 	maxRedirects = 10
 	// maxBodyRead is how much of a body an http check reads before
 	// closing the response; it lets small responses reuse the connection.
-	maxBodyRead      = 64 << 10
+	maxBodyRead = 64 << 10
+	// maxHeaderBytes bounds a response's headers; net/http's default,
+	// 10 MiB, would let hostile targets hold gigabytes at a concurrency
+	// of 512.
+	maxHeaderBytes   = 64 << 10
 	defaultMaxConns  = 512
 	defaultUserAgent = "pingpanda"
 )
@@ -195,6 +199,8 @@ func NewHTTP(o HTTPOptions) *HTTPProber {
 			MaxIdleConnsPerHost: conns,
 			MaxConnsPerHost:     conns,
 			IdleConnTimeout:     90 * time.Second,
+			// HTTP/2 takes its header list limit from this too.
+			MaxResponseHeaderBytes: maxHeaderBytes,
 		},
 	}
 }
@@ -205,9 +211,10 @@ func (p *HTTPProber) CloseIdleConnections() { p.transport.CloseIdleConnections()
 
 // Probe makes one GET request to t.Address, following at most 10
 // redirects. It is up when the final status is in the success codes. Its
-// latency is the time to the final response's headers. It reads at most
-// 64 KiB of the body and then closes the connection, whatever the body's
-// size. Errors never contain the URL, which may carry secrets.
+// latency is the time to the final response's headers. It refuses headers
+// over 64 KiB, reads at most 64 KiB of the body and then closes the
+// connection, whatever the body's size. Errors never contain the URL,
+// which may carry secrets.
 func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
 	start := time.Now()
 	d := &HTTPDetail{}
@@ -281,6 +288,8 @@ func httpErrorText(ctx context.Context, err error, elapsed time.Duration, visite
 		text = "connection closed before a response"
 	case strings.HasPrefix(err.Error(), "failed to parse Location header"):
 		text = "redirect to an invalid url"
+	case strings.Contains(err.Error(), "server response headers exceeded"):
+		text = fmt.Sprintf("response headers larger than %d KiB", maxHeaderBytes>>10)
 	default:
 		if s, ok := errnoText(err, true); ok {
 			text = s
