@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,6 +220,21 @@ func TestFaultRedis(t *testing.T) {
 			t.Fatalf("%d alerts accepted (%d seen), want the one down alert", accepted, seen)
 		}
 		f.set("exit 1, state unchanged, then 1 alert")
+	})
+
+	t.Run("unreachable, with a password in its URL", func(t *testing.T) {
+		f := fault(t, "redis-unreachable-password-kept-secret")
+		addr := "127.0.0.1:" + strconv.Itoa(freePort(t)) // nothing listens there
+		w := newFaultWorld(t, "REDIS_URL=redis://:hunter2@"+addr+"/0")
+		// sweep fails the test if hunter2 appears in the report or the log.
+		_, log := w.mustSweep(t, exitFailed, nil)
+		if !strings.Contains(log, "redis://:xxxxx@"+addr) {
+			t.Errorf("the log should name the store, password masked:\n%s", log)
+		}
+		if _, _, distinct := w.hook.counts(); distinct != 0 {
+			t.Errorf("alerts sent by a sweep that could not take its lease")
+		}
+		f.set("exit 1, the store named with its password masked")
 	})
 
 	t.Run("killed between load and save", func(t *testing.T) {
