@@ -206,7 +206,9 @@ func TestFaultRedis(t *testing.T) {
 		w.mustSweep(t, exitOK, nil)
 		before := storedRecords(t, rs.URL())
 		rs.Kill()
+		start := time.Now()
 		_, log := w.mustSweep(t, exitFailed, nil)
+		took := time.Since(start)
 		if !strings.Contains(log, "cannot take the lease") || !strings.Contains(log, rs.Addr) {
 			t.Errorf("the log should say the store could not be reached, naming it:\n%s", log)
 		}
@@ -219,7 +221,7 @@ func TestFaultRedis(t *testing.T) {
 		if accepted != 1 || distinct != 1 {
 			t.Fatalf("%d alerts accepted (%d seen), want the one down alert", accepted, seen)
 		}
-		f.set("exit 1, state unchanged, then 1 alert")
+		f.set("exit 1 in %v, state unchanged, then 1 alert", took.Round(10*time.Millisecond))
 	})
 
 	t.Run("unreachable, with a password in its URL", func(t *testing.T) {
@@ -227,14 +229,16 @@ func TestFaultRedis(t *testing.T) {
 		addr := "127.0.0.1:" + strconv.Itoa(freePort(t)) // nothing listens there
 		w := newFaultWorld(t, "REDIS_URL=redis://:hunter2@"+addr+"/0")
 		// sweep fails the test if hunter2 appears in the report or the log.
+		start := time.Now()
 		_, log := w.mustSweep(t, exitFailed, nil)
+		took := time.Since(start)
 		if !strings.Contains(log, "redis://:xxxxx@"+addr) {
 			t.Errorf("the log should name the store, password masked:\n%s", log)
 		}
 		if _, _, distinct := w.hook.counts(); distinct != 0 {
 			t.Errorf("alerts sent by a sweep that could not take its lease")
 		}
-		f.set("exit 1, the store named with its password masked")
+		f.set("exit 1 in %v, the store named with its password masked", took.Round(10*time.Millisecond))
 	})
 
 	t.Run("killed between load and save", func(t *testing.T) {
@@ -244,7 +248,9 @@ func TestFaultRedis(t *testing.T) {
 		w.down.Store(true)
 		w.mustSweep(t, exitOK, nil)
 		before := storedRecords(t, rs.URL())
+		start := time.Now()
 		_, log := w.mustSweep(t, exitFailed, rs.Kill, "--timeout", "5s")
+		took := time.Since(start)
 		if !strings.Contains(log, "cannot save; the stored state is as before this sweep") {
 			t.Errorf("the log should say the state was not saved:\n%s", log)
 		}
@@ -265,7 +271,7 @@ func TestFaultRedis(t *testing.T) {
 		if _, accepted, distinct := w.hook.counts(); accepted != 1 || distinct != 1 {
 			t.Fatalf("%d alerts accepted, want the one down alert", accepted)
 		}
-		f.set("exit 1, state unchanged, no alert from the failed sweep, then 1 alert")
+		f.set("exit 1 in %v (deadline 5s), state unchanged, no alert from the failed sweep, then 1 alert", took.Round(10*time.Millisecond))
 	})
 
 	t.Run("killed during the outbox update", func(t *testing.T) {
