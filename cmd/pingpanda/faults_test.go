@@ -78,8 +78,6 @@ type hook struct {
 	onAccept func()
 }
 
-var kindPattern = regexp.MustCompile(`"text":"[^"]*?(🔴|✅|🔁|⏰)`)
-
 func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	id := ""
