@@ -78,6 +78,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvFile$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTargetsYAML$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./state
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeOutboxEntry$$' -fuzztime $(FUZZTIME) ./state
 	$(GO) test -run '^$$' -fuzz '^FuzzFileStoreLoad$$' -fuzztime $(FUZZTIME) ./state
 
 clean:
