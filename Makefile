@@ -31,7 +31,7 @@ test: test-deps
 faults: test-deps
 	@log=$$(mktemp); \
 	$(GO) test -race -count=1 -v -run '^TestFault' ./cmd/pingpanda ./probe >"$$log" 2>&1; rc=$$?; \
-	grep -E '^(FAULT |--- FAIL|FAIL|ok |panic:)' "$$log"; \
+	grep -E '^ *([a-z_]+\.go:[0-9]+: FAULT |--- FAIL|FAIL|ok |panic:)' "$$log" | sed -E 's/^ *[a-z_]+\.go:[0-9]+: //'; \
 	if [ $$rc -ne 0 ]; then echo "make faults failed; full output:"; cat "$$log"; fi; \
 	rm -f "$$log"; exit $$rc
 

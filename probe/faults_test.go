@@ -1,8 +1,8 @@
 package probe
 
 // Hostile targets, part of the fault-injection suite (make faults;
-// RELIABILITY.md). Every test is named TestFault… and adds a summary line
-// per fault class, printed by TestMain.
+// RELIABILITY.md). Every test is named TestFault… and logs a summary line
+// per fault class (faultLine).
 
 import (
 	"bufio"
@@ -23,31 +23,15 @@ import (
 	"github.com/miekg/dns"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	faultSummary.mu.Lock()
-	for _, l := range faultSummary.lines {
-		fmt.Println(l)
-	}
-	faultSummary.mu.Unlock()
-	os.Exit(code)
-}
-
-var faultSummary struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-// faultLine records "FAULT <class>: ok|FAILED (<detail>)" when t ends.
+// faultLine logs "FAULT <class>: ok (<detail>)", or FAILED, when t ends;
+// make faults shows these lines.
 func faultLine(t *testing.T, class string, detail *string) {
 	t.Cleanup(func() {
 		verdict := "ok"
 		if t.Failed() {
 			verdict = "FAILED"
 		}
-		faultSummary.mu.Lock()
-		defer faultSummary.mu.Unlock()
-		faultSummary.lines = append(faultSummary.lines, fmt.Sprintf("FAULT %s: %s (%s)", class, verdict, *detail))
+		t.Logf("FAULT %s: %s (%s)", class, verdict, *detail)
 	})
 }
 

@@ -4,8 +4,8 @@ package main
 // is named TestFault… and breaks one thing the sweep depends on, at one
 // step, then checks three things: a clear exit status, a store that holds
 // the old state or the new one and never a mixture, and no alert sent
-// twice under two event IDs or lost. Each test adds one summary line per
-// fault class, printed by TestMain.
+// twice under two event IDs or lost. Each test logs one summary line per
+// fault class (fault).
 
 import (
 	"bytes"
@@ -29,16 +29,8 @@ import (
 	"github.com/pingpanda/pingpanda/state/redistest"
 )
 
-// faultLines collects the suite's summary, one line per fault class.
-type faultLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-var faultSummary faultLines
-
-// fault starts the summary line of one fault class; the line says ok or
-// FAILED when the test ends, with the detail last set.
+// fault starts the summary line of one fault class: when the test ends it
+// logs "FAULT <class>: ok (<detail>)", or FAILED, which make faults shows.
 func fault(t *testing.T, class string) *faultLine {
 	f := &faultLine{}
 	t.Cleanup(func() {
@@ -46,9 +38,7 @@ func fault(t *testing.T, class string) *faultLine {
 		if t.Failed() {
 			verdict = "FAILED"
 		}
-		faultSummary.mu.Lock()
-		defer faultSummary.mu.Unlock()
-		faultSummary.lines = append(faultSummary.lines, fmt.Sprintf("FAULT %s: %s (%s)", class, verdict, f.detail))
+		t.Logf("FAULT %s: %s (%s)", class, verdict, f.detail)
 	})
 	return f
 }
@@ -56,15 +46,6 @@ func fault(t *testing.T, class string) *faultLine {
 type faultLine struct{ detail string }
 
 func (f *faultLine) set(format string, args ...any) { f.detail = fmt.Sprintf(format, args...) }
-
-// print writes the summary, for TestMain.
-func (s *faultLines) print(w io.Writer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.lines {
-		fmt.Fprintln(w, l)
-	}
-}
 
 // hook is a loopback Slack webhook that records, by event ID, every alert
 // whose body it received (seen) and every one it accepted with a 2xx

@@ -22,9 +22,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	code := m.Run()
-	faultSummary.print(os.Stdout)
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // TestLambdaInvocationIsOneSweep stands up a fake Lambda Runtime API on
