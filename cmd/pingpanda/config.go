@@ -555,14 +555,14 @@ func (l *loader) webhookURL(key string) string {
 	}
 	u, err := url.Parse(v)
 	switch {
+	case err == nil && u.Host != "" && !l.cleartextAllowed(u):
+		l.problem("%s: http:// to a host other than loopback would send its token unencrypted; use https://, or set ALLOW_INSECURE_URLS=true", key)
 	case err != nil:
 		l.problem("%s: not a URL (value not shown: it holds a token)", key)
 	case u.Scheme != "https" && u.Scheme != "http":
 		l.problem("%s: scheme %q is not https://", key, u.Scheme)
 	case u.Host == "":
 		l.problem("%s: no host in the URL", key)
-	case !l.cleartextAllowed(u):
-		l.problem("%s: http:// to a host other than loopback would send its token unencrypted; use https://, or set ALLOW_INSECURE_URLS=true", key)
 	default:
 		return v
 	}
@@ -593,14 +593,14 @@ func (l *loader) pushgatewayURL() string {
 	}
 	u, err := url.Parse(v)
 	switch {
+	case err == nil && u.Host != "" && !l.cleartextAllowed(u):
+		l.problem("PUSHGATEWAY_URL: http:// to a host other than loopback would send metrics and credentials unencrypted; use https://, or set ALLOW_INSECURE_URLS=true")
 	case err != nil:
 		l.problem("PUSHGATEWAY_URL: not a URL (value not shown: it may hold credentials)")
 	case u.Scheme != "https" && u.Scheme != "http":
 		l.problem("PUSHGATEWAY_URL: scheme %q is not http:// or https://", u.Scheme)
 	case u.Host == "":
 		l.problem("PUSHGATEWAY_URL: no host in the URL")
-	case !l.cleartextAllowed(u):
-		l.problem("PUSHGATEWAY_URL: http:// to a host other than loopback would send metrics and credentials unencrypted; use https://, or set ALLOW_INSECURE_URLS=true")
 	default:
 		return v
 	}
