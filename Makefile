@@ -7,7 +7,7 @@ FUZZTIME    ?= 30s
 # The Lambda bootstrap's size budget (issue 6: under 15 MB).
 LAMBDA_MAX_BYTES := 15000000
 
-.PHONY: build run test test-deps bench lint fuzz lambda clean
+.PHONY: build run test test-deps faults bench lint fuzz lambda clean
 
 ## build: the binary, at bin/pingpanda
 build:
@@ -38,6 +38,15 @@ test: test-deps
 	echo "# infra module: cd infra && $(GO) test -race -count=1 ./..."; \
 	cat "$$infra_log"; rm -f "$$infra_log"; \
 	[ $$main = 0 ] && [ $$infra = 0 ]
+
+## faults: the fault-injection suite alone (RELIABILITY.md), one FAULT line
+## per fault class; make test runs it too
+faults: test-deps
+	@log=$$(mktemp); \
+	$(GO) test -race -count=1 -v -run '^TestFault' ./cmd/pingpanda ./probe >"$$log" 2>&1; rc=$$?; \
+	grep -E '^ *([a-z_]+\.go:[0-9]+: FAULT |--- FAIL|FAIL|ok |panic:)' "$$log" | sed -E 's/^ *[a-z_]+\.go:[0-9]+: //'; \
+	if [ $$rc -ne 0 ]; then echo "make faults failed; full output:"; cat "$$log"; fi; \
+	rm -f "$$log"; exit $$rc
 
 # test-deps makes sure the tools the integration tests start are present.
 # As root on Debian it installs what is missing (with services kept from
@@ -86,6 +95,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLambdaEvent$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAWSRef$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./state
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeOutboxEntry$$' -fuzztime $(FUZZTIME) ./state
 	$(GO) test -run '^$$' -fuzz '^FuzzFileStoreLoad$$' -fuzztime $(FUZZTIME) ./state
 
 clean:

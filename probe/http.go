@@ -149,7 +149,15 @@ const (
 	maxRedirects = 10
 	// maxBodyRead is how much of a body an http check reads before
 	// closing the response; it lets small responses reuse the connection.
-	maxBodyRead      = 64 << 10
+	maxBodyRead = 64 << 10
+	// maxHeaderBytes bounds a response's headers; net/http's default,
+	// 10 MiB, would let hostile targets hold gigabytes at a concurrency
+	// of 512.
+	maxHeaderBytes = 64 << 10
+	// maxBodyDrain bounds the time spent reading the body: it is read only
+	// so that the connection can be reused, and a body trickled slowly
+	// would otherwise hold a worker for the whole attempt timeout.
+	maxBodyDrain     = time.Second
 	defaultMaxConns  = 512
 	defaultUserAgent = "pingpanda"
 )
@@ -195,6 +203,8 @@ func NewHTTP(o HTTPOptions) *HTTPProber {
 			MaxIdleConnsPerHost: conns,
 			MaxConnsPerHost:     conns,
 			IdleConnTimeout:     90 * time.Second,
+			// HTTP/2 takes its header list limit from this too.
+			MaxResponseHeaderBytes: maxHeaderBytes,
 		},
 	}
 }
@@ -205,15 +215,19 @@ func (p *HTTPProber) CloseIdleConnections() { p.transport.CloseIdleConnections()
 
 // Probe makes one GET request to t.Address, following at most 10
 // redirects. It is up when the final status is in the success codes. Its
-// latency is the time to the final response's headers. It reads at most
-// 64 KiB of the body and then closes the connection, whatever the body's
-// size. Errors never contain the URL, which may carry secrets.
+// latency is the time to the final response's headers. It refuses headers
+// over 64 KiB, reads at most 64 KiB of the body for at most a second, and
+// then closes the connection, whatever the body's size. Errors never
+// contain the URL, which may carry secrets.
 func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
 	start := time.Now()
 	d := &HTTPDetail{}
 	res := Result{Status: StatusDown, HTTP: d}
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.Address, nil)
+	// reqCtx is ctx that the body drain may also end (maxBodyDrain).
+	reqCtx, cancelReq := context.WithCancel(ctx)
+	defer cancelReq()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, t.Address, nil)
 	if err != nil {
 		res.Error = "bad url: " + httpErrorText(ctx, err, 0, nil)
 		res.final = true
@@ -249,9 +263,12 @@ func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
 		res.final = errors.As(err, &cve)
 		return res
 	}
-	// A body that fails to arrive does not change the status already
-	// received, so read errors are ignored.
+	// A body that fails to arrive, or is cut short after maxBodyDrain,
+	// does not change the status already received, so read errors are
+	// ignored.
+	drained := time.AfterFunc(maxBodyDrain, cancelReq)
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyRead))
+	drained.Stop()
 	resp.Body.Close()
 
 	if !p.success.Contains(resp.StatusCode) {
@@ -281,6 +298,8 @@ func httpErrorText(ctx context.Context, err error, elapsed time.Duration, visite
 		text = "connection closed before a response"
 	case strings.HasPrefix(err.Error(), "failed to parse Location header"):
 		text = "redirect to an invalid url"
+	case strings.Contains(err.Error(), "server response headers exceeded"):
+		text = fmt.Sprintf("response headers larger than %d KiB", maxHeaderBytes>>10)
 	default:
 		if s, ok := errnoText(err, true); ok {
 			text = s

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Target is one thing to check. Address is normalised by ParseTarget, so the
@@ -309,9 +311,34 @@ func normaliseURL(s string) (string, error) {
 	u.Host = host
 	u.Fragment = ""
 	u.RawFragment = ""
+	u.RawQuery = escapeSpaces(u.RawQuery)
 	if u.Path == "" {
 		u.Path = "/"
 		u.RawPath = ""
 	}
 	return u.String(), nil
+}
+
+// escapeSpaces percent-encodes the white space url.Parse leaves raw in a
+// query: it is not valid in a request line, and a trailing space would be
+// trimmed when the normalised URL is parsed again, changing the target's
+// ID.
+func escapeSpaces(q string) string {
+	if !strings.ContainsFunc(q, unicode.IsSpace) {
+		return q
+	}
+	var b strings.Builder
+	for len(q) > 0 {
+		// Byte by byte of each rune, so that invalid UTF-8 stays as it is.
+		r, n := utf8.DecodeRuneInString(q)
+		if unicode.IsSpace(r) {
+			for i := range n {
+				fmt.Fprintf(&b, "%%%02X", q[i])
+			}
+		} else {
+			b.WriteString(q[:n])
+		}
+		q = q[n:]
+	}
+	return b.String()
 }

@@ -23,6 +23,7 @@ func TestParseTarget(t *testing.T) {
 		{"a ping target with a port is refused", Ping, "host:80", "", "ping takes no port"},
 		{"a URL gets a path and loses its default port", HTTP, "HTTPS://Example.com:443", "https://example.com/", ""},
 		{"a URL keeps a non-default port, path and query", HTTP, "http://example.com:8080/health?x=1#frag", "http://example.com:8080/health?x=1", ""},
+		{"white space in a query is percent-encoded", HTTP, "http://example.com/?a b\u00a0 #frag", "http://example.com/?a%20b%C2%A0%20", ""},
 		{"an IPv6 URL keeps its brackets", HTTP, "http://[::1]:8080", "http://[::1]:8080/", ""},
 		{"a URL without a scheme suggests https", HTTP, "example.com/health", "", "did you mean https://example.com/health"},
 		{"an ftp URL is refused", HTTP, "ftp://example.com", "", `scheme "ftp" is not http or https`},

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -585,6 +586,8 @@ func (l *loader) webhookURL(key string) string {
 	}
 	u, err := url.Parse(v)
 	switch {
+	case err == nil && u.Host != "" && !l.cleartextAllowed(u):
+		l.problem("%s: http:// to a host other than loopback would send its token unencrypted; use https://, or set ALLOW_INSECURE_URLS=true", key)
 	case err != nil:
 		l.problem("%s: not a URL (value not shown: it holds a token)%s", key, l.from(key))
 	case u.Scheme != "https" && u.Scheme != "http":
@@ -597,6 +600,21 @@ func (l *loader) webhookURL(key string) string {
 	return ""
 }
 
+// cleartextAllowed reports whether u may be used: https://, or http:// to
+// a loopback host (localhost, 127.0.0.0/8, ::1), or any http:// when
+// ALLOW_INSECURE_URLS is true.
+func (l *loader) cleartextAllowed(u *url.URL) bool {
+	if u.Scheme != "http" || l.bool("ALLOW_INSECURE_URLS") {
+		return true
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 // pushgatewayURL checks PUSHGATEWAY_URL without quoting it: it may carry
 // credentials.
 func (l *loader) pushgatewayURL() string {
@@ -606,6 +624,8 @@ func (l *loader) pushgatewayURL() string {
 	}
 	u, err := url.Parse(v)
 	switch {
+	case err == nil && u.Host != "" && !l.cleartextAllowed(u):
+		l.problem("PUSHGATEWAY_URL: http:// to a host other than loopback would send metrics and credentials unencrypted; use https://, or set ALLOW_INSECURE_URLS=true")
 	case err != nil:
 		l.problem("PUSHGATEWAY_URL: not a URL (value not shown: it may hold credentials)%s", l.from("PUSHGATEWAY_URL"))
 	case u.Scheme != "https" && u.Scheme != "http":
@@ -637,6 +657,9 @@ func (l *loader) redisURL() string {
 		if err := state.CheckRedisURL(v); err != nil {
 			l.problem("REDIS_URL: %v%s", err, l.from("REDIS_URL"))
 			return ""
+		}
+		if skip, _ := strconv.ParseBool(u.Query().Get("skip_verify")); skip && u.Scheme == "rediss" {
+			l.warn("REDIS_URL: skip_verify=true turns off verification of the server's certificate")
 		}
 		return v
 	}

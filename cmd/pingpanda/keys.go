@@ -126,6 +126,7 @@ var keys = []keySpec{
 	{name: "PUSHGATEWAY_USERNAME", def: "", kind: kString, help: "Pushgateway basic-auth user"},
 	{name: "PUSHGATEWAY_PASSWORD", def: "", kind: kString, secret: true, help: "Pushgateway basic-auth password"},
 	{name: "METRICS_TEXTFILE", def: "", kind: kString, help: "write every sweep's metrics to this file (atomically) for node_exporter's textfile collector"},
+	{name: "ALLOW_INSECURE_URLS", def: "false", kind: kBool, help: "allow `http://` webhook and Pushgateway URLs to hosts other than loopback (their tokens and passwords then cross the network unencrypted)"},
 	{name: "SHARD_INDEX", def: "0", kind: kInt, min: 0, max: 100000, help: "this process's shard, 0 to SHARD_COUNT-1 (default: `JOB_COMPLETION_INDEX` of a Kubernetes Indexed Job); it probes only the targets rendezvous hashing gives it"},
 	{name: "SHARD_COUNT", def: "1", kind: kInt, min: 1, max: 100000, help: "number of shards splitting the targets between them"},
 

@@ -28,8 +28,10 @@ func flakyServer(t *testing.T) (*httptest.Server, *atomic.Bool) {
 }
 
 type sweepReport struct {
-	Locked  bool `json:"locked"`
-	Results []struct {
+	Locked     bool   `json:"locked"`
+	PushFailed bool   `json:"push_failed"`
+	PushError  string `json:"push_error"`
+	Results    []struct {
 		ID, Status, Error, Reason string
 	} `json:"results"`
 	Events []struct {
