@@ -587,7 +587,7 @@ func (l *loader) webhookURL(key string) string {
 	u, err := url.Parse(v)
 	switch {
 	case err == nil && u.Host != "" && !l.cleartextAllowed(u):
-		l.problem("%s: http:// to a host other than loopback would send its token unencrypted; use https://, or set ALLOW_INSECURE_URLS=true", key)
+		l.problem("%s: http:// to a host other than loopback would send its token unencrypted; use https://, or set ALLOW_INSECURE_URLS=true%s", key, l.from(key))
 	case err != nil:
 		l.problem("%s: not a URL (value not shown: it holds a token)%s", key, l.from(key))
 	case u.Scheme != "https" && u.Scheme != "http":
@@ -625,7 +625,7 @@ func (l *loader) pushgatewayURL() string {
 	u, err := url.Parse(v)
 	switch {
 	case err == nil && u.Host != "" && !l.cleartextAllowed(u):
-		l.problem("PUSHGATEWAY_URL: http:// to a host other than loopback would send metrics and credentials unencrypted; use https://, or set ALLOW_INSECURE_URLS=true")
+		l.problem("PUSHGATEWAY_URL: http:// to a host other than loopback would send metrics and credentials unencrypted; use https://, or set ALLOW_INSECURE_URLS=true%s", l.from("PUSHGATEWAY_URL"))
 	case err != nil:
 		l.problem("PUSHGATEWAY_URL: not a URL (value not shown: it may hold credentials)%s", l.from("PUSHGATEWAY_URL"))
 	case u.Scheme != "https" && u.Scheme != "http":
