@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -26,7 +25,7 @@ import (
 // stored alert latch (AlertedIncident) took — must have reached the
 // webhook, and under one event ID only; each recovery likewise.
 func TestFaultSIGKILL50TimesInARow(t *testing.T) {
-	bin := buildCommand(t)
+	bin := buildBinary(t, "")
 	for _, store := range []string{"file", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			f := fault(t, "sigkill-50-times-"+store)
@@ -79,24 +78,6 @@ func TestFaultSIGKILL50TimesInARow(t *testing.T) {
 				killed, span.Round(time.Millisecond), len(k.incidents), len(downs), k.recoveries, len(recs), accepted)
 		})
 	}
-}
-
-// buildCommand builds pingpanda (without the race detector, as shipped)
-// into a temporary directory and returns its path.
-func buildCommand(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is not on PATH: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "pingpanda")
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 type killWorld struct {

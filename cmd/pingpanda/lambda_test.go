@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	code := m.Run()
-	removeBootstrap()
+	removeBuilds()
 	os.Exit(code)
 }
 
