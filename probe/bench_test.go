@@ -97,9 +97,10 @@ func benchSweep(b *testing.B, f *farm, ts []Target) {
 	ref := f.refProbers(b, benchConcurrency)
 	n := len(ts)
 
-	// Warm both up on a few targets: certificates issued, first
-	// connections made, so neither pays for the other's first use.
-	warm := ts[:min(n, 8)]
+	// Warm both up on one round of targets: certificates issued, first
+	// connections made, worker stacks grown, so that neither pays for
+	// first use in the timed sweep.
+	warm := ts[:min(n, benchConcurrency)]
 	wctx, wcancel := context.WithTimeout(context.Background(), benchDeadline)
 	r.Run(wctx, warm)
 	refSweep(wctx, ref, warm, benchConcurrency)
