@@ -242,8 +242,12 @@ func (p *PingProber) echoRaw(ctx context.Context, addr netip.Addr, count int, in
 	}
 	defer s.close()
 
-	timeout := time.NewTimer(wait)
-	defer timeout.Stop()
+	// The attempt's context ends it, or, when it has no deadline, wait.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
 	var tick <-chan time.Time
 	if count > 1 {
 		t := time.NewTicker(interval)
@@ -285,8 +289,6 @@ func (p *PingProber) echoRaw(ctx context.Context, addr netip.Addr, count int, in
 					return err
 				}
 			}
-		case <-timeout.C:
-			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
