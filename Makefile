@@ -5,7 +5,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 30s
 
-.PHONY: build run test test-deps bench lint fuzz lambda clean
+.PHONY: build run test test-deps bench bench-smoke lint fuzz lambda clean
 
 ## build: the binary, at bin/pingpanda
 build:
@@ -51,10 +51,16 @@ test-deps:
 	  fi; \
 	fi
 
-## bench: sweep benchmarks (1,000 and 10,000 loopback targets), three runs
+## bench: every benchmark, N up to 10,000 (PINGPANDA_BENCH_FULL), sweeps three times
 # (a loop rather than -count 3, which hides a failure after the first run)
 bench:
-	@for i in 1 2 3; do $(GO) test -run '^$$' -bench . -benchtime 1x ./... || exit 1; done
+	@for i in 1 2 3; do PINGPANDA_BENCH_FULL=1 $(GO) test -run '^$$' -bench . -benchtime 1x ./probe || exit 1; done
+	PINGPANDA_BENCH_FULL=1 $(GO) test -run '^$$' -bench . -benchtime 10x ./state
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./cmd/pingpanda
+
+## bench-smoke: every benchmark once at its smallest N (-short), as CI runs them
+bench-smoke:
+	$(GO) test -short -run '^$$' -bench . -benchtime 1x ./...
 
 ## lint: gofmt, go vet, staticcheck
 lint:
