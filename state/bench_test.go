@@ -6,7 +6,10 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,18 +78,55 @@ func BenchmarkRedisSweepState(b *testing.B) {
 				b.Fatalf("%d records saved, want %d", got, n)
 			}
 
-			trips.Store(0)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
+			cpu0, srv0 := benchProcessCPU(), benchServerCPU(b, client)
+			trips.Store(0)
 			for b.Loop() {
 				sweep()
 			}
+			rt := trips.Load()
+			cpu, srv := benchProcessCPU()-cpu0, benchServerCPU(b, client)-srv0
 			runtime.ReadMemStats(&after)
-			b.ReportMetric(float64(trips.Load())/float64(b.N), "round-trips/sweep")
+			// CPU time, unlike wall time, hardly depends on what else the
+			// machine is running.
+			b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "client-cpu-ms")
+			b.ReportMetric(float64(srv.Microseconds())/1e3/float64(b.N), "server-cpu-ms")
+			b.ReportMetric(float64(rt)/float64(b.N), "round-trips/sweep")
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(n*b.N), "allocs/target")
 			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(n*b.N), "B/target")
 		})
 	}
+}
+
+// benchProcessCPU is the user plus system CPU time this process has used.
+func benchProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchServerCPU is the CPU time redis-server has used, from INFO cpu
+// (used_cpu_user plus used_cpu_sys, in seconds).
+func benchServerCPU(b *testing.B, c *redis.Client) time.Duration {
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu: %s: %v", line, err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 func benchLoad(b *testing.B, s *RedisStore, ids []string) map[string]TargetState {
