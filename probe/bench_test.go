@@ -227,8 +227,12 @@ func benchResetPeakRSS() error {
 
 // benchPeakRSSKiB reads VmHWM, the peak resident set, from
 // /proc/self/status.
-func benchPeakRSSKiB() (int64, error) {
-	data, err := os.ReadFile("/proc/self/status")
+func benchPeakRSSKiB() (int64, error) { return benchPeakRSSKiBOf("self") }
+
+// benchPeakRSSKiBOf reads VmHWM from /proc/<pid>/status.
+func benchPeakRSSKiBOf(pid string) (int64, error) {
+	path := "/proc/" + pid + "/status"
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
@@ -241,5 +245,5 @@ func benchPeakRSSKiB() (int64, error) {
 		kib := bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(" kB"))
 		return strconv.ParseInt(string(kib), 10, 64)
 	}
-	return 0, fmt.Errorf("no VmHWM line in /proc/self/status")
+	return 0, fmt.Errorf("no VmHWM line in %s", path)
 }

@@ -24,7 +24,10 @@ import (
 // and the logs. Unlike BenchmarkSweep, the farm is in another process, so
 // the child's figures are pingpanda's alone:
 //
-//	peak-RSS-MiB   the child's peak resident set (getrusage ru_maxrss)
+//	peak-RSS-MiB   the child's peak resident set: its VmHWM, read from
+//	               /proc every 2 ms while it runs. (Its ru_maxrss would not
+//	               do: Linux carries the parent's high-water mark over
+//	               exec, and Go execs from the parent's address space.)
 //	cpu-ms         the child's CPU time
 //	farm-cpu-ms    this process's CPU time meanwhile: the farm's side
 //	x-ref-wall     the binary's wall time / the in-process reference's
@@ -79,8 +82,33 @@ func BenchmarkBinarySweep(b *testing.B) {
 				var stdout, stderr bytes.Buffer
 				cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, dir, &stdout, &stderr
 				self0, t0 := benchCPU(), time.Now()
-				err := cmd.Run()
+				if err := cmd.Start(); err != nil {
+					b.Fatal(err)
+				}
+				peak := make(chan int64, 1)
+				exited := make(chan struct{})
+				go func() {
+					// VmHWM only grows, so the last read before exit is
+					// the peak unless the peak came in the last 2 ms.
+					var hwm int64
+					tick := time.NewTicker(2 * time.Millisecond)
+					defer tick.Stop()
+					for {
+						if kib, err := benchPeakRSSKiBOf(strconv.Itoa(cmd.Process.Pid)); err == nil {
+							hwm = max(hwm, kib)
+						}
+						select {
+						case <-exited:
+							peak <- hwm
+							return
+						case <-tick.C:
+						}
+					}
+				}()
+				err := cmd.Wait()
 				wall, farmCPU = time.Since(t0), benchCPU()-self0
+				close(exited)
+				maxRSSKiB = <-peak
 				if err != nil {
 					b.Fatalf("pingpanda: %v\n%s", err, stderr.String())
 				}
@@ -94,7 +122,7 @@ func BenchmarkBinarySweep(b *testing.B) {
 					b.Fatalf("%d of %d targets up (%d in the report)\n%s", rep.Summary.Up, n, rep.Summary.Targets, stderr.String())
 				}
 				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-				return wall, time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), farmCPU, ru.Maxrss
+				return wall, time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), farmCPU, maxRSSKiB
 			}
 			run() // writes the state file, warms the page cache
 			ref := f.refProbers(b, benchConcurrency)
