@@ -7,7 +7,7 @@ FUZZTIME    ?= 30s
 # The Lambda bootstrap's size budget (issue 6: under 15 MB).
 LAMBDA_MAX_BYTES := 15000000
 
-.PHONY: build run test test-deps faults bench lint fuzz lambda clean
+.PHONY: build run test test-deps faults bench bench-smoke lint fuzz lambda clean
 
 ## build: the binary, at bin/pingpanda
 build:
@@ -73,10 +73,16 @@ test-deps:
 	  fi; \
 	fi
 
-## bench: sweep benchmarks (1,000 and 10,000 loopback targets), three runs
+## bench: every benchmark, N up to 10,000 (PINGPANDA_BENCH_FULL), sweeps three times
 # (a loop rather than -count 3, which hides a failure after the first run)
 bench:
-	@for i in 1 2 3; do $(GO) test -run '^$$' -bench . -benchtime 1x ./... || exit 1; done
+	@for i in 1 2 3; do PINGPANDA_BENCH_FULL=1 $(GO) test -run '^$$' -bench . -benchtime 1x ./probe || exit 1; done
+	PINGPANDA_BENCH_FULL=1 $(GO) test -run '^$$' -bench . -benchtime 10x ./state
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./cmd/pingpanda
+
+## bench-smoke: every benchmark once at its smallest N (-short), as CI runs them
+bench-smoke:
+	$(GO) test -short -run '^$$' -bench . -benchtime 1x ./...
 
 ## lint: gofmt, go vet, staticcheck (of both modules)
 lint:

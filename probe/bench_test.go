@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -17,13 +18,13 @@ import (
 // with the settings of a production sweep: 512 attempts in flight, the
 // default attempt timeouts, a 60 s sweep deadline; one attempt each, so
 // that every figure is the cost of one check. Building the farm, the
-// probers and the targets is not timed. Besides ns/op they report:
+// probers and the targets is not timed. Besides the ratios to the
+// reference (see BenchmarkSweep) they report:
 //
-//	targets/s        targets probed per second of sweep
 //	B/target         bytes allocated per target
 //	allocs/target    allocations per target
 //	peak-RSS-MiB     the process's peak resident set (VmHWM) during the
-//	                 benchmark, reset before it where the kernel allows
+//	                 sweep, reset before it where the kernel allows
 //
 // The farm runs in the same process, so allocations and RSS include the
 // servers' side of every check, not only the probers'.
@@ -37,75 +38,201 @@ const (
 	benchFiles = 4096
 )
 
+// benchSizes are the sweep sizes: 100 under -short (the CI smoke run),
+// 100 and 1,000 by default, and 10,000 as well with PINGPANDA_BENCH_FULL=1
+// (make bench).
+func benchSizes() []int {
+	switch {
+	case testing.Short():
+		return []int{100}
+	case os.Getenv("PINGPANDA_BENCH_FULL") != "":
+		return []int{100, 1000, 10000}
+	}
+	return []int{100, 1000}
+}
+
+// BenchmarkSweep sweeps n farm targets of each check alone and mixed
+// (round-robin over dns, ping, http and tls), with pingpanda's Runner and,
+// in the same iteration on the same farm, with the reference probers of
+// ref_test.go. Besides ns/op (pingpanda's sweep alone) it reports:
+//
+//	x-ref-wall       pingpanda's wall time / the reference's
+//	x-ref-cpu        pingpanda's CPU time (user+system, getrusage) / the reference's
+//	cpu-ms           pingpanda's CPU time per sweep
+//	ref-cpu-ms       the reference's CPU time per sweep
+//	ref-ms           the reference's wall time per sweep
+//	not-up           pingpanda's targets not up per sweep (a lost ICMP reply, say)
+//	ref-not-up       the same for the reference
+//
+// CPU time is the whole process's, so it includes the farm's side of every
+// check for both; the ratios are diluted by it, never flattered.
 func BenchmarkSweep(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			benchSweep(b, n, func(f *farm) []Target { return f.targets(b, n) })
-		})
-	}
-}
-
-func BenchmarkSweepByKind(b *testing.B) {
-	const n = 1000
-	for _, c := range Checks {
-		b.Run(fmt.Sprintf("%s/N=%d", c, n), func(b *testing.B) {
-			benchSweep(b, n, func(f *farm) []Target { return f.targetsOf(b, c, n) })
-		})
-	}
-}
-
-// benchSweep times sweeps of the n targets that targets builds on a fresh
-// farm, and fails if any target is not up.
-func benchSweep(b *testing.B, n int, targets func(*farm) []Target) {
 	scaleNeedFiles(b, benchFiles)
 	f := farmStart(b)
-	r := f.runner(b, benchConcurrency, 1)
-	ts := targets(f)
-	if len(ts) != n {
-		b.Fatalf("%d targets built, want %d", len(ts), n)
-	}
-
-	runtime.GC()
-	debug.FreeOSMemory()
-	benchResetPeakRSS(b)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-
-	for b.Loop() {
-		ctx, cancel := context.WithTimeout(context.Background(), benchDeadline)
-		results := r.Run(ctx, ts)
-		cancel()
-		if down := scaleNotUp(results); down != "" {
-			b.Fatalf("every farm target should be up (ping mode %s):\n%s", f.pingMode, down)
+	kinds := append([]string{"mixed"}, func() []string {
+		var s []string
+		for _, c := range Checks {
+			s = append(s, string(c))
+		}
+		return s
+	}()...)
+	for _, kind := range kinds {
+		for _, n := range benchSizes() {
+			b.Run(fmt.Sprintf("%s/N=%d", kind, n), func(b *testing.B) {
+				var ts []Target
+				if kind == "mixed" {
+					ts = f.targets(b, n)
+				} else {
+					ts = f.targetsOf(b, Check(kind), n)
+				}
+				benchSweep(b, f, ts)
+			})
 		}
 	}
+}
 
-	runtime.ReadMemStats(&after)
-	probed := float64(n) * float64(b.N)
-	b.ReportMetric(probed/b.Elapsed().Seconds(), "targets/s")
-	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/probed, "B/target")
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/probed, "allocs/target")
-	if kib, err := benchPeakRSSKiB(); err == nil {
-		b.ReportMetric(float64(kib)/1024, "peak-RSS-MiB")
-	} else {
-		b.Logf("peak RSS not reported: %v", err)
+// benchSweep times sweeps of targets by pingpanda and by the reference.
+func benchSweep(b *testing.B, f *farm, ts []Target) {
+	r := f.runner(b, benchConcurrency, 1)
+	ref := f.refProbers(b, benchConcurrency)
+	n := len(ts)
+
+	// Warm both up on one round of targets: certificates issued, first
+	// connections made, worker stacks grown, so that neither pays for
+	// first use in the timed sweep.
+	warm := ts[:min(n, benchConcurrency)]
+	wctx, wcancel := context.WithTimeout(context.Background(), benchDeadline)
+	r.Run(wctx, warm)
+	refSweep(wctx, ref, warm, benchConcurrency)
+	wcancel()
+
+	var m benchMeasure
+	var pp, rf benchCost
+	for b.Loop() {
+		b.StopTimer()
+		ctx, cancel := context.WithTimeout(context.Background(), benchDeadline)
+		m.start()
+		notUp := refSweep(ctx, ref, ts, benchConcurrency)
+		rf.add(m.stop(), notUp)
+		cancel()
+		b.StartTimer()
+
+		ctx, cancel = context.WithTimeout(context.Background(), benchDeadline)
+		m.start()
+		results := r.Run(ctx, ts)
+		c := m.stop()
+		cancel()
+		notUp = 0
+		for _, res := range results {
+			if res.Status != StatusUp {
+				notUp++
+			}
+		}
+		pp.add(c, notUp)
+		if down := scaleNotUp(results); down != "" {
+			b.Logf("not up (ping mode %s):\n%s", f.pingMode, down)
+		}
 	}
+	// A few targets not up is a finding (a lost reply, a handshake past
+	// its 5 s timeout on a machine crowded by other work), reported as
+	// not-up; most of them not up is a broken farm.
+	if 2*pp.notUp > n*b.N || 2*rf.notUp > n*b.N {
+		b.Fatalf("most farm targets not up: pingpanda %d, reference %d", pp.notUp, rf.notUp)
+	}
+
+	sweeps := float64(b.N)
+	probed := float64(n) * sweeps
+	b.ReportMetric(pp.wall.Seconds()/rf.wall.Seconds(), "x-ref-wall")
+	b.ReportMetric(pp.cpu.Seconds()/rf.cpu.Seconds(), "x-ref-cpu")
+	b.ReportMetric(float64(pp.cpu.Milliseconds())/sweeps, "cpu-ms")
+	b.ReportMetric(float64(rf.cpu.Milliseconds())/sweeps, "ref-cpu-ms")
+	b.ReportMetric(float64(rf.wall.Milliseconds())/sweeps, "ref-ms")
+	b.ReportMetric(float64(pp.allocs)/probed, "allocs/target")
+	b.ReportMetric(float64(rf.allocs)/probed, "ref-allocs/target")
+	b.ReportMetric(float64(pp.bytes)/probed, "B/target")
+	b.ReportMetric(float64(pp.peakKiB)/1024, "peak-RSS-MiB")
+	b.ReportMetric(float64(rf.peakKiB)/1024, "ref-peak-RSS-MiB")
+	b.ReportMetric(float64(pp.notUp)/sweeps, "not-up")
+	b.ReportMetric(float64(rf.notUp)/sweeps, "ref-not-up")
+}
+
+// benchCost adds up what the sweeps of one prober cost.
+type benchCost struct {
+	wall, cpu     time.Duration
+	allocs, bytes uint64
+	peakKiB       int64 // the largest peak of any sweep
+	notUp         int
+}
+
+func (c *benchCost) add(s benchSample, notUp int) {
+	c.wall += s.wall
+	c.cpu += s.cpu
+	c.allocs += s.allocs
+	c.bytes += s.bytes
+	c.peakKiB = max(c.peakKiB, s.peakKiB)
+	c.notUp += notUp
+}
+
+// benchMeasure measures one sweep: wall time, CPU time of the process,
+// allocations and peak RSS.
+type benchMeasure struct {
+	t0    time.Time
+	cpu0  time.Duration
+	mem0  runtime.MemStats
+	noRSS bool
+}
+
+type benchSample struct {
+	wall, cpu     time.Duration
+	allocs, bytes uint64
+	peakKiB       int64
+}
+
+func (m *benchMeasure) start() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	m.noRSS = benchResetPeakRSS() != nil
+	runtime.ReadMemStats(&m.mem0)
+	m.cpu0 = benchCPU()
+	m.t0 = time.Now()
+}
+
+func (m *benchMeasure) stop() benchSample {
+	s := benchSample{wall: time.Since(m.t0), cpu: benchCPU() - m.cpu0}
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	s.allocs, s.bytes = mem.Mallocs-m.mem0.Mallocs, mem.TotalAlloc-m.mem0.TotalAlloc
+	if kib, err := benchPeakRSSKiB(); err == nil && !m.noRSS {
+		s.peakKiB = kib
+	}
+	return s
+}
+
+// benchCPU is the user plus system CPU time the process has used.
+func benchCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchResetPeakRSS resets the process's VmHWM to its current RSS, so that
 // each benchmark reports its own peak rather than the largest so far. It
-// only logs when the kernel does not allow it.
-func benchResetPeakRSS(b *testing.B) {
+// fails when the kernel does not allow it, and then no peak is reported.
+func benchResetPeakRSS() error {
 	// "5" resets the peak RSS (Linux 4.0 and later; proc(5)).
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		b.Logf("peak RSS cannot be reset (%v); it is the process's peak so far", err)
-	}
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
 // benchPeakRSSKiB reads VmHWM, the peak resident set, from
 // /proc/self/status.
-func benchPeakRSSKiB() (int64, error) {
-	data, err := os.ReadFile("/proc/self/status")
+func benchPeakRSSKiB() (int64, error) { return benchPeakRSSKiBOf("self") }
+
+// benchPeakRSSKiBOf reads VmHWM from /proc/<pid>/status.
+func benchPeakRSSKiBOf(pid string) (int64, error) {
+	path := "/proc/" + pid + "/status"
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
@@ -118,5 +245,5 @@ func benchPeakRSSKiB() (int64, error) {
 		kib := bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(" kB"))
 		return strconv.ParseInt(string(kib), 10, 64)
 	}
-	return 0, fmt.Errorf("no VmHWM line in /proc/self/status")
+	return 0, fmt.Errorf("no VmHWM line in %s", path)
 }

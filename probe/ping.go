@@ -50,22 +50,10 @@ type PingOptions struct {
 	Count int      // echoes (or tcp connections) per attempt; below 1 means 1
 	// TCPPort is the port PingTCP connects to.
 	TCPPort int
-	// Timeout bounds one attempt's echoes (PING_TIMEOUT_SECONDS), counted
-	// from when its socket opens — not while it queues for one of
-	// MaxRawSockets — so a crowd of silent targets cannot time out the
-	// healthy ones behind them. Zero means only ctx bounds it.
+	// Timeout bounds one attempt's echoes (PING_TIMEOUT_SECONDS). Zero
+	// means only ctx bounds it.
 	Timeout time.Duration
-	// MaxRawSockets bounds the raw ICMP sockets open at once; zero means
-	// DefaultMaxRawSockets. Every raw socket receives a copy of every ICMP
-	// packet the host gets, so with hundreds open their receive buffers
-	// overflow and replies are lost; past the bound, pings queue.
-	MaxRawSockets int
 }
-
-// DefaultMaxRawSockets is PingOptions.MaxRawSockets' default: on 2 cores
-// with 1,000 loopback pings, 512 raw sockets lost a reply in 3 of 15
-// sweeps, 64 in none.
-const DefaultMaxRawSockets = 64
 
 // Timing of the echoes within one attempt.
 const (
@@ -85,12 +73,15 @@ const (
 	autoNeither               // both refused
 )
 
-// PingProber pings with pro-bing, or connects over TCP. One PingProber may
-// probe many targets at once.
+// PingProber pings over raw ICMP sockets, one per address family shared
+// by all its pings in flight (icmp.go); over datagram ICMP sockets with
+// pro-bing, one per ping, which the kernel gives only that ping's
+// replies; or connects over TCP. One PingProber may probe many targets at
+// once.
 type PingProber struct {
-	opts PingOptions
-	auto atomic.Int32  // PingAuto's outcome so far
-	raw  chan struct{} // one token per raw socket open
+	opts       PingOptions
+	auto       atomic.Int32 // PingAuto's outcome so far
+	raw4, raw6 icmpListener
 }
 
 var _ Prober = (*PingProber)(nil)
@@ -101,10 +92,9 @@ func NewPing(o PingOptions) *PingProber {
 		o.Mode = PingAuto
 	}
 	o.Count = max(o.Count, 1)
-	if o.MaxRawSockets <= 0 {
-		o.MaxRawSockets = DefaultMaxRawSockets
-	}
-	return &PingProber{opts: o, raw: make(chan struct{}, o.MaxRawSockets)}
+	p := &PingProber{opts: o}
+	p.raw6.v6 = true
+	return p
 }
 
 // Probe makes one attempt: it resolves t.Address once (IPv4 preferred
@@ -194,13 +184,6 @@ func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool,
 	}
 	detail := &PingDetail{Addr: addr.String(), Mode: mode}
 	res = Result{Status: StatusDown, Ping: detail}
-	if privileged {
-		select {
-		case p.raw <- struct{}{}:
-			defer func() { <-p.raw }()
-		case <-ctx.Done():
-		}
-	}
 	ctx, cancel := p.withTimeout(ctx)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
@@ -219,10 +202,107 @@ func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool,
 		interval = max(wait/time.Duration(2*count), minPingInterval)
 	}
 
+	var runErr error
+	if privileged {
+		runErr = p.echoRaw(ctx, addr, count, interval, wait, detail)
+	} else {
+		runErr = echoDatagram(ctx, addr, count, interval, wait, detail)
+	}
+	if socketDenied(runErr) {
+		return res, true
+	}
+	if detail.Received > 0 {
+		res.Status, res.Latency = StatusUp, detail.AvgRTT
+		return res, false
+	}
+	res.Latency = time.Since(start)
+	switch {
+	case runErr != nil && ctx.Err() == nil:
+		res.Error = fmt.Sprintf("ping %s: %s", addr, describeErr(runErr, res.Latency))
+	case detail.Sent == 0:
+		res.Error = fmt.Sprintf("ping %s: no echo request sent before the attempt ended", addr)
+	default:
+		res.Error = fmt.Sprintf("ping %s: no reply to %d echo request%s in %s", addr, detail.Sent, plural(detail.Sent), res.Latency.Round(time.Millisecond))
+	}
+	return res, false
+}
+
+// echoRaw sends count echoes to addr, interval apart, over the prober's
+// shared raw socket, and waits for their replies for at most wait or
+// until ctx is done. It fills in detail's counts and RTTs, and returns
+// the error that stopped it early, if any.
+func (p *PingProber) echoRaw(ctx context.Context, addr netip.Addr, count int, interval, wait time.Duration, detail *PingDetail) error {
+	l := &p.raw4
+	if addr.Is6() {
+		l = &p.raw6
+	}
+	s, err := l.open(addr, count)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+
+	// The attempt's context ends it, or, when it has no deadline, wait.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	var tick <-chan time.Time
+	if count > 1 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	sent := make([]time.Time, count)
+	var total time.Duration
+	send := func() error {
+		sent[detail.Sent] = time.Now()
+		if err := s.send(detail.Sent); err != nil {
+			return err
+		}
+		detail.Sent++
+		return nil
+	}
+	defer func() {
+		detail.LossPct = float64(detail.Sent-detail.Received) / float64(max(detail.Sent, 1)) * 100
+		if detail.Received > 0 {
+			detail.AvgRTT = total / time.Duration(detail.Received)
+		}
+	}()
+	if err := send(); err != nil {
+		return err
+	}
+	for detail.Sent < count || detail.Received < detail.Sent {
+		select {
+		case r := <-s.replies:
+			rtt := max(r.at.Sub(sent[r.i]), time.Nanosecond)
+			detail.Received++
+			total += rtt
+			if detail.Received == 1 || rtt < detail.MinRTT {
+				detail.MinRTT = rtt
+			}
+			detail.MaxRTT = max(detail.MaxRTT, rtt)
+		case <-tick:
+			if detail.Sent < count {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// echoDatagram pings addr with pro-bing over an unprivileged datagram
+// socket of its own, as echoRaw does over the shared raw socket.
+func echoDatagram(ctx context.Context, addr netip.Addr, count int, interval, wait time.Duration, detail *PingDetail) error {
 	pinger := probing.New("")
 	pinger.SetLogger(probing.NoopLogger{})
 	pinger.SetIPAddr(&net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()})
-	pinger.SetPrivileged(privileged)
+	pinger.SetPrivileged(false)
 	pinger.Count = count
 	pinger.Interval = interval
 	pinger.Timeout = wait
@@ -243,27 +323,13 @@ func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool,
 		}
 	}
 	if socketDenied(runErr) {
-		return res, true
+		return runErr
 	}
 	st := pinger.Statistics()
 	detail.Sent, detail.Received = st.PacketsSent, st.PacketsRecv
 	detail.LossPct = st.PacketLoss
 	detail.MinRTT, detail.AvgRTT, detail.MaxRTT = st.MinRtt, st.AvgRtt, st.MaxRtt
-
-	if detail.Received > 0 {
-		res.Status, res.Latency = StatusUp, detail.AvgRTT
-		return res, false
-	}
-	res.Latency = time.Since(start)
-	switch {
-	case runErr != nil && ctx.Err() == nil:
-		res.Error = fmt.Sprintf("ping %s: %s", addr, describeErr(runErr, res.Latency))
-	case detail.Sent == 0:
-		res.Error = fmt.Sprintf("ping %s: no echo request sent before the attempt ended", addr)
-	default:
-		res.Error = fmt.Sprintf("ping %s: no reply to %d echo request%s in %s", addr, detail.Sent, plural(detail.Sent), res.Latency.Round(time.Millisecond))
-	}
-	return res, false
+	return runErr
 }
 
 // withTimeout bounds ctx by the attempt's Timeout, if any.

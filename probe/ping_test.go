@@ -472,20 +472,3 @@ func pingHaveIPv6Loopback() bool {
 	ln.Close()
 	return true
 }
-
-func TestPingTimeoutStartsWhenTheRawSocketOpens(t *testing.T) {
-	// One raw socket allowed, held by someone else for 400 ms; the
-	// attempt's 300 ms timeout must not run while it waits its turn.
-	p := NewPing(PingOptions{Mode: PingPrivileged, MaxRawSockets: 1, Timeout: 300 * time.Millisecond})
-	p.raw <- struct{}{}
-	time.AfterFunc(400*time.Millisecond, func() { <-p.raw })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	res := p.Probe(ctx, Target{Check: Ping, Address: "127.0.0.1"})
-	if res.Status == StatusUnsupported {
-		unavailable(t, "raw ICMP sockets are not permitted here: %s", res.Error)
-	}
-	if res.Status != StatusUp {
-		t.Fatalf("result = %s %q; want up once the socket was free", res.Status, res.Error)
-	}
-}

@@ -415,10 +415,20 @@ var saveScript = redis.NewScript(scriptPrelude + `local ob, oq = 4, 5` + outboxL
 local now, retention, cutoff = ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local n, m, cap, agecut = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 local i = 10
-for _ = 1, n do
-	redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-	redis.call('ZADD', KEYS[3], now, ARGV[i])
-	i = i + 2
+-- Records go in batches of 500: one HSET and one ZADD per batch rather
+-- than per record (unpack's limit is about 8,000 values).
+local left = n
+while left > 0 do
+	local k = math.min(left, 500)
+	local h, z = {}, {}
+	for j = 0, k - 1 do
+		local id = ARGV[i + 2 * j]
+		h[2 * j + 1], h[2 * j + 2] = id, ARGV[i + 2 * j + 1]
+		z[2 * j + 1], z[2 * j + 2] = now, id
+	end
+	redis.call('HSET', KEYS[2], unpack(h))
+	redis.call('ZADD', KEYS[3], unpack(z))
+	i, left = i + 2 * k, left - k
 end
 for _ = 1, m do
 	local id, raw, score = ARGV[i], ARGV[i + 1], ARGV[i + 2]

@@ -138,6 +138,12 @@ func Encode(s TargetState) ([]byte, error) {
 // Decode reads a stored record. It fails, never panics, on bytes that are
 // not a record of this Version.
 func Decode(b []byte) (TargetState, error) {
+	// One pass for the usual record of this version; a second, to say
+	// precisely what is wrong, only for the others.
+	var s TargetState
+	if err := json.Unmarshal(b, &s); err == nil && s.V == Version {
+		return s, nil
+	}
 	var probe struct {
 		V *int `json:"v"`
 	}
@@ -150,7 +156,7 @@ func Decode(b []byte) (TargetState, error) {
 	if *probe.V != Version {
 		return TargetState{}, fmt.Errorf("%w %d (this build reads %d)", ErrVersion, *probe.V, Version)
 	}
-	var s TargetState
+	s = TargetState{}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return TargetState{}, fmt.Errorf("undecodable record: %w", err)
 	}

@@ -80,6 +80,7 @@ type options struct {
 	dryRun     bool
 	failOnDown bool
 	version    bool
+	profile    string            // --profile cpu:FILE or mem:FILE
 	flags      map[string]string // configuration keys set by flags
 }
 
@@ -100,6 +101,8 @@ flags:
   --show-only-success   show only targets that are up (SHOW_ONLY_SUCCESS)
   --show-only-failure   show only targets that are not up (SHOW_ONLY_FAILURE)
   --fail-on-down        exit 3 when the sweep completes with a target down
+  --profile cpu:FILE    write a pprof CPU profile of the sweep to FILE (or mem:FILE
+                        for its allocations); also PINGPANDA_PROFILE=cpu:FILE
   --version             print the version and exit
 
 exit codes: 0 sweep completed (targets may be down), 1 sweep could not complete,
@@ -117,6 +120,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "")
 	fs.BoolVar(&o.failOnDown, "fail-on-down", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
+	fs.StringVar(&o.profile, "profile", "", "")
 	fs.Func("timeout", "", func(s string) error {
 		d, err := parseDuration(s)
 		if err != nil {
@@ -147,6 +151,14 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		if len(args) == 0 {
 			if o.command == "serve" && (o.json || o.failOnDown) {
 				return o, errors.New("serve prints no report: --json and --fail-on-down do not apply")
+			}
+			if o.profile != "" {
+				if _, err := parseProfile(o.profile); err != nil {
+					return o, err
+				}
+				if o.command != "sweep" {
+					return o, errors.New("--profile profiles one sweep: it applies to the sweep command only")
+				}
 			}
 			return o, nil
 		}
@@ -236,6 +248,25 @@ func run(ctx context.Context, args []string, sys stdio) int {
 	}
 	defer closeAll()
 	sw.afterLoad = sys.afterLoad
+	prof, profiling, err := profileFor(opts.profile, sys.environ)
+	if err != nil {
+		sw.log.Error("cannot profile the sweep", "err", err)
+		return exitUsageErr
+	}
+	if profiling {
+		stopProfile, err := prof.start()
+		if err != nil {
+			sw.log.Error("cannot profile the sweep", "err", err)
+			return exitFailed
+		}
+		defer func() {
+			if err := stopProfile(); err != nil {
+				sw.log.Error("cannot write the profile", "err", err)
+			} else {
+				sw.log.Info("profile written", "kind", prof.kind, "file", prof.file)
+			}
+		}()
+	}
 	rep, err := sw.run(ctx, opts.dryRun)
 	if rep != nil {
 		rep.DryRun = opts.dryRun

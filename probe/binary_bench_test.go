@@ -1,0 +1,150 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkBinarySweep runs the pingpanda binary itself, as a crontab or a
+// CronJob would, over n mixed farm targets listed in a TARGETS_FILE: one
+// whole sweep with its state file (loaded, applied, saved: the file
+// already holds the n records from a first, untimed run), the JSON report
+// and the logs. Unlike BenchmarkSweep, the farm is in another process, so
+// the child's figures are pingpanda's alone:
+//
+//	peak-RSS-MiB   the child's peak resident set: its VmHWM, read from
+//	               /proc every 2 ms while it runs. (Its ru_maxrss would not
+//	               do: Linux carries the parent's high-water mark over
+//	               exec, and Go execs from the parent's address space.)
+//	cpu-ms         the child's CPU time
+//	farm-cpu-ms    this process's CPU time meanwhile: the farm's side
+//	x-ref-wall     the binary's wall time / the in-process reference's
+//	x-ref-cpu      (cpu-ms + farm-cpu-ms) / the reference's CPU time, which
+//	               also includes the farm's side
+//
+// Each tls target needs an address of its own (a target is its address),
+// so the farm opens one more TLS listener per tls target.
+func BenchmarkBinarySweep(b *testing.B) {
+	scaleNeedFiles(b, 16384)
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "pingpanda")
+	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../cmd/pingpanda").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	f := farmStart(b)
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ca.cert.Raw}), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var tlsAddrs []string // listeners that last the whole benchmark
+	top := b
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			for len(tlsAddrs) < n/4 {
+				tlsAddrs = append(tlsAddrs, farmServeTCP(top, func(c net.Conn) { farmHandshake(c, f.ca) }))
+			}
+			ts := f.targets(b, n)
+			var yaml strings.Builder
+			for i := range ts {
+				if ts[i].Check == TLS {
+					ts[i].Address = tlsAddrs[i/4]
+				}
+				fmt.Fprintf(&yaml, "- {check: %s, target: %q, name: %s}\n", ts[i].Check, ts[i].Address, ts[i].Name)
+			}
+			targetsFile := filepath.Join(b.TempDir(), "targets.yaml")
+			if err := os.WriteFile(targetsFile, []byte(yaml.String()), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			env := []string{
+				"PATH=" + os.Getenv("PATH"),
+				"ENABLE_DNS=false", "ENABLE_PING=false", "TARGETS_FILE=" + targetsFile,
+				"DNS_SERVER=" + f.dnsAddr, "PING_MODE=" + string(f.pingMode), "PING_TCP_PORT=" + strconv.Itoa(f.httpPort),
+				"SSL_CA_FILE=" + caFile, "STATE_FILE=" + filepath.Join(b.TempDir(), "state.json"),
+				"RETRY_COUNT=1", "SWEEP_TIMEOUT_SECONDS=60", "CONCURRENCY=" + strconv.Itoa(benchConcurrency),
+				"LOG_LEVEL=WARNING",
+			}
+			run := func() (wall, cpu, farmCPU time.Duration, maxRSSKiB int64) {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*benchDeadline)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, bin, "--json")
+				var stdout, stderr bytes.Buffer
+				cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, dir, &stdout, &stderr
+				self0, t0 := benchCPU(), time.Now()
+				if err := cmd.Start(); err != nil {
+					b.Fatal(err)
+				}
+				peak := make(chan int64, 1)
+				exited := make(chan struct{})
+				go func() {
+					// VmHWM only grows, so the last read before exit is
+					// the peak unless the peak came in the last 2 ms.
+					var hwm int64
+					tick := time.NewTicker(2 * time.Millisecond)
+					defer tick.Stop()
+					for {
+						if kib, err := benchPeakRSSKiBOf(strconv.Itoa(cmd.Process.Pid)); err == nil {
+							hwm = max(hwm, kib)
+						}
+						select {
+						case <-exited:
+							peak <- hwm
+							return
+						case <-tick.C:
+						}
+					}
+				}()
+				err := cmd.Wait()
+				wall, farmCPU = time.Since(t0), benchCPU()-self0
+				close(exited)
+				maxRSSKiB = <-peak
+				if err != nil {
+					b.Fatalf("pingpanda: %v\n%s", err, stderr.String())
+				}
+				var rep struct {
+					Summary struct{ Targets, Up int }
+				}
+				if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+					b.Fatalf("report: %v", err)
+				}
+				if rep.Summary.Targets != n || 2*rep.Summary.Up < n {
+					b.Fatalf("%d of %d targets up (%d in the report)\n%s", rep.Summary.Up, n, rep.Summary.Targets, stderr.String())
+				}
+				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+				return wall, time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), farmCPU, maxRSSKiB
+			}
+			run() // writes the state file, warms the page cache
+			ref := f.refProbers(b, benchConcurrency)
+			refSweep(context.Background(), ref, ts[:min(n, benchConcurrency)], benchConcurrency)
+
+			var wall, cpu, farmCPU, refWall, refCPU time.Duration
+			var peak int64
+			for b.Loop() {
+				b.StopTimer()
+				c0, t0 := benchCPU(), time.Now()
+				refSweep(context.Background(), ref, ts, benchConcurrency)
+				refWall, refCPU = refWall+time.Since(t0), refCPU+benchCPU()-c0
+				b.StartTimer()
+				w, c, fc, rss := run()
+				wall, cpu, farmCPU, peak = wall+w, cpu+c, farmCPU+fc, max(peak, rss)
+			}
+			sweeps := float64(b.N)
+			b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
+			b.ReportMetric(float64(cpu.Milliseconds())/sweeps, "cpu-ms")
+			b.ReportMetric(float64(farmCPU.Milliseconds())/sweeps, "farm-cpu-ms")
+			b.ReportMetric(wall.Seconds()/refWall.Seconds(), "x-ref-wall")
+			b.ReportMetric((cpu+farmCPU).Seconds()/refCPU.Seconds(), "x-ref-cpu")
+		})
+	}
+}
