@@ -19,11 +19,16 @@ import (
 // the time its workers need to see the cancellation and unwind.
 const scaleSlack = 500 * time.Millisecond
 
-func TestSweepOf2000LoopbackTargetsFinishesInsideAFiveSecondDeadline(t *testing.T) {
+// TestSweepOf2000LoopbackTargetsAreAllUpByTheDeadline: 2,000 mixed farm
+// targets, 512 in flight, are all reported up, and the sweep ends by its
+// deadline. The sweep takes about 0.5 s on an idle machine; the deadline is
+// generous so that a loaded CI machine tests behaviour, not speed (speed is
+// measured by BenchmarkSweep).
+func TestSweepOf2000LoopbackTargetsAreAllUpByTheDeadline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("2,000-target sweep skipped in -short mode")
 	}
-	const deadline = 5 * time.Second
+	const deadline = 20 * time.Second
 	const n = 2000
 	scaleNeedFiles(t, 4096)
 	f := farmStart(t)
