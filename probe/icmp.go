@@ -3,7 +3,6 @@ package probe
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -201,21 +200,21 @@ func listenICMP(v6 bool) (*net.IPConn, error) {
 		return nil, err
 	}
 	conn := pc.(*net.IPConn)
+	// The filter only spares the reader other ICMP traffic; deliver
+	// checks type and identifier itself, so a kernel that refuses it
+	// (some sandboxes do) costs a little CPU, not the ping.
 	if v6 {
 		var f ipv6.ICMPFilter
 		f.SetAll(true)
 		f.Accept(ipv6.ICMPTypeEchoReply)
-		err = ipv6.NewPacketConn(conn).SetICMPFilter(&f)
+		_ = ipv6.NewPacketConn(conn).SetICMPFilter(&f)
 	} else {
 		var f ipv4.ICMPFilter
 		f.SetAll(true)
 		f.Accept(ipv4.ICMPTypeEchoReply)
-		err = ipv4.NewPacketConn(conn).SetICMPFilter(&f)
+		_ = ipv4.NewPacketConn(conn).SetICMPFilter(&f)
 	}
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("icmp filter: %w", err)
-	}
+
 	// SO_RCVBUFFORCE passes net.core.rmem_max for root (CAP_NET_ADMIN);
 	// otherwise SO_RCVBUF, which the kernel caps at rmem_max.
 	forced := false
