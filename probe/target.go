@@ -30,10 +30,10 @@ type Target struct {
 func (t Target) ID() string { return string(t.Check) + ":" + t.Shown() }
 
 // Shown is the address as it may be stored, logged, reported and exported.
-// An http target's URL can carry credentials: a password in its userinfo
-// and the values of query parameters whose names suggest a secret
-// (token, key, secret, password, signature, auth, credential, session)
-// are replaced by "redacted". Only the prober sees Address itself.
+// An http target's URL can carry credentials: its userinfo (user and
+// password alike, since APIs take a token as the user name) and the values
+// of query parameters named like secrets (see secretParam) are replaced by
+// "redacted". Only the prober sees Address itself.
 func (t Target) Shown() string {
 	if t.Check != HTTP || !strings.ContainsAny(t.Address, "@?") {
 		return t.Address
@@ -41,9 +41,44 @@ func (t Target) Shown() string {
 	return RedactURL(t.Address)
 }
 
-// secretParams are substrings of query parameter names whose values
-// RedactURL hides (compared in lower case).
-var secretParams = []string{"token", "key", "secret", "passw", "pwd", "sig", "auth", "cred", "session"}
+// secretWords are the words of a query parameter's name that make its
+// value a secret: api_key, apiKey, access_token, X-Amz-Signature,
+// X-Amz-Credential, client_secret, sessionid… but not keyword, monkey,
+// signup or author.
+var secretWords = map[string]bool{
+	"token": true, "key": true, "apikey": true, "secret": true, "password": true, "passwd": true,
+	"pass": true, "pwd": true, "sig": true, "signature": true, "auth": true, "authorization": true,
+	"credential": true, "credentials": true, "session": true, "sessionid": true, "sid": true, "jwt": true,
+}
+
+// secretParam reports whether a query parameter's name holds a secret word:
+// the name is split into words at every character that is not a letter or
+// digit and where lower case turns to upper (apiKey → api, key).
+func secretParam(name string) bool {
+	word := make([]rune, 0, len(name))
+	found := false
+	flush := func() {
+		if len(word) > 0 && secretWords[strings.ToLower(string(word))] {
+			found = true
+		}
+		word = word[:0]
+	}
+	var prev rune
+	for _, r := range name {
+		switch {
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
+			flush()
+		case unicode.IsUpper(r) && unicode.IsLower(prev):
+			flush()
+			word = append(word, r)
+		default:
+			word = append(word, r)
+		}
+		prev = r
+	}
+	flush()
+	return found
+}
 
 // RedactURL hides the secrets a URL may carry (see Target.Shown). Of a
 // string that does not parse as a URL, the query is hidden whole, and so
@@ -73,8 +108,8 @@ func RedactURL(raw string) string {
 		}
 		return s
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "redacted")
+	if u.User != nil {
+		u.User = url.User("redacted")
 	}
 	if u.RawQuery != "" {
 		// Rewritten by hand rather than through url.Values, which would
@@ -89,12 +124,8 @@ func RedactURL(raw string) string {
 			if err != nil {
 				n = name
 			}
-			n = strings.ToLower(n)
-			for _, s := range secretParams {
-				if strings.Contains(n, s) {
-					parts[i] = name + "=redacted"
-					break
-				}
+			if secretParam(n) {
+				parts[i] = name + "=redacted"
 			}
 		}
 		u.RawQuery = strings.Join(parts, "&")

@@ -28,7 +28,7 @@ func TestParseTarget(t *testing.T) {
 		{"a URL without a scheme suggests https", HTTP, "example.com/health", "", "did you mean https://example.com/health"},
 		{"an ftp URL is refused", HTTP, "ftp://example.com", "", `scheme "ftp" is not http or https`},
 		{"a URL without a scheme keeps its token out of the error", HTTP, "example.com/x?token=s3cr3t", "", "did you mean https://example.com/x?token=redacted ?"},
-		{"a bad URL keeps its password out of the error", HTTP, "http://u:s3cr3t@example.com:99999/", "", `"http://u:redacted@example.com:99999/"`},
+		{"a bad URL keeps its password out of the error", HTTP, "http://u:s3cr3t@example.com:99999/", "", `"http://redacted@example.com:99999/"`},
 		{"a URL with a bad port is refused", HTTP, "http://example.com:99999/", "", "port"},
 		{"a tls host gets port 443", TLS, "Example.com", "example.com:443", ""},
 		{"a tls host:port is kept", TLS, "example.com:8443", "example.com:8443", ""},
@@ -109,8 +109,13 @@ func TestTargetShownHidesURLSecrets(t *testing.T) {
 		{HTTP, "https://example.com/x?X-Amz-Signature=abc&X-Amz-Credential=def&X-Amz-Date=20261124",
 			"https://example.com/x?X-Amz-Signature=redacted&X-Amz-Credential=redacted&X-Amz-Date=20261124"},
 		{HTTP, "https://example.com/?access%5Ftoken=s3cr3t", "https://example.com/?access%5Ftoken=redacted"},
-		{HTTP, "https://user:s3cr3t@example.com/", "https://user:redacted@example.com/"},
-		{HTTP, "https://user@example.com/", "https://user@example.com/"},
+		{HTTP, "https://user:s3cr3t@example.com/", "https://redacted@example.com/"},
+		{HTTP, "https://s3cr3t@api.example.com/", "https://redacted@api.example.com/"}, // a token as the user name
+		{HTTP, "https://s3cr3t:@api.example.com/", "https://redacted@api.example.com/"},
+		{HTTP, "https://example.com/?apiKey=s3cr3t&client_secret=s3cr3t&X-Amz-Security-Token=s3cr3t&sessionid=s3cr3t",
+			"https://example.com/?apiKey=redacted&client_secret=redacted&X-Amz-Security-Token=redacted&sessionid=redacted"},
+		{HTTP, "https://example.com/?keyword=a&monkey=b&signup=c&author=d&design=e&passage=f",
+			"https://example.com/?keyword=a&monkey=b&signup=c&author=d&design=e&passage=f"},
 		{HTTP, "https://example.com/?token", "https://example.com/?token"}, // no value to hide
 		{DNS, "token.example.com", "token.example.com"},
 	}

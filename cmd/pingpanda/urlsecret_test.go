@@ -52,7 +52,7 @@ func TestURLSecretsStayOutOfEveryOutput(t *testing.T) {
 			t.Errorf("the %s leaks a URL secret:\n%s", name, text)
 		}
 	}
-	if !strings.Contains(out, "token=redacted&page=1") || !strings.Contains(status, "monitor:redacted@") {
+	if !strings.Contains(out, "token=redacted&page=1") || !strings.Contains(status, "//redacted@127.0.0.1") {
 		t.Errorf("the report or status does not show the redacted URL:\n%s\n%s", out, status)
 	}
 }
