@@ -183,8 +183,9 @@ func (p *TLSProber) Probe(ctx context.Context, t Target) Result {
 	return res
 }
 
-// tlsCurves puts X25519 first, so that the ClientHello carries an X25519
-// key share alone. Go's default, the hybrid X25519MLKEM768, makes an
+// tlsCurves leaves out the post-quantum hybrids, so that the ClientHello
+// carries an X25519 key share alone (Go chooses the key share itself and
+// ignores the order of CurvePreferences). Go's default, the hybrid X25519MLKEM768, makes an
 // ML-KEM key and decapsulates at every handshake: on 2 cores about a third
 // of the handshake's CPU, and post-quantum secrecy protects nothing here,
 // where the only secret is a certificate the server shows to anyone. The

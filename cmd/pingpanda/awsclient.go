@@ -301,22 +301,26 @@ func (c *awsClient) send(ctx context.Context, service string, signer *v4.Signer,
 		if err == nil {
 			return resp, nil
 		}
-		if attempt >= c.retryer.MaxAttempts() || !c.retryer.IsErrorRetryable(err) || ctx.Err() != nil {
+		// fail returns err as given up on after this attempt.
+		fail := func() (*http.Response, error) {
 			var api *awsAPIError
 			if errors.As(err, &api) {
 				api.Attempts = attempt
 			}
 			return nil, cleanURLError(err)
 		}
+		if attempt >= c.retryer.MaxAttempts() || !c.retryer.IsErrorRetryable(err) || ctx.Err() != nil {
+			return fail()
+		}
 		delay, derr := c.retryer.RetryDelay(attempt, err)
 		if derr != nil {
-			return nil, cleanURLError(err)
+			return fail()
 		}
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, cleanURLError(err)
+			return fail()
 		case <-t.C:
 		}
 	}

@@ -132,6 +132,9 @@ func (l *loader) resolveAWS(ctx context.Context) {
 		if !k.secret && k.name != "TARGETS_FILE" {
 			continue
 		}
+		if l.values[k.name].ref != "" {
+			continue // read from a file: its content is the value, never a reference
+		}
 		v := strings.TrimSpace(l.values[k.name].value)
 		ref, ok, err := parseAWSRef(v, k.name == "TARGETS_FILE")
 		if !ok {
@@ -176,13 +179,22 @@ func (l *loader) resolveAWS(ctx context.Context) {
 	for _, j := range jobs {
 		if j.err != nil {
 			l.problem("%s: %s: %s", j.key, j.ref.text, explainAWSError(j.err, j.ref, store.region()))
+			l.transient = l.transient || transientAWSError(j.err)
 			j.value = nil
 		}
 		if j.key == "TARGETS_FILE" {
 			l.targetsData = j.value
 			continue
 		}
-		l.setResolved(j.key, strings.TrimSpace(string(j.value)), j.ref.text)
+		v := strings.TrimSpace(string(j.value))
+		if strings.HasPrefix(v, "{") && strings.HasSuffix(v, "}") {
+			// The Secrets Manager console stores key/value pairs as JSON
+			// by default; the value itself is wanted.
+			l.problem("%s: %s holds a JSON object, not the value itself (value not shown); "+
+				"store the plain value (the console's Plaintext tab)", j.key, j.ref.text)
+			v = ""
+		}
+		l.setResolved(j.key, v, j.ref.text)
 	}
 }
 
@@ -194,6 +206,23 @@ func (l *loader) setResolved(key, value, ref string) {
 	}
 	s := l.values[key]
 	l.values[key] = setting{value: value, source: s.source, ref: ref}
+}
+
+// transientAWSError reports whether reading a reference may succeed if
+// tried again later: throttling, a server error, a timeout or a broken
+// connection, as opposed to a missing parameter or a denied permission.
+func transientAWSError(err error) bool {
+	var api *awsAPIError
+	var creds *credentialsError
+	switch {
+	case errors.As(err, &creds):
+		return false
+	case errors.As(err, &api):
+		return throttleCodes[api.Code] || api.Status >= 500
+	case errors.Is(err, context.Canceled):
+		return false
+	}
+	return true // a timeout or a network error
 }
 
 // resourceARN finds the resource an access-denied message names.

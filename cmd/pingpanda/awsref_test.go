@@ -54,6 +54,7 @@ func newFakeWithData(t *testing.T) *fakeAWS {
 	f.kmsDenied["/pingpanda/kms"] = true
 	f.secrets["pingpanda/slack"] = slackSecret
 	f.secrets["pingpanda/pushgateway-password"] = "pg-password-secret"
+	f.secrets["pingpanda/as-json"] = `{"url": "` + slackSecret + `"}`
 	f.denied["pingpanda/denied"] = true
 	f.objects["pingpanda-config/targets.yaml"] = []byte(targetsYAML)
 	f.objects["pingpanda-config/huge.yaml"] = make([]byte, maxTargetsFile+1)
@@ -133,6 +134,12 @@ func TestAWSReferencesAreResolvedThroughTheAPIs(t *testing.T) {
 				}
 			},
 			seen: "ssm /pingpanda/targets",
+		},
+		{
+			name:     "a secret stored as key/value JSON is refused without showing it",
+			env:      []string{"SLACK_WEBHOOK_URL=secretsmanager:pingpanda/as-json"},
+			problems: []string{"SLACK_WEBHOOK_URL: secretsmanager:pingpanda/as-json holds a JSON object, not the value itself (value not shown); store the plain value (the console's Plaintext tab)"},
+			seen:     "secretsmanager pingpanda/as-json",
 		},
 		{
 			name:     "a missing parameter says so, with the region",
@@ -241,6 +248,16 @@ func TestWithoutAReferenceAWSIsNeverTouched(t *testing.T) {
 		"TEAMS_WEBHOOK_URL=file:"+secretFile, "TARGETS_FILE="+filepath.Join(testdataDir, "config", "targets.yaml"))
 	if _, _, err := loadConfigContext(context.Background(), configSources{environ: env, newAWS: counting}); err != nil {
 		t.Fatal(err)
+	}
+	// A secret file's content is the value, never a reference in turn;
+	// and, not being a URL, it is refused without being shown.
+	refFile := filepath.Join(t.TempDir(), "discord")
+	if err := os.WriteFile(refFile, []byte("ssm:/s3cr3t-looking-like-a-ref\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := loadConfigContext(context.Background(), configSources{environ: append(env, "DISCORD_WEBHOOK_URL=file:"+refFile), newAWS: counting})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "DISCORD_WEBHOOK_URL") {
+		t.Errorf("a secret file holding ssm:…: %v", err)
 	}
 	requests, _, _ := f.counts()
 	if inits.Load() != 0 || requests != 0 {

@@ -142,7 +142,12 @@ type configSources struct {
 
 // configError lists every problem in a configuration. Its message has one
 // problem per line.
-type configError struct{ problems []string }
+type configError struct {
+	problems []string
+	// transient is set when a problem may go away on its own (AWS
+	// throttling, a timeout, a 5xx): loading again later may succeed.
+	transient bool
+}
 
 func (e *configError) Error() string { return strings.Join(e.problems, "\n") }
 
@@ -190,7 +195,7 @@ func loadConfigContext(ctx context.Context, src configSources) (*Config, []strin
 	}
 	cfg := l.build(ctx)
 	if len(l.problems) > 0 {
-		return nil, l.warnings, &configError{problems: l.problems}
+		return nil, l.warnings, &configError{problems: l.problems, transient: l.transient}
 	}
 	return cfg, l.warnings, nil
 }
@@ -198,8 +203,10 @@ func loadConfigContext(ctx context.Context, src configSources) (*Config, []strin
 type loader struct {
 	values   map[string]setting
 	problems []string
-	warnings []string
-	reported map[string]bool
+	// transient: see configError.
+	transient bool
+	warnings  []string
+	reported  map[string]bool
 
 	environ []string
 	newAWS  newAWSStoreFunc

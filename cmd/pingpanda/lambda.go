@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,9 +16,13 @@ import (
 	"github.com/pingpanda/pingpanda/probe"
 )
 
-// lambdaMargin is the end of an invocation kept for unlocking and
-// returning the report.
-const lambdaMargin = 2 * time.Second
+// lambdaMargin is the end of an invocation kept for releasing the lease
+// (unlockTimeout) and returning the report.
+const lambdaMargin = unlockTimeout + 2*time.Second
+
+// lambdaInitAWS bounds reading AWS references at a cold start: Lambda
+// allows the init phase 10 s, and a clear message needs to get out first.
+const lambdaInitAWS = 8 * time.Second
 
 // lambdaStateFile is the state file in Lambda when none is configured.
 const lambdaStateFile = "/tmp/pingpanda/state.json"
@@ -38,7 +43,18 @@ func inLambda(environ []string) bool {
 // and whose result is the JSON report. The configuration is read and the
 // probers (with their connection pools) are built once per cold start.
 func runLambda(sys stdio) int {
-	cfg, warnings, err := loadConfigContext(context.Background(), configSources{environ: sys.environ})
+	initCtx, cancelInit := context.WithTimeout(context.Background(), lambdaInitAWS)
+	cfg, warnings, err := loadConfigContext(initCtx, configSources{environ: sys.environ})
+	cancelInit()
+	var ce *configError
+	if errors.As(err, &ce) && ce.transient {
+		// AWS throttled, timed out or failed: exiting makes Lambda start
+		// the function afresh on the next invocation, which reads the
+		// references again, instead of failing every invocation of this
+		// execution environment.
+		fmt.Fprintf(sys.stderr, "pingpanda: %v\npingpanda: exiting, so that the next invocation reads the configuration again\n", err)
+		return exitFailed
+	}
 	if err != nil {
 		// Report the problem on every invocation, where it is seen.
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
@@ -50,7 +66,9 @@ func runLambda(sys stdio) int {
 		// Lambda's only writable place; it lasts as long as the warm
 		// execution environment.
 		cfg.StateFile = lambdaStateFile
-		warnings = append(warnings, "neither REDIS_URL nor STATE_FILE is set: state lives in "+lambdaStateFile+
+	}
+	if cfg.RedisURL == "" && (cfg.StateFile == "/tmp" || strings.HasPrefix(filepath.Clean(cfg.StateFile), "/tmp/")) {
+		warnings = append(warnings, "REDIS_URL is not set: state lives in "+cfg.StateFile+
 			" and is lost on every cold start, so failure counts and alerts reset; set REDIS_URL")
 	}
 	if cfg.PingMode != probe.PingTCP && hasCheck(cfg.Targets, probe.Ping) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -311,5 +312,65 @@ func TestLambdaRuntimeConfigError(t *testing.T) {
 		case <-time.After(15 * time.Second):
 			t.Fatalf("invocation %d: nothing posted; stderr:\n%s", i, stderr.String())
 		}
+	}
+}
+
+// TestLambdaColdStartAWSFailures: a reference AWS refuses for good (not
+// found) fails every invocation with the reason; one AWS only throttles
+// makes the process exit, so that Lambda starts it afresh and reads the
+// references again, rather than failing every sweep until the next cold
+// start.
+func TestLambdaColdStartAWSFailures(t *testing.T) {
+	tests := []struct {
+		name     string
+		throttle int
+		exits    bool
+		want     string
+	}{
+		{"a parameter that does not exist", 0, false, "ParameterNotFound"},
+		{"AWS throttling every request", 1000, true, "exiting, so that the next invocation reads the configuration again"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeAWS(t)
+			if tt.throttle > 0 {
+				// Under the fake's lock: its handler takes it before
+				// reading, which orders the two for the race detector.
+				f.mu.Lock()
+				f.params["/pingpanda/redis"] = "redis://127.0.0.1:1/0"
+				f.throttle["/pingpanda/redis"] = tt.throttle
+				f.mu.Unlock()
+			}
+			rt := &fakeRuntime{events: []string{ruleEvent}, posted: make(chan posted, 2)}
+			api := httptest.NewServer(rt)
+			defer api.Close()
+			cmd := exec.Command(buildBootstrap(t))
+			cmd.Env = append(f.environ("REDIS_URL=ssm:/pingpanda/redis"),
+				"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.URL, "http://"), "AWS_MAX_ATTEMPTS=2")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			defer cmd.Process.Kill()
+			select {
+			case err := <-exited:
+				if !tt.exits {
+					t.Fatalf("the function exited (%v); stderr:\n%s", err, stderr.String())
+				}
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != exitFailed || !strings.Contains(stderr.String(), tt.want) {
+					t.Fatalf("exit %v, want %d; stderr:\n%s", err, exitFailed, stderr.String())
+				}
+			case got := <-rt.posted:
+				if tt.exits || got.kind != "error" || !strings.Contains(got.body, tt.want) {
+					t.Fatalf("posted %s: %s; stderr:\n%s", got.kind, got.body, stderr.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("neither exited nor posted; stderr:\n%s", stderr.String())
+			}
+		})
 	}
 }

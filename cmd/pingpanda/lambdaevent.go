@@ -189,6 +189,9 @@ func (inv *invocation) overrides(fields map[string]json.RawMessage) error {
 			return fmt.Errorf(`lambda event: %s must be a list of strings, such as ["dns", "http:https://example.com/"], not %s`,
 				fieldTargets, jsonKind(raw))
 		}
+		if v != nil && len(v) == 0 {
+			return fmt.Errorf("lambda event: %s is an empty list; leave it out to sweep every target", fieldTargets)
+		}
 		if len(v) > maxTargetSelectors {
 			return fmt.Errorf("lambda event: %s has %d entries; at most %d are accepted", fieldTargets, len(v), maxTargetSelectors)
 		}

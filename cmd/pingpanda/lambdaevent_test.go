@@ -78,6 +78,7 @@ func TestParseLambdaEventRefuses(t *testing.T) {
 		{"a string for targets", `{"targets":"dns"}`, `lambda event: targets must be a list of strings, such as ["dns", "http:https://example.com/"], not a string`},
 		{"numbers for targets", `{"targets":[1]}`, `lambda event: targets must be a list of strings, such as ["dns", "http:https://example.com/"], not a list of other things`},
 		{"an empty selector", `{"targets":["dns"," "]}`, "lambda event: targets[1] is empty"},
+		{"an empty list", `{"targets":[]}`, "lambda event: targets is an empty list; leave it out to sweep every target"},
 		{"broken JSON", `{"dry_run":tru}`, "lambda event: not valid JSON (at byte"},
 		{"a cut-short object", `{"dry_run":true`, "lambda event: not valid JSON"},
 		{"two objects", `{} {}`, "lambda event: not valid JSON"},

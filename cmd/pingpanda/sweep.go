@@ -129,6 +129,10 @@ func recordMargin(reserve time.Duration) time.Duration { return reserve / 4 }
 // sweep finishing at its deadline still holds it while it saves.
 const leaseMargin = 15 * time.Second
 
+// unlockTimeout bounds releasing the lease after the sweep's deadline (one
+// Redis round trip, or a file unlock). lambdaMargin leaves room for it.
+const unlockTimeout = time.Second
+
 // run performs one sweep: lock, load, decide what is due, probe, apply,
 // save, unlock (ARCHITECTURE.md). A dry run only probes. The error says why
 // the sweep could not complete; the report is returned whenever probing
@@ -182,7 +186,7 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 	}
 	defer func() {
 		// Unlock even when ctx has ended; the lease would expire anyway.
-		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
 		defer ucancel()
 		if err := s.store.Unlock(uctx, lease); err != nil {
 			s.log.Warn("cannot release the lease; it expires on its own", "store", s.store.String(), "err", err)

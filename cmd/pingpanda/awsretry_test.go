@@ -12,18 +12,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// reviewBackoff waits longer than any test's context lasts.
-type reviewBackoff struct{}
+// hourBackoff waits longer than any test's context lasts.
+type hourBackoff struct{}
 
-func (reviewBackoff) BackoffDelay(int, error) (time.Duration, error) { return time.Hour, nil }
+func (hourBackoff) BackoffDelay(int, error) (time.Duration, error) { return time.Hour, nil }
 
-// TestReviewThrottledUntilTheDeadlineCountsItsAttempts: when the context
+// TestThrottledUntilTheDeadlineCountsItsAttempts: when the context
 // ends while send waits to retry a throttled request (awsclient.go, the
 // ctx.Done branch of send), the error returned never gets its Attempts
 // set, so the problem reads "AWS is throttling the requests
 // (ThrottlingException) and 0 attempts did not get through" after one
 // attempt was made.
-func TestReviewThrottledUntilTheDeadlineCountsItsAttempts(t *testing.T) {
+func TestThrottledUntilTheDeadlineCountsItsAttempts(t *testing.T) {
 	f := newFakeAWS(t)
 	f.params["/pingpanda/busy"] = "v"
 	f.throttle["/pingpanda/busy"] = 100
@@ -32,7 +32,7 @@ func TestReviewThrottledUntilTheDeadlineCountsItsAttempts(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, "fake-secret-key", ""),
 		HTTPClient:  http.DefaultClient,
 		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = reviewBackoff{} })
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = hourBackoff{} })
 		},
 	}
 	c := newAWSClientFromConfig(cfg, map[string]string{"AWS_ENDPOINT_URL": f.srv.URL})
