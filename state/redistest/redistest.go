@@ -8,9 +8,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,12 +53,7 @@ func Start(t testing.TB, opts Options) *Server {
 	s := &Server{bin: bin, dir: t.TempDir(), opts: opts}
 	var lastErr error
 	for range 5 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Addr = l.Addr().String()
-		l.Close()
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Kill)
 			return s
@@ -126,9 +123,43 @@ func (s *Server) Kill() {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Kill()
-	if err := s.start(); err != nil {
-		t.Fatalf("restart: %v", err)
+	// The port may be held for a moment (a connection of the dead server
+	// closing); try again briefly rather than fail the test.
+	var err error
+	for range 10 {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	t.Fatalf("restart: %v", err)
+}
+
+// FreePort returns a loopback TCP port that is free now, chosen below the
+// kernel's ephemeral range (net.ipv4.ip_local_port_range), where no
+// outgoing connection takes it as its local port between the check and
+// the server's bind, or while a killed server is restarted on it.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				low = n
+			}
+		}
+	}
+	for range 100 {
+		port := 10000 + rand.IntN(low-10000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
+	}
+	t.Fatalf("no free loopback port found between 10000 and %d", low)
+	return 0
 }
 
 // Need skips a test whose environment is missing — or fails it when
