@@ -411,7 +411,7 @@ func TestFaultClockJumps(t *testing.T) {
 	for _, st := range steps {
 		w.clock = st.at
 		w.down.Store(st.down)
-		var stdout, stderr bytes.Buffer
+		var stdout, stderr syncLog // go-redis may log from its own goroutines
 		at := st.at
 		code := run(context.Background(), []string{"--json"}, stdio{stdout: &stdout, stderr: &stderr,
 			environ: testEnv(t, w.env), dir: t.TempDir(), now: func() time.Time { return at }})

@@ -27,7 +27,7 @@ func runCLI(t *testing.T, env []string, args ...string) (int, string, string) {
 func runCLIAt(t *testing.T, now func() time.Time, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	env = testEnv(t, env)
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr syncLog // go-redis may log from its own goroutines
 	code := run(context.Background(), args, stdio{
 		stdout:  &stdout,
 		stderr:  &stderr,
@@ -48,7 +48,9 @@ func runCLIContext(t *testing.T, ctx context.Context, env []string, args ...stri
 	return code, stdout.String(), stderr.String()
 }
 
-// syncLog is a buffer safe for the writes of several goroutines.
+// syncLog is a buffer safe to write from several goroutines: the Redis
+// client logs through the process-wide logger from goroutines of its own
+// (a dial still under way when a sweep ends), which may be another test's.
 type syncLog struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -321,7 +323,7 @@ func TestAnInterruptedSweepPrintsItsReportAndExitsOne(t *testing.T) {
 	srv := silentServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel) // as SIGTERM would
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr syncLog                   // go-redis may log from its own goroutines
 	statePath := filepath.Join(t.TempDir(), "state.json")
 	env := append(loopbackEnv(srv.URL), "STATE_FILE="+statePath)
 	code := run(ctx, []string{"--json"}, stdio{stdout: &stdout, stderr: &stderr, environ: env, now: time.Now})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"maps"
 	"slices"
@@ -39,7 +38,7 @@ func TestTenSimultaneousInvocationsAlertOnce(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				var stdout, stderr bytes.Buffer
+				var stdout, stderr syncLog // go-redis may log from its own goroutines
 				code := run(context.Background(), []string{"--json"}, stdio{
 					stdout: &stdout, stderr: &stderr, environ: env, now: func() time.Time { return now },
 				})
@@ -92,7 +91,7 @@ func TestRedisKilledBetweenLoadAndSave(t *testing.T) {
 	}
 
 	clock = clock.Add(time.Minute)
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr syncLog // go-redis may log from its own goroutines
 	code := run(context.Background(), []string{"--timeout", "5s"}, stdio{
 		stdout: &stdout, stderr: &stderr, environ: env, now: now, afterLoad: rs.Kill,
 	})
