@@ -71,7 +71,7 @@ func Apply(prev map[string]TargetState, results []probe.Result, now time.Time, p
 		if !ok {
 			s = TargetState{Status: Unknown, Circuit: Closed}
 		}
-		s, evs := applyOne(s, r, now, p)
+		s, evs := applyOne(s, id, r, now, p)
 		next[id] = s
 		events = append(events, evs...)
 	}
@@ -98,9 +98,9 @@ func observed(r probe.Result) bool {
 }
 
 // applyOne is Apply for one target.
-func applyOne(s TargetState, r probe.Result, now time.Time, p Policy) (TargetState, []Event) {
+func applyOne(s TargetState, id string, r probe.Result, now time.Time, p Policy) (TargetState, []Event) {
 	t := r.Target
-	s.V, s.ID, s.Check, s.Target, s.Name = Version, t.ID(), string(t.Check), t.Shown(), t.Name
+	s.V, s.ID, s.Check, s.Target, s.Name = Version, id, string(t.Check), t.Shown(), t.Name
 	s.LastSeen = now
 	if s.Status == "" {
 		s.Status = Unknown

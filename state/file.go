@@ -617,16 +617,25 @@ type record struct {
 // encodeAll encodes states for a Save, refusing the whole request if one
 // of them cannot be stored, so that nothing is half written.
 func encodeAll(states []TargetState) ([]record, error) {
+	// One buffer for all the records, sliced once it stops growing.
 	recs := make([]record, 0, len(states))
-	for i, st := range states {
+	ends := make([]int, 0, len(states))
+	buf := make([]byte, 0, 256*len(states))
+	for i := range states {
+		st := &states[i]
 		if st.ID == "" {
 			return nil, fmt.Errorf("state %d of %d has no target id", i+1, len(states))
 		}
-		b, err := Encode(st)
-		if err != nil {
+		var err error
+		if buf, err = appendRecord(buf, st); err != nil {
 			return nil, fmt.Errorf("encode %s: %w", st.ID, err)
 		}
-		recs = append(recs, record{id: st.ID, raw: b})
+		ends = append(ends, len(buf))
+	}
+	start := 0
+	for i, end := range ends {
+		recs = append(recs, record{id: states[i].ID, raw: buf[start:end:end]})
+		start = end
 	}
 	return recs, nil
 }
@@ -634,7 +643,7 @@ func encodeAll(states []TargetState) ([]record, error) {
 // decodeInto decodes the record stored under id into out, or appends a
 // Warning for it.
 func decodeInto(out map[string]TargetState, warns []Warning, id string, raw []byte) []Warning {
-	st, err := Decode(raw)
+	st, err := decodeRecord(raw, id)
 	if err == nil && st.ID != id {
 		err = fmt.Errorf("record is for target %q", st.ID)
 	}

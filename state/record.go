@@ -229,8 +229,9 @@ func appendJSONString(b []byte, s string) []byte {
 // errRecord says what is wrong with a version 2 record.
 var errRecord = errors.New("malformed version 2 record")
 
-// decodeRecordV2 reads a version 2 record, b starting at its '['.
-func decodeRecordV2(b []byte) (TargetState, error) {
+// decodeRecordV2 reads a version 2 record, b starting at its '['. When the
+// record's ID is id, the state shares id's string.
+func decodeRecordV2(b []byte, id string) (TargetState, error) {
 	r := recordReader{b: b}
 	r.expect('[')
 	var s TargetState
@@ -238,7 +239,13 @@ func decodeRecordV2(b []byte) (TargetState, error) {
 		return TargetState{}, fmt.Errorf("%w %d (this build reads %d and %d)", ErrVersion, v, versionJSON, Version)
 	}
 	s.V = Version
-	s.ID = r.str()
+	if raw, str, unescaped := r.rawStr(); unescaped {
+		s.ID = str
+	} else if string(raw) == id {
+		s.ID = id
+	} else {
+		s.ID = string(raw)
+	}
 	s.Check = r.check()
 	s.Target = r.str()
 	s.Name = r.str()

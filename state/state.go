@@ -136,8 +136,14 @@ var ErrVersion = errors.New("unsupported state version")
 // Version whatever the version read: it is written as Version when next
 // saved.
 func Decode(b []byte) (TargetState, error) {
+	return decodeRecord(b, "")
+}
+
+// decodeRecord is Decode of the record stored under id: a version 2
+// record of that id shares id's string rather than allocate its own.
+func decodeRecord(b []byte, id string) (TargetState, error) {
 	if t := bytes.TrimLeft(b, " \t\n\r"); len(t) > 0 && t[0] == '[' {
-		return decodeRecordV2(t)
+		return decodeRecordV2(t, id)
 	}
 	s, err := decodeRecordJSON(b)
 	if err != nil {
