@@ -25,10 +25,13 @@ func encodeV1(t testing.TB, s TargetState) []byte {
 	return b
 }
 
-// inUTC is s with every time in UTC, as a version 2 record reads back.
+// inUTC is s with every time in UTC, and the zero instant as the zero
+// Time, as a version 2 record reads back.
 func inUTC(s TargetState) TargetState {
 	u := func(t *time.Time) {
-		if !t.IsZero() {
+		if t.IsZero() {
+			*t = time.Time{} // the zero instant, in whatever zone version 1 read
+		} else {
 			*t = t.UTC()
 		}
 	}
