@@ -516,6 +516,7 @@ return dropped
 // through it leaves part written.
 func (s *RedisStore) Save(ctx context.Context, lease Lease, req SaveRequest) (SaveResult, error) {
 	recs, err := encodeAll(req.States)
+	req.States = nil // encoded: at 10,000 targets, megabytes the GC may have back
 	if err != nil {
 		return SaveResult{}, fmt.Errorf("save %s: %w", s.stateKey, err)
 	}
