@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -109,7 +110,9 @@ func TestRedisKilledBetweenLoadAndSave(t *testing.T) {
 	}
 }
 
-// storedRecords reads every record from Redis, encoded, in ID order.
+// storedRecords reads every record from Redis, in ID order, as the JSON of
+// TargetState's struct tags (readable field names, unlike the stored
+// version 2 array).
 func storedRecords(t *testing.T, url string) []string {
 	t.Helper()
 	st, err := state.NewRedisStore(context.Background(), state.RedisOptions{URL: url})
@@ -123,7 +126,7 @@ func storedRecords(t *testing.T, url string) []string {
 	}
 	var out []string
 	for _, id := range slices.Sorted(maps.Keys(all)) {
-		b, err := state.Encode(all[id])
+		b, err := json.Marshal(all[id])
 		if err != nil {
 			t.Fatal(err)
 		}
