@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -67,7 +68,7 @@ func TestRecordsReadBackAsTheVersion1ObjectDid(t *testing.T) {
 	weird.Status, weird.Circuit, weird.CertLevel = "odd", "odd", "odd"
 	weird.ConsecutiveFailures, weird.BackoffMultiplier = -5, 1<<62
 	weird.Stats.Checks, weird.Stats.Failures = -1<<63, 1<<63-1
-	weird.CertDays, weird.Stats.LatencyMin, weird.Stats.UptimeSeconds = -0.0, 5e-324, 1.7976931348623157e308
+	weird.CertDays, weird.Stats.LatencyMin, weird.Stats.UptimeSeconds = math.Copysign(0, -1), 5e-324, 1.7976931348623157e308
 	negative := plainState("dns:old.example")
 	negative.Since = time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC)
 	epoch := plainState("dns:epoch.example")
