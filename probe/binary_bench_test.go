@@ -75,6 +75,15 @@ func BenchmarkBinarySweep(b *testing.B) {
 				"RETRY_COUNT=1", "SWEEP_TIMEOUT_SECONDS=60", "CONCURRENCY=" + strconv.Itoa(benchConcurrency),
 				"LOG_LEVEL=WARNING",
 			}
+			// A profile or GC settings asked of the benchmark go to the
+			// child: PINGPANDA_PROFILE=mem:/tmp/heap.pprof go test -bench ...
+			for _, kv := range os.Environ() {
+				for _, k := range []string{"PINGPANDA_PROFILE=", "GODEBUG=", "GOGC=", "GOMEMLIMIT="} {
+					if strings.HasPrefix(kv, k) {
+						env = append(env, kv)
+					}
+				}
+			}
 			run := func() (wall, cpu, farmCPU time.Duration, maxRSSKiB int64) {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*benchDeadline)
 				defer cancel()

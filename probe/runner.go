@@ -81,8 +81,9 @@ func (r *Runner) Run(parent context.Context, targets []Target) []Result {
 		done      = make(chan struct{})
 		timers    []*time.Timer
 		tries     = make([]int, len(targets))
-		// last holds the failed attempt of a target waiting to retry.
-		last = make([]Result, len(targets))
+		// last holds the failed attempt of a target waiting to retry
+		// (a map: most targets never retry, and a Result is 144 bytes).
+		last = map[int]Result{}
 	)
 	finish := func(i int, res Result) {
 		mu.Lock()
@@ -162,7 +163,7 @@ func (r *Runner) Run(parent context.Context, targets []Target) []Result {
 			if results[i].Status != "" {
 				continue
 			}
-			if res := last[i]; res.Status != "" {
+			if res, ok := last[i]; ok {
 				// Cut off while waiting to retry: every attempt made
 				// failed, so the failure stands, marked as cut short.
 				res.Error = fmt.Sprintf("%s (retries cut short: %s)", res.Error, cutShortText(parent, -1))

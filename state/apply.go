@@ -65,21 +65,29 @@ func Due(s TargetState, now time.Time, p Policy) (due bool, note string) {
 // deleted lists those dropped.
 func Apply(prev map[string]TargetState, results []probe.Result, now time.Time, p Policy) (next map[string]TargetState, events []Event, deleted []string) {
 	next = make(map[string]TargetState, len(results))
+	found := 0 // targets of prev in results
 	for _, r := range results {
 		id := r.Target.ID()
 		s, ok := prev[id]
 		if !ok {
 			s = TargetState{Status: Unknown, Circuit: Closed}
 		}
-		s, evs := applyOne(s, r, now, p)
+		s, evs := applyOne(s, id, r, now, p)
+		n := len(next)
 		next[id] = s
+		if ok && len(next) > n {
+			found++
+		}
 		events = append(events, evs...)
 	}
-	for id, s := range prev {
+	if found == len(prev) || p.Retention <= 0 {
+		return next, events, nil // no target left out, or none ever dropped
+	}
+	for id := range prev {
 		if _, seen := next[id]; seen {
 			continue
 		}
-		if p.Retention > 0 && now.Sub(s.LastSeen) > p.Retention {
+		if now.Sub(prev[id].LastSeen) > p.Retention {
 			deleted = append(deleted, id)
 		}
 	}
@@ -98,9 +106,9 @@ func observed(r probe.Result) bool {
 }
 
 // applyOne is Apply for one target.
-func applyOne(s TargetState, r probe.Result, now time.Time, p Policy) (TargetState, []Event) {
+func applyOne(s TargetState, id string, r probe.Result, now time.Time, p Policy) (TargetState, []Event) {
 	t := r.Target
-	s.V, s.ID, s.Check, s.Target, s.Name = Version, t.ID(), string(t.Check), t.Shown(), t.Name
+	s.V, s.ID, s.Check, s.Target, s.Name = Version, id, string(t.Check), t.Shown(), t.Name
 	s.LastSeen = now
 	if s.Status == "" {
 		s.Status = Unknown

@@ -1,16 +1,21 @@
 package state
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,14 +70,6 @@ type FileStore struct {
 type fileLease struct {
 	f     *os.File
 	token string
-}
-
-// fileDoc is the state file.
-type fileDoc struct {
-	Version int                        `json:"version"`
-	Targets map[string]json.RawMessage `json:"targets"`
-	Saved   map[string]int64           `json:"saved,omitempty"`
-	Outbox  map[string]json.RawMessage `json:"outbox,omitempty"`
 }
 
 // lockHolder is what the holder of a lock writes into the lock file.
@@ -271,16 +268,27 @@ func (s *FileStore) Close() error {
 	return s.release()
 }
 
-// Load returns the records of ids in the file, and its outbox.
+// Load returns the records of ids in the file, and its outbox. It reads
+// the file a record at a time, decoding only those of ids.
 func (s *FileStore) Load(ctx context.Context, ids []string) (Loaded, error) {
-	doc, warns, err := s.read(ctx, true)
+	want := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		want[id] = struct{}{}
+	}
+	d := newRecordDecoder(len(ids))
+	doc, warns, err := s.read(ctx, true, func(id string, raw []byte) {
+		if _, ok := want[id]; ok {
+			d.add(id, raw)
+		}
+	}, d.reset)
 	if err != nil {
 		return Loaded{}, err
 	}
-	out := Loaded{States: make(map[string]TargetState, len(ids))}
+	out := Loaded{States: d.states}
 	for _, id := range ids {
-		if raw, ok := doc.Targets[id]; ok {
-			warns = decodeInto(out.States, warns, id, raw)
+		if w, ok := d.bad[id]; ok {
+			warns = append(warns, w)
+			delete(d.bad, id) // an id asked for twice is warned about once
 		}
 	}
 	out.Warnings = warns
@@ -290,15 +298,41 @@ func (s *FileStore) Load(ctx context.Context, ids []string) (Loaded, error) {
 
 // LoadAll returns every record in the file.
 func (s *FileStore) LoadAll(ctx context.Context) (map[string]TargetState, []Warning, error) {
-	doc, warns, err := s.read(ctx, false)
+	d := newRecordDecoder(0)
+	_, warns, err := s.read(ctx, false, d.add, d.reset)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make(map[string]TargetState, len(doc.Targets))
-	for _, id := range sortedKeys(doc.Targets) {
-		warns = decodeInto(out, warns, id, doc.Targets[id])
+	for _, id := range sortedKeys(d.bad) {
+		warns = append(warns, d.bad[id])
 	}
-	return out, warns, nil
+	return d.states, warns, nil
+}
+
+// recordDecoder decodes the records a read passes it; of an ID seen twice,
+// the last record counts, as in a map.
+type recordDecoder struct {
+	states map[string]TargetState
+	bad    map[string]Warning
+}
+
+func newRecordDecoder(n int) *recordDecoder {
+	return &recordDecoder{states: make(map[string]TargetState, n), bad: map[string]Warning{}}
+}
+
+func (d *recordDecoder) add(id string, raw []byte) {
+	var warns [1]Warning
+	if w := decodeInto(d.states, warns[:0], id, raw); len(w) > 0 {
+		delete(d.states, id)
+		d.bad[id] = w[0]
+		return
+	}
+	delete(d.bad, id)
+}
+
+func (d *recordDecoder) reset() {
+	clear(d.states)
+	clear(d.bad)
 }
 
 // Save rewrites the file with req applied, if lease is the flock this
@@ -307,6 +341,7 @@ func (s *FileStore) LoadAll(ctx context.Context) (map[string]TargetState, []Warn
 // keeps them.
 func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) (SaveResult, error) {
 	recs, err := encodeAll(req.States)
+	req.States = nil // encoded: at 10,000 targets, megabytes the GC may have back
 	if err != nil {
 		return SaveResult{}, fmt.Errorf("save %s: %w", s.path, err)
 	}
@@ -320,32 +355,50 @@ func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) (Sav
 	if !s.holds(lease) {
 		return SaveResult{}, fmt.Errorf("save %s: %w", s.path, ErrLeaseLost)
 	}
+	// The old file is read a record at a time, keeping only the records
+	// this save does not replace; the new one is written as it is built.
+	recs = sortRecords(recs)
+	replaced := func(id string) bool {
+		_, ok := slices.BinarySearchFunc(recs, id, func(r record, id string) int { return strings.Compare(r.id, id) })
+		return ok
+	}
+	deleted := make(map[string]struct{}, len(req.Delete))
+	for _, id := range req.Delete {
+		deleted[id] = struct{}{}
+	}
+	kept := map[string][]byte{}
 	// A corrupt file is moved aside here too; its warning was (or would
 	// have been) given by Load.
-	doc, _, err := s.read(ctx, true)
+	doc, _, err := s.read(ctx, true, func(id string, raw []byte) {
+		if _, gone := deleted[id]; gone || replaced(id) {
+			return
+		}
+		kept[id] = bytes.Clone(raw)
+	}, func() { clear(kept) })
 	if err != nil {
 		return SaveResult{}, err
 	}
 	now := clock.UnixMilli()
 	for _, r := range recs {
-		doc.Targets[r.id] = r.raw
 		doc.Saved[r.id] = now
 	}
-	for _, id := range req.Delete {
-		delete(doc.Targets, id)
-		delete(doc.Saved, id)
+	if len(deleted) > 0 {
+		recs = slices.DeleteFunc(recs, func(r record) bool { _, gone := deleted[r.id]; return gone })
+		for id := range deleted {
+			delete(doc.Saved, id)
+		}
 	}
 	if req.Retention > 0 {
 		cutoff := now - req.Retention.Milliseconds()
 		for id, at := range doc.Saved {
 			if at < cutoff {
-				delete(doc.Targets, id)
+				delete(kept, id)
 				delete(doc.Saved, id)
 			}
 		}
 	}
 	for id := range doc.Saved {
-		if _, ok := doc.Targets[id]; !ok {
+		if _, ok := kept[id]; !ok && !replaced(id) {
 			delete(doc.Saved, id)
 		}
 	}
@@ -353,22 +406,35 @@ func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) (Sav
 		return SaveResult{}, fmt.Errorf("save %s: %w", s.path, err)
 	}
 	res := SaveResult{Dropped: applyOutboxPolicy(doc.Outbox, req.Outbox, clock)}
-	if err := s.write(ctx, doc); err != nil {
+	if err := s.write(ctx, kept, recs, doc); err != nil {
 		return SaveResult{}, err
 	}
 	return res, nil
 }
 
-// write replaces the file with doc, unless ctx has ended.
-func (s *FileStore) write(ctx context.Context, doc fileDoc) error {
-	b, err := json.Marshal(doc)
+// write replaces the file with the records of kept and recs (sorted by
+// ID, none in both) and doc's saved times and outbox, unless ctx has
+// ended. It writes through a buffer, never holding the document whole.
+func (s *FileStore) write(ctx context.Context, kept map[string][]byte, recs []record, doc fileDoc) error {
+	ids := sortedKeys(kept)
+	err := writeFileAtomic(s.path, func(w io.Writer) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		d := newDocWriter(w)
+		i, j := 0, 0
+		for i < len(ids) || j < len(recs) {
+			if j == len(recs) || (i < len(ids) && ids[i] < recs[j].id) {
+				d.record(ids[i], kept[ids[i]])
+				i++
+			} else {
+				d.record(recs[j].id, recs[j].raw)
+				j++
+			}
+		}
+		return d.finish(doc.Saved, doc.Outbox)
+	}, ctx.Err)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", s.path, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("save %s: %w", s.path, err)
-	}
-	if err := writeFileAtomic(s.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save %s: %w", s.path, err)
 	}
 	return nil
@@ -454,7 +520,8 @@ func (s *FileStore) UpdateOutbox(ctx context.Context, lease Lease, u OutboxUpdat
 	if !s.holds(lease) {
 		return fmt.Errorf("update outbox %s: %w", s.path, ErrLeaseLost)
 	}
-	doc, _, err := s.read(ctx, true)
+	kept := map[string][]byte{}
+	doc, _, err := s.read(ctx, true, func(id string, raw []byte) { kept[id] = bytes.Clone(raw) }, func() { clear(kept) })
 	if err != nil {
 		return err
 	}
@@ -503,28 +570,37 @@ func (s *FileStore) UpdateOutbox(ctx context.Context, lease Lease, u OutboxUpdat
 	if !changed {
 		return nil
 	}
-	return s.write(ctx, doc)
+	return s.write(ctx, kept, nil, doc)
 }
 
-// read returns the file's document: empty when there is no file, and
-// empty with a Warning when the file is not a state document. moveAside
-// renames such a file out of the way; only a caller holding the lock (a
-// sweep, about to rewrite it) may do that — `pingpanda status` only reads.
-func (s *FileStore) read(ctx context.Context, moveAside bool) (fileDoc, []Warning, error) {
-	empty := fileDoc{Version: fileVersion, Targets: map[string]json.RawMessage{}, Saved: map[string]int64{}, Outbox: map[string]json.RawMessage{}}
+// read streams the file's document, passing each record to record (see
+// scanFileDoc): nothing when there is no file, and a Warning when the file
+// is not a state document, after calling reset to drop the records
+// passed. moveAside renames such a file out of the way; only a caller
+// holding the lock (a sweep, about to rewrite it) may do that — `pingpanda
+// status` only reads.
+func (s *FileStore) read(ctx context.Context, moveAside bool, record func(id string, raw []byte), reset func()) (fileDoc, []Warning, error) {
+	empty := fileDoc{Version: fileVersion, Saved: map[string]int64{}, Outbox: map[string]json.RawMessage{}}
 	if err := ctx.Err(); err != nil {
 		return empty, nil, fmt.Errorf("read %s: %w", s.path, err)
 	}
-	b, err := os.ReadFile(s.path)
+	f, err := os.Open(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return empty, nil, nil
 	}
 	if err != nil {
 		return empty, nil, fmt.Errorf("read %s: %w", s.path, err)
 	}
-	doc, bad := parseFileDoc(b)
+	doc, bad := scanFileDoc(bufio.NewReaderSize(f, 64<<10), record, reset)
+	f.Close()
 	if bad == nil {
 		return doc, nil, nil
+	}
+	reset()
+	var pathErr *fs.PathError
+	if errors.As(bad, &pathErr) {
+		// The file could not be read, which says nothing of its content.
+		return empty, nil, fmt.Errorf("read %s: %w", s.path, bad)
 	}
 	if !moveAside {
 		return empty, []Warning{{ID: "*", Err: fmt.Errorf("state file %s is unreadable; the next sweep moves it aside and starts afresh: %w", s.path, bad)}}, nil
@@ -534,27 +610,6 @@ func (s *FileStore) read(ctx context.Context, moveAside bool) (fileDoc, []Warnin
 		return empty, nil, fmt.Errorf("state file %s is unreadable (%v) and could not be moved aside: %w", s.path, bad, err)
 	}
 	return empty, []Warning{{ID: "*", Err: fmt.Errorf("state file %s is unreadable, moved to %s; starting afresh: %w", s.path, aside, bad)}}, nil
-}
-
-// parseFileDoc reads a state document, or says why b is not one.
-func parseFileDoc(b []byte) (fileDoc, error) {
-	var doc fileDoc
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return fileDoc{}, fmt.Errorf("not a state document: %w", err)
-	}
-	if doc.Version != fileVersion {
-		return fileDoc{}, fmt.Errorf("%w %d of the state file (this build reads %d)", ErrVersion, doc.Version, fileVersion)
-	}
-	if doc.Targets == nil {
-		doc.Targets = map[string]json.RawMessage{}
-	}
-	if doc.Saved == nil {
-		doc.Saved = map[string]int64{}
-	}
-	if doc.Outbox == nil {
-		doc.Outbox = map[string]json.RawMessage{}
-	}
-	return doc, nil
 }
 
 // moveAside renames the state file to "<path>.corrupt-<unix seconds>",
@@ -574,40 +629,6 @@ func (s *FileStore) moveAside() (string, error) {
 	return aside, nil
 }
 
-// writeFileAtomic replaces path with b: a temporary file in the same
-// directory, synced, renamed over path, and the directory synced.
-func writeFileAtomic(path string, b []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*") // mode 0600
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // record is one encoded TargetState.
 type record struct {
 	id  string
@@ -617,16 +638,25 @@ type record struct {
 // encodeAll encodes states for a Save, refusing the whole request if one
 // of them cannot be stored, so that nothing is half written.
 func encodeAll(states []TargetState) ([]record, error) {
+	// One buffer for all the records, sliced once it stops growing.
 	recs := make([]record, 0, len(states))
-	for i, st := range states {
+	ends := make([]int, 0, len(states))
+	buf := make([]byte, 0, 256*len(states))
+	for i := range states {
+		st := &states[i]
 		if st.ID == "" {
 			return nil, fmt.Errorf("state %d of %d has no target id", i+1, len(states))
 		}
-		b, err := Encode(st)
-		if err != nil {
+		var err error
+		if buf, err = appendRecord(buf, st); err != nil {
 			return nil, fmt.Errorf("encode %s: %w", st.ID, err)
 		}
-		recs = append(recs, record{id: st.ID, raw: b})
+		ends = append(ends, len(buf))
+	}
+	start := 0
+	for i, end := range ends {
+		recs = append(recs, record{id: states[i].ID, raw: buf[start:end:end]})
+		start = end
 	}
 	return recs, nil
 }
@@ -634,7 +664,7 @@ func encodeAll(states []TargetState) ([]record, error) {
 // decodeInto decodes the record stored under id into out, or appends a
 // Warning for it.
 func decodeInto(out map[string]TargetState, warns []Warning, id string, raw []byte) []Warning {
-	st, err := Decode(raw)
+	st, err := decodeRecord(raw, id)
 	if err == nil && st.ID != id {
 		err = fmt.Errorf("record is for target %q", st.ID)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -365,6 +366,11 @@ func FuzzFileStoreLoad(f *testing.F) {
 	id := queued(time.Time{}, "dns:a.example").Event.ID
 	f.Add([]byte(`{"version":1,"targets":{},"outbox":{"` + id + `":` + string(entry) + `,"x":{"v":1},"y":"z"}}`))
 	f.Add([]byte(`{"version":1,"outbox":[]}`))
+	f.Add([]byte(`{"Version":1,"TARGETS":{"dns:a.example":` + string(good) + `},"targets":{"x":1},"saved":null,"x":[{}]}`))
+	f.Add([]byte(`{"version":1,"targets":{"dns:a.example":` + string(good) + `},"targets":null} `))
+	f.Add([]byte(`{"version":1,"targets":{"dns:a.example":` + string(good) + `,"dns:a.example":7}}x`))
+	old := encodeV1(f, plainState("dns:a.example"))
+	f.Add([]byte(`{"version":1,"targets":{"dns:a.example":` + string(old) + `}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "state.json")
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -378,6 +384,7 @@ func FuzzFileStoreLoad(f *testing.F) {
 		if err != nil {
 			t.Fatalf("LoadAll: %v", err)
 		}
+		checkAgainstUnmarshal(t, data, got, warns)
 		for id, st := range got {
 			if st.ID != id || st.V != Version {
 				t.Errorf("loaded %q as %q version %d", id, st.ID, st.V)
@@ -420,5 +427,41 @@ func TestLoadAllReportsAnUnreadableFileWithoutMovingIt(t *testing.T) {
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != `{"version":99}` {
 		t.Fatalf("the file was changed or moved: %q %v", b, err)
+	}
+}
+
+// checkAgainstUnmarshal checks that the streamed read of a state file
+// found what json.Unmarshal of the whole document into a fileDoc (the
+// reader before it) finds: the same verdict on the document, and the same
+// record for each target.
+func checkAgainstUnmarshal(t *testing.T, data []byte, got map[string]TargetState, warns []Warning) {
+	t.Helper()
+	var doc fileDoc
+	ok := json.Unmarshal(data, &doc) == nil && doc.Version == fileVersion
+	unreadable := len(warns) > 0 && warns[0].ID == "*"
+	if ok == unreadable {
+		t.Fatalf("json.Unmarshal reads the document: %v; LoadAll warns %v", ok, warns)
+	}
+	if !ok {
+		return
+	}
+	warned := map[string]bool{}
+	for _, w := range warns {
+		warned[w.ID] = true
+	}
+	for id, raw := range doc.Targets {
+		want, err := Decode(raw)
+		if err != nil || want.ID != id {
+			if !warned[id] {
+				t.Errorf("%s: record %s is unreadable, but no warning", id, raw)
+			}
+			continue
+		}
+		if g, found := got[id]; !found || !reflect.DeepEqual(g, want) {
+			t.Errorf("%s: loaded %+v, want %+v", id, g, want)
+		}
+	}
+	if len(got)+len(warned) != len(doc.Targets) {
+		t.Errorf("%d records and %d warnings, json.Unmarshal finds %d records", len(got), len(warned), len(doc.Targets))
 	}
 }

@@ -7,15 +7,17 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 )
 
-// Version is the encoding version of a TargetState record. A record of
-// another version is not guessed at: it is reset with a warning.
-const Version = 1
+// Version is the encoding version of the TargetState records Encode
+// writes (see record.go); Decode also reads version 1. A record of another
+// version is not guessed at: it is reset with a warning.
+const Version = 2
 
 // Status is a target's last known state.
 type Status string
@@ -129,19 +131,34 @@ func (s Stats) Availability() float64 {
 // ErrVersion is wrapped by Decode for a record of another encoding version.
 var ErrVersion = errors.New("unsupported state version")
 
-// Encode returns a target's record as stored.
-func Encode(s TargetState) ([]byte, error) {
-	s.V = Version
-	return json.Marshal(s)
+// Decode reads a stored record of version 1 or 2. It fails, never panics,
+// on bytes that are not such a record. The state it returns has V set to
+// Version whatever the version read: it is written as Version when next
+// saved.
+func Decode(b []byte) (TargetState, error) {
+	return decodeRecord(b, "")
 }
 
-// Decode reads a stored record. It fails, never panics, on bytes that are
-// not a record of this Version.
-func Decode(b []byte) (TargetState, error) {
+// decodeRecord is Decode of the record stored under id: a version 2
+// record of that id shares id's string rather than allocate its own.
+func decodeRecord(b []byte, id string) (TargetState, error) {
+	if t := bytes.TrimLeft(b, " \t\n\r"); len(t) > 0 && t[0] == '[' {
+		return decodeRecordV2(t, id)
+	}
+	s, err := decodeRecordJSON(b)
+	if err != nil {
+		return TargetState{}, err
+	}
+	s.V = Version
+	return s, nil
+}
+
+// decodeRecordJSON reads a version 1 record: a JSON object.
+func decodeRecordJSON(b []byte) (TargetState, error) {
 	// One pass for the usual record of this version; a second, to say
 	// precisely what is wrong, only for the others.
 	var s TargetState
-	if err := json.Unmarshal(b, &s); err == nil && s.V == Version {
+	if err := json.Unmarshal(b, &s); err == nil && s.V == versionJSON {
 		return s, nil
 	}
 	var probe struct {
@@ -153,8 +170,8 @@ func Decode(b []byte) (TargetState, error) {
 	if probe.V == nil {
 		return TargetState{}, fmt.Errorf("%w: record has no version", ErrVersion)
 	}
-	if *probe.V != Version {
-		return TargetState{}, fmt.Errorf("%w %d (this build reads %d)", ErrVersion, *probe.V, Version)
+	if *probe.V != versionJSON {
+		return TargetState{}, fmt.Errorf("%w %d in a JSON object (this build reads %d, and %d as an array)", ErrVersion, *probe.V, versionJSON, Version)
 	}
 	s = TargetState{}
 	if err := json.Unmarshal(b, &s); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -108,7 +109,9 @@ func TestRedisKilledBetweenLoadAndSave(t *testing.T) {
 	}
 }
 
-// storedRecords reads every record from Redis, encoded, in ID order.
+// storedRecords reads every record from Redis, in ID order, as the JSON of
+// TargetState's struct tags (readable field names, unlike the stored
+// version 2 array).
 func storedRecords(t *testing.T, url string) []string {
 	t.Helper()
 	st, err := state.NewRedisStore(context.Background(), state.RedisOptions{URL: url})
@@ -122,7 +125,7 @@ func storedRecords(t *testing.T, url string) []string {
 	}
 	var out []string
 	for _, id := range slices.Sorted(maps.Keys(all)) {
-		b, err := state.Encode(all[id])
+		b, err := json.Marshal(all[id])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -214,18 +215,13 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 	}
 
 	results := s.probeDue(probeCtx, targets, prev, start)
+	s.closeIdle()
 	obs := observations(ctx, results)
 	next, events, deleted := state.Apply(prev, obs, start, s.cfg.Policy)
-	states := make([]state.TargetState, 0, len(next))
-	for _, t := range targets {
-		states = append(states, next[t.ID()])
-	}
-	rep := newReport(start, s.now(), results)
-	rep.Partial = partial
-	rep.addEvents(events)
-	rep.noteStillDown(next)
-	s.logResults(results, rep)
-	s.logEvents(events)
+	// The previous states are not needed from here on: let them go before
+	// the records are encoded (at 10,000 targets they are megabytes).
+	clear(prev)
+	end := s.now()
 
 	// Save even when a signal cancelled the sweep: what was learned is
 	// kept. The deadline still bounds it.
@@ -233,9 +229,18 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 	defer cancelSave()
 	queued := s.enqueue(events, start)
 	saved, err := s.store.Save(saveCtx, lease, state.SaveRequest{
-		States: states, Delete: deleted, Retention: s.cfg.Policy.Retention,
+		States: inTargetOrder(targets, next), Delete: deleted, Retention: s.cfg.Policy.Retention,
 		Enqueue: queued, Outbox: s.cfg.Alerts.Outbox,
 	})
+	// The report is built once the records are saved, so that its rows
+	// and the records, each megabytes at 10,000 targets, are never held
+	// at once.
+	rep := newReport(start, end, results)
+	rep.Partial = partial
+	rep.addEvents(events)
+	rep.noteStillDown(next)
+	s.logResults(results, rep)
+	s.logEvents(events)
 	if err != nil {
 		return rep, fmt.Errorf("state store %s: cannot save; the stored state is as before this sweep: %w", s.store, err)
 	}
@@ -264,6 +269,32 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 	return rep, nil
 }
 
+// closeIdle closes the http check's idle keep-alive connections once the
+// probes are done, except in serve mode, whose next sweep may reuse them:
+// at a concurrency of 512 they are hundreds of sockets, each with two
+// goroutines and 8 KiB of buffers, held through the end of the sweep
+// (saving state, alerts, metrics), where the process's memory peaks.
+func (s *sweeper) closeIdle() {
+	if s.latest != nil {
+		return
+	}
+	for _, p := range s.runner.Probers {
+		if c, ok := p.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
+
+// inTargetOrder is the states of targets, in their order: what Save
+// writes.
+func inTargetOrder(targets []probe.Target, next map[string]state.TargetState) []state.TargetState {
+	states := make([]state.TargetState, 0, len(targets))
+	for _, t := range targets {
+		states = append(states, next[t.ID()])
+	}
+	return states
+}
+
 // observations are the results Apply should learn from. When a signal
 // cancelled the sweep, the checks it cut short say nothing about their
 // targets: they count as skipped, not as failures.
@@ -284,25 +315,39 @@ func observations(ctx context.Context, results []probe.Result) []probe.Result {
 // probeDue probes the targets that are due and reports the others as
 // skipped, with the reason; results come in target order.
 func (s *sweeper) probeDue(ctx context.Context, targets []probe.Target, prev map[string]state.TargetState, now time.Time) []probe.Result {
-	results := make([]probe.Result, len(targets))
+	var skipped []probe.Result // in target order, with the due ones left zero
 	var due []probe.Target
 	var dueAt []int
 	for i, t := range targets {
 		ok, note := state.Due(prev[t.ID()], now, s.cfg.Policy)
 		if !ok {
-			results[i] = probe.Result{Target: t, Status: probe.StatusSkipped, Error: note}
+			if skipped == nil {
+				skipped = make([]probe.Result, len(targets))
+				due, dueAt = slices.Clone(targets[:i]), make([]int, i, len(targets))
+				for j := range dueAt {
+					dueAt[j] = j
+				}
+			}
+			skipped[i] = probe.Result{Target: t, Status: probe.StatusSkipped, Error: note}
 			continue
 		}
 		if note != "" {
 			s.log.Info("circuit half-open", "id", t.ID(), "detail", note)
 		}
-		due = append(due, t)
-		dueAt = append(dueAt, i)
+		if skipped != nil {
+			due = append(due, t)
+			dueAt = append(dueAt, i)
+		}
+	}
+	if skipped == nil {
+		// Every target is due, the usual case: the runner's results are
+		// the sweep's, with no second slice of them held meanwhile.
+		return s.runner.Run(ctx, targets)
 	}
 	for j, r := range s.runner.Run(ctx, due) {
-		results[dueAt[j]] = r
+		skipped[dueAt[j]] = r
 	}
-	return results
+	return skipped
 }
 
 // logResults writes a line per target, unless SHOW_ONLY_* hides it, and
