@@ -16,39 +16,7 @@ import (
 // its host:port.
 func startDNSServer(t *testing.T, h dns.Handler) string {
 	t.Helper()
-	var (
-		ln net.Listener
-		pc net.PacketConn
-	)
-	// The TCP port picked may be taken for UDP; try a few.
-	for range 10 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := net.ListenPacket("udp", l.Addr().String())
-		if err == nil {
-			ln, pc = l, p
-			break
-		}
-		l.Close()
-	}
-	if ln == nil {
-		t.Fatal("no loopback port free for both UDP and TCP")
-	}
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		errc := make(chan error, 1)
-		go func() { errc <- srv.ActivateAndServe() }()
-		select {
-		case <-started:
-		case err := <-errc:
-			t.Fatalf("dns server: %v", err)
-		}
-		t.Cleanup(func() { srv.Shutdown() })
-	}
-	return ln.Addr().String()
+	return farmServeDNS(t, h)
 }
 
 // testZone answers like a small recursive resolver:
