@@ -21,9 +21,11 @@ type Sweep struct {
 	// shard. Only these targets get per-target metrics: a target removed
 	// from the configuration disappears from the next push.
 	Results []probe.Result
-	// States is the next state (after state.Apply), by target ID. A
-	// target missing here gets only the metrics its result alone gives.
-	States map[string]state.TargetState
+	// States are the next states (after state.Apply): States[i] is the
+	// state of Results[i]'s target. A target without one (States shorter
+	// than Results, or a zero TargetState) gets only the metrics its
+	// result alone gives.
+	States []state.TargetState
 	// AlertsPending is the number of messages left in the outbox after
 	// delivery.
 	AlertsPending int
@@ -81,7 +83,7 @@ func newCollector(s Sweep) *collector {
 	b := builder{d: d, at: s.At}
 	counts := map[string]int{"up": 0, "down": 0, "skipped": 0}
 	seen := make(map[string]bool, len(s.Results))
-	for _, r := range s.Results {
+	for i, r := range s.Results {
 		switch r.Status {
 		case probe.StatusUp, probe.StatusDown:
 			counts[string(r.Status)]++
@@ -93,8 +95,11 @@ func newCollector(s Sweep) *collector {
 			continue
 		}
 		seen[id] = true
-		st, ok := s.States[id]
-		b.target(r, st, ok)
+		if i < len(s.States) && s.States[i].Status != "" {
+			b.target(r, &s.States[i], true)
+		} else {
+			b.target(r, &state.TargetState{}, false)
+		}
 	}
 	b.gauge(d.sweepDuration, s.Duration.Seconds())
 	b.gauge(d.alertsPending, float64(s.AlertsPending))
@@ -148,7 +153,7 @@ func observed(r probe.Result) bool {
 
 // target adds one target's metrics. st is its next state; hasState says
 // whether there is one.
-func (b *builder) target(r probe.Result, st state.TargetState, hasState bool) {
+func (b *builder) target(r probe.Result, st *state.TargetState, hasState bool) {
 	pc, ok := b.d.perCheck[r.Target.Check]
 	if !ok {
 		return

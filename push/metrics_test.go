@@ -65,7 +65,7 @@ func realisticSweep(t testing.TB) Sweep {
 	tlsSkipped := target(t, probe.TLS, "[2001:db8::2]:8443")
 	notAfter := sweepAt.Add(20*24*time.Hour + 12*time.Hour)
 	storedNotAfter := sweepAt.Add(3 * 24 * time.Hour)
-	return Sweep{
+	return withStates(statesSweep{
 		At:            sweepAt,
 		Duration:      1500 * time.Millisecond,
 		AlertsPending: 2,
@@ -101,7 +101,29 @@ func realisticSweep(t testing.TB) Sweep {
 			tlsSkipped.ID(): {Status: state.Down, Circuit: state.Closed, ConsecutiveFailures: 1,
 				NotAfter: storedNotAfter, CertDays: 3.5, Stats: state.Stats{Checks: 8, Failures: 1}},
 		},
+	})
+}
+
+// statesSweep is a Sweep with its states given by target ID.
+type statesSweep struct {
+	At            time.Time
+	Duration      time.Duration
+	AlertsPending int
+	Results       []probe.Result
+	States        map[string]state.TargetState
+}
+
+// withStates is s with States in the order of its results (a target
+// missing from s.States has none).
+func withStates(s statesSweep) Sweep {
+	out := Sweep{At: s.At, Duration: s.Duration, AlertsPending: s.AlertsPending, Results: s.Results}
+	if s.States != nil {
+		out.States = make([]state.TargetState, len(s.Results))
+		for i, r := range s.Results {
+			out.States[i] = s.States[r.Target.ID()]
+		}
 	}
+	return out
 }
 
 func TestRegistryMatchesGoldenFile(t *testing.T) {
@@ -290,7 +312,7 @@ pingpanda_website_status{url="https://example.org/health"} 1
 		t.Run(tc.name, func(t *testing.T) {
 			s := Sweep{At: sweepAt, Results: []probe.Result{tc.result}}
 			if tc.state != nil {
-				s.States = map[string]state.TargetState{tc.result.Target.ID(): *tc.state}
+				s.States = []state.TargetState{*tc.state}
 			}
 			if err := testutil.GatherAndCompare(Registry(s), strings.NewReader(tc.want), tc.names...); err != nil {
 				t.Error(err)
@@ -352,7 +374,7 @@ func TestRegistryErrorCountersGrowWithTheStoredTotals(t *testing.T) {
 	counter := func(failures int64) float64 {
 		s := Sweep{At: sweepAt,
 			Results: []probe.Result{{Target: dns, Status: probe.StatusDown, Attempts: 1}},
-			States:  map[string]state.TargetState{dns.ID(): {Status: state.Down, Stats: state.Stats{Failures: failures}}}}
+			States:  []state.TargetState{{Status: state.Down, Stats: state.Stats{Failures: failures}}}}
 		mfs, err := Registry(s).Gather()
 		if err != nil {
 			t.Fatal(err)
@@ -402,9 +424,8 @@ func TestRegistryIsASnapshot(t *testing.T) {
 	s := realisticSweep(t)
 	reg := Registry(s)
 	before := exposition(t, reg)
-	for id, st := range s.States {
-		st.Stats.Failures += 100
-		s.States[id] = st
+	for i := range s.States {
+		s.States[i].Stats.Failures += 100
 	}
 	s.Results[0].Status = probe.StatusDown
 	if after := exposition(t, reg); !bytes.Equal(before, after) {

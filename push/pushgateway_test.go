@@ -79,14 +79,14 @@ func gatewaySweep(t *testing.T, at time.Time, pingFailures int64, withHTTP bool)
 			{Target: dns, Status: probe.StatusUp, Latency: 10 * time.Millisecond, Attempts: 1},
 			{Target: ping, Status: probe.StatusDown, Latency: time.Second, Attempts: 3},
 		},
-		States: map[string]state.TargetState{
-			dns.ID():  {Status: state.Up, Stats: state.Stats{Failures: 1, LatencyLast: 0.01}},
-			ping.ID(): {Status: state.Down, ConsecutiveFailures: int(pingFailures), Stats: state.Stats{Failures: pingFailures}},
+		States: []state.TargetState{
+			{Status: state.Up, Stats: state.Stats{Failures: 1, LatencyLast: 0.01}},
+			{Status: state.Down, ConsecutiveFailures: int(pingFailures), Stats: state.Stats{Failures: pingFailures}},
 		},
 	}
 	if withHTTP {
 		s.Results = append(s.Results, probe.Result{Target: web, Status: probe.StatusUp, Latency: 100 * time.Millisecond, Attempts: 1})
-		s.States[web.ID()] = state.TargetState{Status: state.Up, Stats: state.Stats{Failures: 2, LatencyLast: 0.1}}
+		s.States = append(s.States, state.TargetState{Status: state.Up, Stats: state.Stats{Failures: 2, LatencyLast: 0.1}})
 	}
 	return s
 }
@@ -171,7 +171,7 @@ func TestPushShardsNeverOverwriteEachOther(t *testing.T) {
 		tg := target(t, probe.DNS, domain)
 		s := Sweep{At: sweepAt,
 			Results: []probe.Result{{Target: tg, Status: probe.StatusDown, Attempts: 1}},
-			States:  map[string]state.TargetState{tg.ID(): {Status: state.Down, Stats: state.Stats{Failures: failures}}}}
+			States:  []state.TargetState{{Status: state.Down, Stats: state.Stats{Failures: failures}}}}
 		p := NewPushgateway(PushgatewayOptions{URL: gw.URL(), Instance: instance})
 		if err := p.Push(t.Context(), Registry(s)); err != nil {
 			t.Fatalf("push %s: %v", instance, err)

@@ -172,7 +172,7 @@ func TestWriteTextfileErrors(t *testing.T) {
 		}
 		tg := target(t, probe.DNS, "example.com")
 		reg := Registry(Sweep{At: sweepAt, Results: []probe.Result{{Target: tg, Status: probe.StatusUp, Attempts: 1}},
-			States: map[string]state.TargetState{tg.ID(): {Status: state.Up}}})
+			States: []state.TargetState{{Status: state.Up}}})
 		err := WriteTextfile(path, reg)
 		if err == nil || !strings.Contains(err.Error(), path) {
 			t.Errorf("got %v; want an error naming %s", err, path)

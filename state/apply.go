@@ -37,7 +37,7 @@ const latencyAlpha = 0.3
 // the half-open trial probe. A target in backoff is due once its wait has
 // passed. A wait that reaches further into the future than the policy
 // allows (the clock went backwards) is ignored.
-func Due(s TargetState, now time.Time, p Policy) (due bool, note string) {
+func Due(s *TargetState, now time.Time, p Policy) (due bool, note string) {
 	if !p.Backoff {
 		return true, ""
 	}
@@ -54,48 +54,32 @@ func Due(s TargetState, now time.Time, p Policy) (due bool, note string) {
 	return true, ""
 }
 
-// Apply computes the next state of every target from the previous states
-// and this sweep's results, at now, and the events to announce or log. It is
-// a pure function: same inputs, same outputs.
+// Apply computes the next state of every result's target, at now, and the
+// events to announce or log. prev[i] is the stored state of results[i]'s
+// target: the zero TargetState for a target never seen, as is a missing
+// one when prev is shorter than results (or nil). next[i] is the next
+// state of results[i]'s target. When prev holds one state per result,
+// next is prev, updated in place; otherwise prev is left as it was. Same
+// inputs, same outputs.
 //
 // Results with status skipped or unsupported, and checks the sweep deadline
 // stopped before their first attempt, are not observations of the target:
-// they change no counter, only the flap window's expiry. Previous states of
-// targets not in results are kept until they are older than p.Retention;
-// deleted lists those dropped.
-func Apply(prev map[string]TargetState, results []probe.Result, now time.Time, p Policy) (next map[string]TargetState, events []Event, deleted []string) {
-	next = make(map[string]TargetState, len(results))
-	found := 0 // targets of prev in results
-	for _, r := range results {
-		id := r.Target.ID()
-		s, ok := prev[id]
-		if !ok {
-			s = TargetState{Status: Unknown, Circuit: Closed}
-		}
-		s, evs := applyOne(s, id, r, now, p)
-		n := len(next)
-		next[id] = s
-		if ok && len(next) > n {
-			found++
-		}
-		events = append(events, evs...)
+// they change no counter, only the flap window's expiry. A state that is
+// another target's is not carried over: that target starts afresh.
+func Apply(prev []TargetState, results []probe.Result, now time.Time, p Policy) (next []TargetState, events []Event) {
+	next = prev
+	if len(next) != len(results) {
+		next = make([]TargetState, len(results))
+		copy(next, prev)
 	}
-	if found == len(prev) || p.Retention <= 0 {
-		return next, events, nil // no target left out, or none ever dropped
+	for i := range results {
+		events = applyOne(&next[i], &results[i], now, &p, events)
 	}
-	for id := range prev {
-		if _, seen := next[id]; seen {
-			continue
-		}
-		if now.Sub(prev[id].LastSeen) > p.Retention {
-			deleted = append(deleted, id)
-		}
-	}
-	return next, events, deleted
+	return next, events
 }
 
 // observed reports whether a result says anything about the target.
-func observed(r probe.Result) bool {
+func observed(r *probe.Result) bool {
 	switch r.Status {
 	case probe.StatusUp:
 		return true
@@ -105,10 +89,19 @@ func observed(r probe.Result) bool {
 	return false
 }
 
-// applyOne is Apply for one target.
-func applyOne(s TargetState, id string, r probe.Result, now time.Time, p Policy) (TargetState, []Event) {
-	t := r.Target
-	s.V, s.ID, s.Check, s.Target, s.Name = Version, id, string(t.Check), t.Shown(), t.Name
+// applyOne is Apply for one target: it updates *s and appends its events
+// to events.
+func applyOne(s *TargetState, r *probe.Result, now time.Time, p *Policy, events []Event) []Event {
+	t := &r.Target
+	shown := t.Shown()
+	if s.ID == "" || s.Check != string(t.Check) || s.Target != shown {
+		id := string(t.Check) + ":" + shown // t.ID(), built only when the state does not name the target already
+		if s.ID != id {
+			*s = TargetState{} // never seen, or another target's state
+		}
+		s.ID = id
+	}
+	s.V, s.Check, s.Target, s.Name = Version, string(t.Check), shown, t.Name
 	s.LastSeen = now
 	if s.Status == "" {
 		s.Status = Unknown
@@ -116,18 +109,18 @@ func applyOne(s TargetState, id string, r probe.Result, now time.Time, p Policy)
 	if s.Circuit == "" {
 		s.Circuit = Closed
 	}
-	ev := eventer{s: &s, now: now}
+	ev := eventer{s: s, now: now, events: events}
 	if !observed(r) {
 		if r.Status == probe.StatusUnsupported {
 			s.LastError = r.Error
 		}
 		s.StatusChanges = inWindow(s.StatusChanges, now, p.FlapWindow)
-		flapTransitions(&s, &ev, p)
-		return s, ev.events
+		flapTransitions(s, &ev, p)
+		return ev.events
 	}
 
 	up := r.Status == probe.StatusUp
-	accountTime(&s, now)
+	accountTime(s, now)
 	s.Stats.Checks++
 	s.LastProbeAt = now
 	s.LastError = r.Error
@@ -167,14 +160,14 @@ func applyOne(s TargetState, id string, r probe.Result, now time.Time, p Policy)
 
 	// Flapping first: it decides whether down/recovered are held back.
 	s.StatusChanges = inWindow(s.StatusChanges, now, p.FlapWindow)
-	resolved := flapTransitions(&s, &ev, p)
+	resolved := flapTransitions(s, &ev, p)
 	if !s.Flapping && !resolved {
-		alertTransitions(&s, &ev, p, r)
+		alertTransitions(s, &ev, p, r)
 	}
 
-	certTransitions(&s, &ev, r)
-	breakerTransitions(&s, &ev, p, up)
-	return s, ev.events
+	certTransitions(s, &ev, r)
+	breakerTransitions(s, &ev, p, up)
+	return ev.events
 }
 
 // accountTime credits the time since the last probe to the status the
@@ -219,7 +212,7 @@ func inWindow(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 // When flapping ends it announces the current status if it differs from the
 // last one announced, and reports resolved so that the caller does not
 // announce it twice.
-func flapTransitions(s *TargetState, ev *eventer, p Policy) (resolved bool) {
+func flapTransitions(s *TargetState, ev *eventer, p *Policy) (resolved bool) {
 	if p.FlapThreshold <= 0 {
 		if s.Flapping {
 			s.Flapping, s.FlappingSince = false, time.Time{}
@@ -253,7 +246,7 @@ func flapTransitions(s *TargetState, ev *eventer, p Policy) (resolved bool) {
 }
 
 // alertTransitions raises down, reminder and recovered, with the latch.
-func alertTransitions(s *TargetState, ev *eventer, p Policy, r probe.Result) {
+func alertTransitions(s *TargetState, ev *eventer, p *Policy, r *probe.Result) {
 	latched := !s.AlertedAt.IsZero()
 	if r.Status == probe.StatusUp {
 		if latched {
@@ -279,7 +272,7 @@ func alertTransitions(s *TargetState, ev *eventer, p Policy, r probe.Result) {
 }
 
 // certTransitions announces a change of certificate level, once.
-func certTransitions(s *TargetState, ev *eventer, r probe.Result) {
+func certTransitions(s *TargetState, ev *eventer, r *probe.Result) {
 	if r.TLS == nil || r.TLS.Level == "" || r.TLS.NotAfter.IsZero() {
 		return
 	}
@@ -305,7 +298,7 @@ func certTransitions(s *TargetState, ev *eventer, r probe.Result) {
 }
 
 // breakerTransitions moves the circuit breaker and sets the backoff.
-func breakerTransitions(s *TargetState, ev *eventer, p Policy, up bool) {
+func breakerTransitions(s *TargetState, ev *eventer, p *Policy, up bool) {
 	if !p.Backoff {
 		s.Circuit, s.OpenedAt, s.BackoffMultiplier, s.NextProbeAt = Closed, time.Time{}, 0, time.Time{}
 		return
@@ -373,7 +366,7 @@ func (ev *eventer) down(s *TargetState, msg string) {
 
 // recovered clears the latch and, if the policy says so, announces the
 // recovery of the latched incident, with the outage's length.
-func (ev *eventer) recovered(s *TargetState, p Policy) {
+func (ev *eventer) recovered(s *TargetState, p *Policy) {
 	incident := s.AlertedIncident
 	if incident.IsZero() {
 		incident = s.AlertedAt

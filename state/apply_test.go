@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,12 +67,12 @@ func at(sec float64) time.Time { return t0.Add(time.Duration(sec * float64(time.
 // sweep's events; it returns the final state and every event.
 func play(t *testing.T, p Policy, steps []step) (TargetState, []Event) {
 	t.Helper()
-	prev := map[string]TargetState{}
+	var prev []TargetState
 	var all []Event
 	var last TargetState
 	for _, st := range steps {
 		r := result(st.res)
-		next, events, _ := Apply(prev, []probe.Result{r}, at(st.at), p)
+		next, events := Apply(prev, []probe.Result{r}, at(st.at), p)
 		var kinds []string
 		for _, e := range events {
 			kinds = append(kinds, string(e.Kind))
@@ -81,7 +82,7 @@ func play(t *testing.T, p Policy, steps []step) (TargetState, []Event) {
 		}
 		all = append(all, events...)
 		prev = next
-		last = next[r.Target.ID()]
+		last = next[0]
 	}
 	return last, all
 }
@@ -155,13 +156,12 @@ func TestApplyTransitions(t *testing.T) {
 
 func TestBackoffWaitsDoubleAndTheCircuitOpensAtTheThreshold(t *testing.T) {
 	p := defaults()
-	prev := map[string]TargetState{}
+	var prev []TargetState
 	now := t0
-	id := testTarget.ID()
 	wantWaits := []time.Duration{20 * time.Second, 40 * time.Second, 80 * time.Second, 160 * time.Second}
 	for i, want := range wantWaits {
-		next, _, _ := Apply(prev, []probe.Result{result("down")}, now, p)
-		s := next[id]
+		next, _ := Apply(prev, []probe.Result{result("down")}, now, p)
+		s := &next[0]
 		if got := s.NextProbeAt.Sub(now); got != want || s.Circuit != Closed {
 			t.Fatalf("after failure %d: wait %v, circuit %s; want %v, closed", i+1, got, s.Circuit, want)
 		}
@@ -173,8 +173,8 @@ func TestBackoffWaitsDoubleAndTheCircuitOpensAtTheThreshold(t *testing.T) {
 		}
 		prev, now = next, now.Add(want)
 	}
-	next, events, _ := Apply(prev, []probe.Result{result("down")}, now, p)
-	s := next[id]
+	next, events := Apply(prev, []probe.Result{result("down")}, now, p)
+	s := &next[0]
 	if s.Circuit != Open || len(events) != 1 || events[0].Kind != KindCircuitOpened {
 		t.Fatalf("5th failure: circuit %s, events %v; want open", s.Circuit, events)
 	}
@@ -186,14 +186,14 @@ func TestBackoffWaitsDoubleAndTheCircuitOpensAtTheThreshold(t *testing.T) {
 	}
 	// A half-open failure re-opens for another cooldown.
 	now = now.Add(60 * time.Second)
-	next, _, _ = Apply(next, []probe.Result{result("down")}, now, p)
-	if s := next[id]; s.Circuit != Open || !s.OpenedAt.Equal(now) {
+	next, _ = Apply(next, []probe.Result{result("down")}, now, p)
+	if s := next[0]; s.Circuit != Open || !s.OpenedAt.Equal(now) {
 		t.Fatalf("half-open failure: circuit %s opened %v; want re-opened now", s.Circuit, s.OpenedAt)
 	}
 	// A half-open success closes it and resets the backoff.
 	now = now.Add(60 * time.Second)
-	next, _, _ = Apply(next, []probe.Result{result("up")}, now, p)
-	if s := next[id]; s.Circuit != Closed || !s.NextProbeAt.IsZero() || s.BackoffMultiplier != 0 || s.ConsecutiveFailures != 0 {
+	next, _ = Apply(next, []probe.Result{result("up")}, now, p)
+	if s := next[0]; s.Circuit != Closed || !s.NextProbeAt.IsZero() || s.BackoffMultiplier != 0 || s.ConsecutiveFailures != 0 {
 		t.Fatalf("half-open success: %+v; want closed and reset", s)
 	}
 }
@@ -201,12 +201,11 @@ func TestBackoffWaitsDoubleAndTheCircuitOpensAtTheThreshold(t *testing.T) {
 func TestBackoffIsCappedAtTheMaximum(t *testing.T) {
 	p := defaults()
 	p.BreakerThreshold = 100
-	prev := map[string]TargetState{}
-	var s TargetState
+	var prev []TargetState
 	for i := range 10 {
-		next, _, _ := Apply(prev, []probe.Result{result("down")}, at(float64(i*1000)), p)
-		prev, s = next, next[testTarget.ID()]
+		prev, _ = Apply(prev, []probe.Result{result("down")}, at(float64(i*1000)), p)
 	}
+	s := prev[0]
 	if got := s.NextProbeAt.Sub(at(9000)); got != 300*time.Second || s.BackoffMultiplier != 32 {
 		t.Fatalf("wait %v, multiplier %d; want 300s and 32", got, s.BackoffMultiplier)
 	}
@@ -240,12 +239,12 @@ func TestEventIDsAreDeterministic(t *testing.T) {
 	}
 	// The same incident seen by a sweep that repeats it (a retried
 	// invocation) gets the same ID.
-	prev := map[string]TargetState{}
+	var prev []TargetState
 	for _, sec := range []float64{0, 15} {
-		prev, _, _ = Apply(prev, []probe.Result{result("down")}, at(sec), noBackoff())
+		prev, _ = Apply(prev, []probe.Result{result("down")}, at(sec), noBackoff())
 	}
-	_, e1, _ := Apply(prev, []probe.Result{result("down")}, at(30), noBackoff())
-	_, e2, _ := Apply(prev, []probe.Result{result("down")}, at(31), noBackoff())
+	_, e1 := Apply(slices.Clone(prev), []probe.Result{result("down")}, at(30), noBackoff())
+	_, e2 := Apply(slices.Clone(prev), []probe.Result{result("down")}, at(31), noBackoff())
 	if e1[0].ID != e2[0].ID {
 		t.Errorf("the same incident alerted at 30s and 31s got ids %s and %s", e1[0].ID, e2[0].ID)
 	}
@@ -299,33 +298,44 @@ func TestClockJumps(t *testing.T) {
 	})
 	t.Run("a backoff set before the clock went back does not hold the target for hours", func(t *testing.T) {
 		d := defaults()
-		next, _, _ := Apply(nil, []probe.Result{result("down")}, t0, d)
-		if due, _ := Due(next[testTarget.ID()], t0.Add(-3*time.Hour), d); !due {
+		next, _ := Apply(nil, []probe.Result{result("down")}, t0, d)
+		if due, _ := Due(&next[0], t0.Add(-3*time.Hour), d); !due {
 			t.Error("not due after the clock went back 3 h")
 		}
 	})
 }
 
-func TestRetentionForgetsTargetsNoLongerConfigured(t *testing.T) {
-	p := noBackoff()
-	other := probe.Target{Check: probe.DNS, Address: "gone.example"}
-	prev, _, _ := Apply(nil, []probe.Result{result("up"), {Target: other, Status: probe.StatusUp, Attempts: 1}}, t0, p)
-	next, _, deleted := Apply(prev, []probe.Result{result("up")}, t0.Add(p.Retention), p)
-	if len(deleted) != 0 || len(next) != 1 {
-		t.Fatalf("at exactly the retention: deleted %v", deleted)
+func TestApplyInPlaceOrNot(t *testing.T) {
+	down := []probe.Result{result("down")}
+	prev, _ := Apply(nil, down, t0, defaults())
+	if len(prev) != 1 || prev[0].ConsecutiveFailures != 1 {
+		t.Fatalf("from nothing: %+v", prev)
 	}
-	_, _, deleted = Apply(prev, []probe.Result{result("up")}, t0.Add(p.Retention+time.Second), p)
-	if len(deleted) != 1 || deleted[0] != other.ID() {
-		t.Fatalf("past the retention: deleted %v, want [%s]", deleted, other.ID())
+	// One state per result: updated in place.
+	next, _ := Apply(prev, down, at(60), defaults())
+	if &next[0] != &prev[0] || prev[0].ConsecutiveFailures != 2 {
+		t.Fatalf("one state per result: not updated in place (%d failures)", prev[0].ConsecutiveFailures)
+	}
+	// Fewer states than results: prev is left as it was, and the target
+	// without one starts afresh.
+	before := fmt.Sprintf("%+v", prev)
+	other := probe.Result{Target: probe.Target{Check: probe.DNS, Address: "other.example"}, Status: probe.StatusDown, Attempts: 1}
+	next, _ = Apply(prev, []probe.Result{result("down"), other}, at(120), defaults())
+	if after := fmt.Sprintf("%+v", prev); after != before {
+		t.Fatalf("Apply changed a prev shorter than results:\n%s\n%s", before, after)
+	}
+	if len(next) != 2 || next[0].ConsecutiveFailures != 3 || next[1].ConsecutiveFailures != 1 || next[1].ID != other.Target.ID() {
+		t.Fatalf("next: %+v", next)
 	}
 }
 
-func TestApplyDoesNotChangeItsInput(t *testing.T) {
-	prev, _, _ := Apply(nil, []probe.Result{result("down")}, t0, defaults())
-	before := fmt.Sprintf("%+v", prev)
-	Apply(prev, []probe.Result{result("down")}, at(60), defaults())
-	if after := fmt.Sprintf("%+v", prev); after != before {
-		t.Fatalf("Apply changed prev:\n%s\n%s", before, after)
+func TestApplyDoesNotCarryAnotherTargetsState(t *testing.T) {
+	prev, _ := Apply(nil, []probe.Result{result("down")}, t0, noBackoff())
+	other := probe.Target{Check: probe.HTTP, Address: "https://other.example/"}
+	next, events := Apply(prev, []probe.Result{{Target: other, Status: probe.StatusUp, Attempts: 1}}, at(60), noBackoff())
+	s := next[0]
+	if s.ID != other.ID() || s.Stats.Checks != 1 || s.Stats.Failures != 0 || s.Status != Up || len(events) != 0 {
+		t.Fatalf("state of %s carried over to %s: %+v, events %v", testTarget.ID(), other.ID(), s, events)
 	}
 }
 

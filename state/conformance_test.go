@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -263,6 +264,26 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 		}
 	})
 
+	t.Run("records load in the order of the ids asked for, an id asked for twice in both places", func(t *testing.T) {
+		b, _ := setup(t)
+		s := b.open(t)
+		x, y := plainState("dns:x.example"), plainState("dns:y.example")
+		saveOK(t, s, SaveRequest{States: []TargetState{x, y}})
+		ids := []string{y.ID, "dns:none.example", x.ID, y.ID}
+		l, err := s.Load(ctx, ids)
+		if err != nil || len(l.Warnings) != 0 {
+			t.Fatalf("Load: %v, %v", err, l.Warnings)
+		}
+		if _, err := found(ids, l.States); err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []string{y.ID, "", x.ID, y.ID} {
+			if l.States[i].ID != want {
+				t.Errorf("state %d is %q, want %q", i, l.States[i].ID, want)
+			}
+		}
+	})
+
 	t.Run("a corrupt record is reported by its id and the others load", func(t *testing.T) {
 		for _, garbage := range [][]byte{
 			[]byte("\x00\xff not json {"),
@@ -356,7 +377,7 @@ func testOutboxConformance(t *testing.T, setup func(t *testing.T) (conformanceBa
 		s := b.open(t)
 		for _, ids := range [][]string{nil, {"dns:a.example"}} {
 			l, err := s.Load(ctx, ids)
-			if err != nil || len(l.Outbox) != 0 || len(l.OutboxWarnings) != 0 || len(l.States) != 0 || len(l.Warnings) != 0 {
+			if err != nil || len(l.Outbox) != 0 || len(l.OutboxWarnings) != 0 || len(mustFind(t, ids, l.States)) != 0 || len(l.Warnings) != 0 {
 				t.Errorf("Load(%q) = %+v, %v; want nothing", ids, l, err)
 			}
 		}
@@ -382,7 +403,7 @@ func testOutboxConformance(t *testing.T, setup func(t *testing.T) (conformanceBa
 		if err != nil || len(l.Warnings)+len(l.OutboxWarnings) != 0 {
 			t.Fatalf("Load: %v, %v, %v", err, l.Warnings, l.OutboxWarnings)
 		}
-		assertStates(t, l.States, st)
+		assertStates(t, mustFind(t, []string{st.ID}, l.States), st)
 		a.Pending = []string{"discord", "slack"}
 		now.QueuedAt = clock.Now()
 		ids := []string{a.Event.ID, bb.Event.ID}
@@ -640,7 +661,7 @@ func testOutboxConformance(t *testing.T, setup func(t *testing.T) (conformanceBa
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
-				assertStates(t, l.States, st)
+				assertStates(t, mustFind(t, []string{st.ID}, l.States), st)
 				if len(l.Warnings) != 0 {
 					t.Errorf("target warnings %v", l.Warnings)
 				}
@@ -777,7 +798,43 @@ func assertDropped(t *testing.T, dropped []DroppedEntry, reason DropReason, want
 // loadStates is Load's target records.
 func loadStates(ctx context.Context, s Store, ids []string) (map[string]TargetState, []Warning, error) {
 	l, err := s.Load(ctx, ids)
-	return l.States, l.Warnings, err
+	if err != nil {
+		return nil, l.Warnings, err
+	}
+	got, err := found(ids, l.States)
+	return got, l.Warnings, err
+}
+
+// found is the records Load returned for ids, by ID: those that are not
+// the zero TargetState. A record out of its place is an error.
+func found(ids []string, states []TargetState) (map[string]TargetState, error) {
+	if len(states) != len(ids) {
+		return nil, fmt.Errorf("Load of %d ids returned %d states", len(ids), len(states))
+	}
+	got := map[string]TargetState{}
+	for i, st := range states {
+		if st.V == 0 {
+			if !reflect.DeepEqual(st, TargetState{}) {
+				return nil, fmt.Errorf("state %d (%s) has no version but is not zero: %+v", i, ids[i], st)
+			}
+			continue
+		}
+		if st.ID != ids[i] {
+			return nil, fmt.Errorf("state %d is %q, want %q's", i, st.ID, ids[i])
+		}
+		got[st.ID] = st
+	}
+	return got, nil
+}
+
+// mustFind is found, failing the test on an error.
+func mustFind(t *testing.T, ids []string, states []TargetState) map[string]TargetState {
+	t.Helper()
+	got, err := found(ids, states)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // mustLock takes the lease or fails the test.

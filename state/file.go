@@ -271,68 +271,67 @@ func (s *FileStore) Close() error {
 // Load returns the records of ids in the file, and its outbox. It reads
 // the file a record at a time, decoding only those of ids.
 func (s *FileStore) Load(ctx context.Context, ids []string) (Loaded, error) {
-	want := make(map[string]struct{}, len(ids))
-	for _, id := range ids {
-		want[id] = struct{}{}
+	at := make(map[string]int, len(ids)) // where each id's record goes
+	for i, id := range ids {
+		at[id] = i
 	}
-	d := newRecordDecoder(len(ids))
+	states := make([]TargetState, len(ids))
+	bad := map[string]Warning{}
 	doc, warns, err := s.read(ctx, true, func(id string, raw []byte) {
-		if _, ok := want[id]; ok {
-			d.add(id, raw)
+		i, ok := at[id]
+		if !ok {
+			return
 		}
-	}, d.reset)
+		// Of an ID stored twice, the last record counts, as in a map.
+		delete(bad, id)
+		if err := decodeAt(&states[i], id, raw); err != nil {
+			bad[id] = Warning{ID: id, Err: err}
+		}
+	}, func() {
+		clear(states)
+		clear(bad)
+	})
 	if err != nil {
 		return Loaded{}, err
 	}
-	out := Loaded{States: d.states}
-	for _, id := range ids {
-		if w, ok := d.bad[id]; ok {
+	for i, id := range ids {
+		if w, ok := bad[id]; ok {
 			warns = append(warns, w)
-			delete(d.bad, id) // an id asked for twice is warned about once
+			delete(bad, id) // an id asked for twice is warned about once
+		}
+		if j := at[id]; j != i {
+			states[i] = states[j] // asked for twice: decoded into the last place
 		}
 	}
-	out.Warnings = warns
+	out := Loaded{States: states, Warnings: warns}
 	out.Outbox, out.OutboxWarnings = decodeOutbox(doc.Outbox)
 	return out, nil
 }
 
 // LoadAll returns every record in the file.
 func (s *FileStore) LoadAll(ctx context.Context) (map[string]TargetState, []Warning, error) {
-	d := newRecordDecoder(0)
-	_, warns, err := s.read(ctx, false, d.add, d.reset)
+	states := map[string]TargetState{}
+	bad := map[string]Warning{}
+	_, warns, err := s.read(ctx, false, func(id string, raw []byte) {
+		var st TargetState
+		delete(states, id)
+		delete(bad, id)
+		if err := decodeAt(&st, id, raw); err != nil {
+			bad[id] = Warning{ID: id, Err: err}
+			return
+		}
+		states[id] = st
+	}, func() {
+		clear(states)
+		clear(bad)
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, id := range sortedKeys(d.bad) {
-		warns = append(warns, d.bad[id])
+	for _, id := range sortedKeys(bad) {
+		warns = append(warns, bad[id])
 	}
-	return d.states, warns, nil
-}
-
-// recordDecoder decodes the records a read passes it; of an ID seen twice,
-// the last record counts, as in a map.
-type recordDecoder struct {
-	states map[string]TargetState
-	bad    map[string]Warning
-}
-
-func newRecordDecoder(n int) *recordDecoder {
-	return &recordDecoder{states: make(map[string]TargetState, n), bad: map[string]Warning{}}
-}
-
-func (d *recordDecoder) add(id string, raw []byte) {
-	var warns [1]Warning
-	if w := decodeInto(d.states, warns[:0], id, raw); len(w) > 0 {
-		delete(d.states, id)
-		d.bad[id] = w[0]
-		return
-	}
-	delete(d.bad, id)
-}
-
-func (d *recordDecoder) reset() {
-	clear(d.states)
-	clear(d.bad)
+	return states, warns, nil
 }
 
 // Save rewrites the file with req applied, if lease is the flock this
@@ -661,18 +660,19 @@ func encodeAll(states []TargetState) ([]record, error) {
 	return recs, nil
 }
 
-// decodeInto decodes the record stored under id into out, or appends a
-// Warning for it.
-func decodeInto(out map[string]TargetState, warns []Warning, id string, raw []byte) []Warning {
-	st, err := decodeRecord(raw, id)
-	if err == nil && st.ID != id {
-		err = fmt.Errorf("record is for target %q", st.ID)
+// decodeAt decodes the record stored under id into *dst. When it cannot,
+// *dst is left zero (a target never seen) and the error says why, for a
+// Warning.
+func decodeAt(dst *TargetState, id string, raw []byte) error {
+	err := decodeRecordInto(dst, raw, id)
+	if err == nil && dst.ID != id {
+		err = fmt.Errorf("record is for target %q", dst.ID)
 	}
 	if err != nil {
-		return append(warns, Warning{ID: id, Err: fmt.Errorf("state of %s reset: %w", id, err)})
+		*dst = TargetState{}
+		return fmt.Errorf("state of %s reset: %w", id, err)
 	}
-	out[id] = st
-	return warns
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -86,8 +86,11 @@ type SaveResult struct {
 
 // Loaded is what Load reads, in one round trip.
 type Loaded struct {
-	// States are the records of the requested targets that exist.
-	States map[string]TargetState
+	// States are the records of the requested targets, in the order of
+	// the ids Load was given: States[i] is the record of ids[i], or the
+	// zero TargetState (a target never seen) when there is none or it
+	// could not be read.
+	States []TargetState
 	// Warnings name the target records that could not be read and are
 	// left out (they start afresh); ID "*" is a whole state file moved
 	// aside.

@@ -262,12 +262,12 @@ var errRecord = errors.New("malformed version 2 record")
 
 // decodeRecordV2 reads a version 2 record, b starting at its '['. When the
 // record's ID is id, the state shares id's string.
-func decodeRecordV2(b []byte, id string) (TargetState, error) {
+func decodeRecordV2(s *TargetState, b []byte, id string) error {
+	*s = TargetState{}
 	r := recordReader{b: b}
 	r.expect('[')
-	var s TargetState
 	if v := r.parseInt(r.number()); r.err == nil && v != Version {
-		return TargetState{}, fmt.Errorf("%w %d (this build reads %d and %d)", ErrVersion, v, versionJSON, Version)
+		return fmt.Errorf("%w %d (this build reads %d and %d)", ErrVersion, v, versionJSON, Version)
 	}
 	s.V = Version
 	if raw, str, unescaped := r.rawStr(); unescaped {
@@ -335,10 +335,7 @@ func decodeRecordV2(b []byte, id string) (TargetState, error) {
 	if r.err == nil && r.i != len(r.b) {
 		r.fail("bytes after the record")
 	}
-	if r.err != nil {
-		return TargetState{}, r.err
-	}
-	return s, nil
+	return r.err
 }
 
 // recordReader reads the elements of a version 2 record. After the first

@@ -314,11 +314,13 @@ func (s *RedisStore) Load(ctx context.Context, ids []string) (Loaded, error) {
 	if err != nil {
 		return Loaded{}, s.fail("load", s.stateKey+" and "+s.outboxKey, err)
 	}
-	out := Loaded{States: make(map[string]TargetState, len(ids))}
+	out := Loaded{States: make([]TargetState, len(ids))}
 	if records != nil {
 		for i, v := range records.Val() {
 			if raw, ok := v.(string); ok && i < len(ids) {
-				out.Warnings = decodeInto(out.States, out.Warnings, ids[i], stringBytes(raw))
+				if err := decodeAt(&out.States[i], ids[i], stringBytes(raw)); err != nil {
+					out.Warnings = append(out.Warnings, Warning{ID: ids[i], Err: err})
+				}
 			}
 		}
 	}
@@ -335,7 +337,12 @@ func (s *RedisStore) LoadAll(ctx context.Context) (map[string]TargetState, []War
 	out := make(map[string]TargetState, len(all))
 	var warns []Warning
 	for _, id := range sortedKeys(all) {
-		warns = decodeInto(out, warns, id, stringBytes(all[id]))
+		var st TargetState
+		if err := decodeAt(&st, id, stringBytes(all[id])); err != nil {
+			warns = append(warns, Warning{ID: id, Err: err})
+			continue
+		}
+		out[id] = st
 	}
 	return out, warns, nil
 }

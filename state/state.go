@@ -136,21 +136,27 @@ var ErrVersion = errors.New("unsupported state version")
 // Version whatever the version read: it is written as Version when next
 // saved.
 func Decode(b []byte) (TargetState, error) {
-	return decodeRecord(b, "")
+	var s TargetState
+	if err := decodeRecordInto(&s, b, ""); err != nil {
+		return TargetState{}, err
+	}
+	return s, nil
 }
 
-// decodeRecord is Decode of the record stored under id: a version 2
-// record of that id shares id's string rather than allocate its own.
-func decodeRecord(b []byte, id string) (TargetState, error) {
+// decodeRecordInto is Decode into *dst, of the record stored under id: a
+// version 2 record of that id shares id's string rather than allocate its
+// own. On an error *dst holds part of the record.
+func decodeRecordInto(dst *TargetState, b []byte, id string) error {
 	if t := bytes.TrimLeft(b, " \t\n\r"); len(t) > 0 && t[0] == '[' {
-		return decodeRecordV2(t, id)
+		return decodeRecordV2(dst, t, id)
 	}
 	s, err := decodeRecordJSON(b)
 	if err != nil {
-		return TargetState{}, err
+		return err
 	}
 	s.V = Version
-	return s, nil
+	*dst = s
+	return nil
 }
 
 // decodeRecordJSON reads a version 1 record: a JSON object.

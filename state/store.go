@@ -34,7 +34,8 @@ type Warning struct {
 type SaveRequest struct {
 	// States are the targets' new records.
 	States []TargetState
-	// Delete lists target IDs to forget (unseen past the retention).
+	// Delete lists target IDs to forget now. (Targets no longer configured
+	// need no listing: the store drops records unsaved for Retention.)
 	Delete []string
 	// Retention: records not saved for this long may be dropped by the
 	// store on its own (Redis key expiry).

@@ -31,18 +31,19 @@ func TestProbeDueKeepsTargetOrderWhateverIsSkipped(t *testing.T) {
 	}
 	for _, skip := range [][]int{nil, {0}, {4}, {1, 3}, {0, 1, 2, 3, 4}} {
 		t.Run(fmt.Sprintf("skipping %v", skip), func(t *testing.T) {
-			prev := map[string]state.TargetState{}
+			prev := make([]state.TargetState, len(targets))
+			skipped := make([]bool, len(targets))
 			for _, i := range skip {
-				prev[targets[i].ID()] = state.TargetState{Status: state.Down, ConsecutiveFailures: 1, NextProbeAt: now.Add(time.Minute)}
+				prev[i] = state.TargetState{Status: state.Down, ConsecutiveFailures: 1, NextProbeAt: now.Add(time.Minute)}
+				skipped[i] = true
 			}
 			results := sw.probeDue(context.Background(), targets, prev, now)
 			if len(results) != len(targets) {
 				t.Fatalf("%d results for %d targets", len(results), len(targets))
 			}
 			for i, r := range results {
-				_, skipped := prev[targets[i].ID()]
 				want := probe.StatusUp
-				if skipped {
+				if skipped[i] {
 					want = probe.StatusSkipped
 				}
 				if r.Target != targets[i] || r.Status != want {

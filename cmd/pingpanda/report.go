@@ -79,13 +79,13 @@ type eventReport struct {
 }
 
 // noteStillDown records, for skipped targets, the status they keep.
-func (rep *report) noteStillDown(next map[string]state.TargetState) {
+func (rep *report) noteStillDown(next []state.TargetState) {
 	for i := range rep.Results {
 		r := &rep.Results[i]
-		if r.Status != string(probe.StatusSkipped) {
+		if r.Status != string(probe.StatusSkipped) || i >= len(next) {
 			continue
 		}
-		if st := next[r.ID].Status; st != "" {
+		if st := next[i].Status; st != "" {
 			r.LastStatus = string(st)
 			if st == state.Down {
 				rep.Summary.StillDown++

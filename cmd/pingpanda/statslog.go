@@ -45,7 +45,7 @@ var statsColumns = []string{"time", "id", "check", "target", "status", "latency_
 // appendStatsLog appends one line per target for this sweep to the stats
 // log (STORE_STATS_LOG), in CSV (with a header when the file is new) or
 // JSON lines. The lines of one sweep are written with a single write.
-func appendStatsLog(c statsLogConfig, at time.Time, results []probe.Result, next map[string]state.TargetState) error {
+func appendStatsLog(c statsLogConfig, at time.Time, results []probe.Result, next []state.TargetState) error {
 	if dir := filepath.Dir(c.Path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
@@ -66,8 +66,11 @@ func appendStatsLog(c statsLogConfig, at time.Time, results []probe.Result, next
 		cw.Write(statsColumns)
 	}
 	enc := json.NewEncoder(&buf)
-	for _, r := range results {
-		s := next[r.Target.ID()]
+	for i, r := range results {
+		var s state.TargetState
+		if i < len(next) {
+			s = next[i]
+		}
 		line := statsLine{
 			Time: at.UTC().Format(time.RFC3339), ID: r.Target.ID(), Check: string(r.Target.Check),
 			Target: r.Target.Shown(), Status: string(r.Status), LatencySeconds: round(r.Latency.Seconds(), 6),

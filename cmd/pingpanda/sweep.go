@@ -217,10 +217,8 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 	results := s.probeDue(probeCtx, targets, prev, start)
 	s.closeIdle()
 	obs := observations(ctx, results)
-	next, events, deleted := state.Apply(prev, obs, start, s.cfg.Policy)
-	// The previous states are not needed from here on: let them go before
-	// the records are encoded (at 10,000 targets they are megabytes).
-	clear(prev)
+	// next is prev updated in place, in target order, as are results.
+	next, events := state.Apply(prev, obs, start, s.cfg.Policy)
 	end := s.now()
 
 	// Save even when a signal cancelled the sweep: what was learned is
@@ -229,7 +227,7 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 	defer cancelSave()
 	queued := s.enqueue(events, start)
 	saved, err := s.store.Save(saveCtx, lease, state.SaveRequest{
-		States: inTargetOrder(targets, next), Delete: deleted, Retention: s.cfg.Policy.Retention,
+		States: next, Retention: s.cfg.Policy.Retention,
 		Enqueue: queued, Outbox: s.cfg.Alerts.Outbox,
 	})
 	// The report is built once the records are saved, so that its rows
@@ -285,16 +283,6 @@ func (s *sweeper) closeIdle() {
 	}
 }
 
-// inTargetOrder is the states of targets, in their order: what Save
-// writes.
-func inTargetOrder(targets []probe.Target, next map[string]state.TargetState) []state.TargetState {
-	states := make([]state.TargetState, 0, len(targets))
-	for _, t := range targets {
-		states = append(states, next[t.ID()])
-	}
-	return states
-}
-
 // observations are the results Apply should learn from. When a signal
 // cancelled the sweep, the checks it cut short say nothing about their
 // targets: they count as skipped, not as failures.
@@ -314,12 +302,12 @@ func observations(ctx context.Context, results []probe.Result) []probe.Result {
 
 // probeDue probes the targets that are due and reports the others as
 // skipped, with the reason; results come in target order.
-func (s *sweeper) probeDue(ctx context.Context, targets []probe.Target, prev map[string]state.TargetState, now time.Time) []probe.Result {
+func (s *sweeper) probeDue(ctx context.Context, targets []probe.Target, prev []state.TargetState, now time.Time) []probe.Result {
 	var skipped []probe.Result // in target order, with the due ones left zero
 	var due []probe.Target
 	var dueAt []int
 	for i, t := range targets {
-		ok, note := state.Due(prev[t.ID()], now, s.cfg.Policy)
+		ok, note := state.Due(&prev[i], now, s.cfg.Policy)
 		if !ok {
 			if skipped == nil {
 				skipped = make([]probe.Result, len(targets))
