@@ -402,7 +402,11 @@ func TestRedisRoundTripsPerSweep(t *testing.T) {
 			}
 			cmds, dials := counter.take()
 			t.Logf("%d targets, %d alerts: %d round trips %v over %d connection(s)", n, alerts, len(cmds), cmds, dials)
-			if want := []string{"set", "hello", "pipeline(hmget hgetall)", "eval", "eval", "eval"}; !slices.Equal(cmds, want) || dials != 1 {
+			// Save: WATCH, the check, then the transaction, whose records go
+			// a thousand to an HSET and a ZADD.
+			txn := "pipeline(multi " + strings.Repeat("hset zadd ", (n+recordBatch-1)/recordBatch) + "eval exec)"
+			want := []string{"set", "hello", "pipeline(hmget hgetall)", "watch", "pipeline(get type type type type)", txn, "eval", "eval"}
+			if !slices.Equal(cmds, want) || dials != 1 {
 				t.Errorf("round trips %v over %d connections, want %v over 1", cmds, dials, want)
 			}
 
@@ -605,5 +609,61 @@ func TestRedisStoreLeavesASuppliedClientOpen(t *testing.T) {
 	}
 	if err := client.Ping(context.Background()).Err(); err != nil {
 		t.Errorf("the supplied client was closed: %v", err)
+	}
+}
+
+// takeOverHook lets another client take the lease just before Save's
+// transaction is sent: after Save's check, before its EXEC.
+type takeOverHook struct {
+	other *redis.Client
+	lease string
+	done  bool
+}
+
+func (h *takeOverHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *takeOverHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h *takeOverHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !h.done && len(cmds) > 0 && cmds[0].Name() == "multi" {
+			h.done = true
+			if err := h.other.Set(ctx, h.lease, "a newer sweep", time.Minute).Err(); err != nil {
+				return err
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// The lease is checked, then the transaction is sent: a newer sweep that
+// takes the lease in between makes the transaction write nothing.
+func TestRedisSaveLosesTheLeaseBetweenCheckAndWrite(t *testing.T) {
+	ctx := context.Background()
+	mr := miniredis.RunT(t)
+	addr, _ := startRedis(t)
+	for _, server := range []struct{ name, addr string }{{"miniredis", mr.Addr()}, {"redis-server", addr}} {
+		t.Run(server.name, func(t *testing.T) {
+			other := newTestClient(t, server.addr)
+			hook := &takeOverHook{other: other, lease: "{takeover}:lease:0-of-1"}
+			client := newTestClient(t, server.addr)
+			client.AddHook(hook)
+			s := openRedisStore(t, RedisOptions{Client: client, Namespace: "takeover"})
+			lease := mustLock(t, s, time.Minute)
+			_, err := s.Save(ctx, lease, SaveRequest{
+				States:  []TargetState{plainState("dns:a.example")},
+				Enqueue: []OutboxEntry{queued(time.Now(), "dns:a.example", "slack")},
+			})
+			if !hook.done {
+				t.Fatal("Save sent no transaction")
+			}
+			if !errors.Is(err, ErrLeaseLost) {
+				t.Fatalf("Save: %v, want ErrLeaseLost", err)
+			}
+			keys, _ := other.Keys(ctx, "{takeover}:*").Result()
+			if want := []string{hook.lease}; !slices.Equal(keys, want) {
+				t.Errorf("keys %v after a lost lease, want only %v", keys, want)
+			}
+		})
 	}
 }

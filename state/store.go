@@ -30,7 +30,7 @@ type Warning struct {
 	Err error
 }
 
-// SaveRequest is everything a sweep writes, in one round trip.
+// SaveRequest is everything a sweep writes, all at once.
 type SaveRequest struct {
 	// States are the targets' new records.
 	States []TargetState
@@ -52,8 +52,10 @@ type SaveRequest struct {
 }
 
 // Store keeps target states and the alert outbox between processes. Every
-// method makes one round trip to the backing store, whatever the number of
-// targets and alerts (Lock may make a second one when it fails). A Store
+// method makes a fixed number of round trips to the backing store,
+// whatever the number of targets and alerts: one, but three for a Redis
+// Save (see RedisStore.Save), and Lock may make a second one when it
+// fails. A Store
 // is used by one sweep at a time; Lock keeps sweeps of the same deployment
 // and shard apart.
 type Store interface {
