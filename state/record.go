@@ -527,7 +527,8 @@ func (r *recordReader) rawStr() (raw []byte, s string, unescaped bool) {
 			// The rare string with escapes or invalid UTF-8 is left to
 			// encoding/json, which also replaces invalid UTF-8 as version 1
 			// records always did.
-			if err := json.Unmarshal(r.b[start:r.i], &s); err != nil {
+			s, err := unquote(r.b[start:r.i])
+			if err != nil {
 				r.fail("bad string")
 				return nil, "", false
 			}
@@ -544,6 +545,15 @@ func (r *recordReader) rawStr() (raw []byte, s string, unescaped bool) {
 	}
 	r.fail("unterminated string")
 	return nil, "", false
+}
+
+// unquote decodes a JSON string with escapes. It is a function of its own
+// so that the string it decodes into, which escapes to the heap, is
+// allocated only for those strings, not at every rawStr.
+func unquote(b []byte) (string, error) {
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }
 
 func (r *recordReader) str() string {
