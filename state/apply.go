@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pingpanda/pingpanda/probe"
@@ -58,20 +59,17 @@ func Due(s *TargetState, now time.Time, p Policy) (due bool, note string) {
 // events to announce or log. prev[i] is the stored state of results[i]'s
 // target: the zero TargetState for a target never seen, as is a missing
 // one when prev is shorter than results (or nil). next[i] is the next
-// state of results[i]'s target. When prev holds one state per result,
-// next is prev, updated in place; otherwise prev is left as it was. Same
-// inputs, same outputs.
+// state of results[i]'s target. Apply is a pure function: prev is left as
+// it was (next shares no memory it could write through), and the same
+// inputs give the same outputs.
 //
 // Results with status skipped or unsupported, and checks the sweep deadline
 // stopped before their first attempt, are not observations of the target:
 // they change no counter, only the flap window's expiry. A state that is
 // another target's is not carried over: that target starts afresh.
 func Apply(prev []TargetState, results []probe.Result, now time.Time, p Policy) (next []TargetState, events []Event) {
-	next = prev
-	if len(next) != len(results) {
-		next = make([]TargetState, len(results))
-		copy(next, prev)
-	}
+	next = make([]TargetState, len(results))
+	copy(next, prev)
 	for i := range results {
 		events = applyOne(&next[i], &results[i], now, &p, events)
 	}
@@ -142,12 +140,14 @@ func applyOne(s *TargetState, r *probe.Result, now time.Time, p *Policy, events 
 	}
 	if newStatus != s.Status {
 		if s.Status != Unknown {
-			s.StatusChanges = append(s.StatusChanges, now)
+			// Clipped, so that the append never writes into the array the
+			// previous state (Apply's input) holds.
+			s.StatusChanges = append(slices.Clip(s.StatusChanges), now)
 		}
 		if newStatus == Down {
 			s.Stats.DowntimeEvents++
 		} else if s.Status == Down {
-			s.Stats.Outages = append(s.Stats.Outages, Outage{Start: s.IncidentStart, End: now})
+			s.Stats.Outages = append(slices.Clip(s.Stats.Outages), Outage{Start: s.IncidentStart, End: now})
 			if n := len(s.Stats.Outages); n > MaxOutages {
 				s.Stats.Outages = append([]Outage(nil), s.Stats.Outages[n-MaxOutages:]...)
 			}

@@ -305,26 +305,36 @@ func TestClockJumps(t *testing.T) {
 	})
 }
 
-func TestApplyInPlaceOrNot(t *testing.T) {
-	down := []probe.Result{result("down")}
-	prev, _ := Apply(nil, down, t0, defaults())
-	if len(prev) != 1 || prev[0].ConsecutiveFailures != 1 {
-		t.Fatalf("from nothing: %+v", prev)
-	}
-	// One state per result: updated in place.
-	next, _ := Apply(prev, down, at(60), defaults())
-	if &next[0] != &prev[0] || prev[0].ConsecutiveFailures != 2 {
-		t.Fatalf("one state per result: not updated in place (%d failures)", prev[0].ConsecutiveFailures)
-	}
-	// Fewer states than results: prev is left as it was, and the target
-	// without one starts afresh.
+func TestApplyDoesNotChangeItsInput(t *testing.T) {
+	// A target down, with room to spare in its slices: an append that
+	// wrote into them would change prev, or one next through another.
+	prev, _ := Apply(nil, []probe.Result{result("up")}, t0, noBackoff())
+	prev, _ = Apply(prev, []probe.Result{result("down")}, at(60), noBackoff())
+	prev[0].StatusChanges = slices.Grow(prev[0].StatusChanges, 8)
+	prev[0].Stats.Outages = slices.Grow(prev[0].Stats.Outages, 8)
 	before := fmt.Sprintf("%+v", prev)
-	other := probe.Result{Target: probe.Target{Check: probe.DNS, Address: "other.example"}, Status: probe.StatusDown, Attempts: 1}
-	next, _ = Apply(prev, []probe.Result{result("down"), other}, at(120), defaults())
+
+	a, _ := Apply(prev, []probe.Result{result("up")}, at(120), noBackoff())
+	b, _ := Apply(prev, []probe.Result{result("up")}, at(180), noBackoff())
 	if after := fmt.Sprintf("%+v", prev); after != before {
-		t.Fatalf("Apply changed a prev shorter than results:\n%s\n%s", before, after)
+		t.Fatalf("Apply changed prev:\n%s\n%s", before, after)
 	}
-	if len(next) != 2 || next[0].ConsecutiveFailures != 3 || next[1].ConsecutiveFailures != 1 || next[1].ID != other.Target.ID() {
+	if o := a[0].Stats.Outages; len(o) != 1 || !o[0].End.Equal(at(120)) {
+		t.Errorf("first next's outages %v, want one ending at 120 s (a later Apply wrote into it?)", o)
+	}
+	if o := b[0].Stats.Outages; len(o) != 1 || !o[0].End.Equal(at(180)) {
+		t.Errorf("second next's outages %v, want one ending at 180 s", o)
+	}
+	if c := a[0].StatusChanges; len(c) != 2 || !c[1].Equal(at(120)) {
+		t.Errorf("first next's status changes %v, want the last at 120 s", c)
+	}
+}
+
+func TestApplyTakesPrevShorterThanResults(t *testing.T) {
+	prev, _ := Apply(nil, []probe.Result{result("down")}, t0, defaults())
+	other := probe.Result{Target: probe.Target{Check: probe.DNS, Address: "other.example"}, Status: probe.StatusDown, Attempts: 1}
+	next, _ := Apply(prev, []probe.Result{result("down"), other}, at(60), defaults())
+	if len(next) != 2 || next[0].ConsecutiveFailures != 2 || next[1].ConsecutiveFailures != 1 || next[1].ID != other.Target.ID() {
 		t.Fatalf("next: %+v", next)
 	}
 }

@@ -91,9 +91,9 @@ type Loaded struct {
 	// zero TargetState (a target never seen) when there is none or it
 	// could not be read.
 	States []TargetState
-	// Warnings name the target records that could not be read and are
-	// left out (they start afresh); ID "*" is a whole state file moved
-	// aside.
+	// Warnings name the target records that could not be read, which
+	// are zero in States (they start afresh); ID "*" is a whole state
+	// file moved aside.
 	Warnings []Warning
 	// Outbox is every queued entry, oldest first (QueuedAt, then event
 	// ID).

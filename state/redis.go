@@ -48,7 +48,7 @@ type RedisOptions struct {
 // Redis Cluster:
 //
 //	{ns}:state                 HASH    target ID → Encode(record)
-//	{ns}:seen                  ZSET    target ID, scored by its last save (unix ms)
+//	{ns}:seen                  ZSET    target ID, scored by its last save (unix ms, rounded up; see seenScore)
 //	{ns}:lease:<shard>         STRING  the lease holder's random token, with a PX expiry
 //	{ns}:outbox:<shard>        HASH    event ID → outbox entry (JSON, with "v")
 //	{ns}:outbox-queue:<shard>  ZSET    event ID, scored by its QueuedAt (unix ms)
@@ -517,12 +517,10 @@ return dropped
 // redis-server 10 ms, three times what the commands themselves cost.
 //
 // A key whose type another client changes between the check and the
-// transaction makes that key's command fail and the others apply, as a
-// server killed during the transaction without its persistence may keep
-// part of it.
+// transaction makes that key's command fail and the others apply: Save
+// then returns an error wrapping ErrSavedInPart.
 func (s *RedisStore) Save(ctx context.Context, lease Lease, req SaveRequest) (SaveResult, error) {
 	recs, err := encodeAll(req.States)
-	req.States = nil // encoded: at 10,000 targets, megabytes the GC may have back
 	if err != nil {
 		return SaveResult{}, fmt.Errorf("save %s: %w", s.stateKey, err)
 	}
@@ -548,10 +546,12 @@ func (s *RedisStore) Save(ctx context.Context, lease Lease, req SaveRequest) (Sa
 	keys := []string{s.stateKey, s.seenKey, s.outboxKey, s.queueKey}
 
 	var dropped []string
+	sent := false // the transaction was sent
 	err = s.client.Watch(ctx, func(tx *redis.Tx) error {
 		if err := s.checkSave(ctx, tx, lease, keys); err != nil {
 			return err
 		}
+		sent = true
 		var script *redis.Cmd
 		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			writeRecords(ctx, p, s.stateKey, s.seenKey, recs, strconv.FormatInt(seen, 10))
@@ -564,9 +564,15 @@ func (s *RedisStore) Save(ctx context.Context, lease Lease, req SaveRequest) (Sa
 		dropped, err = script.StringSlice()
 		return err
 	}, s.leaseKey)
+	var refused redis.Error
 	switch {
 	case errors.Is(err, ErrLeaseLost), errors.Is(err, redis.TxFailedErr):
 		return SaveResult{}, fmt.Errorf("save %s: %w", s.stateKey, ErrLeaseLost)
+	case sent && errors.As(err, &refused) && !redis.IsExecAbortError(err):
+		// A command of the transaction failed as it ran; the others
+		// were applied (a transaction is not rolled back). An EXECABORT
+		// (refused as queued) applied nothing.
+		return SaveResult{}, s.fail("save", s.stateKey, fmt.Errorf("%w: %w", ErrSavedInPart, err))
 	case err != nil:
 		return SaveResult{}, s.fail("save", s.stateKey, err)
 	}
@@ -629,21 +635,23 @@ func writeRecords(ctx context.Context, p redis.Pipeliner, state, seenKey string,
 
 // seenScore is the score a save at now (unix ms) gives its records in
 // the seen index, and the cutoff below which a record is dropped, for a
-// retention in ms (0: none). The score is now rounded down to a 64th of
-// the retention (an hour when there is none, a second at least): a
-// record's score then changes once in that time, not at every sweep, and
-// ZADD of an unchanged score leaves the sorted set as it is, which at
-// 10,000 records saves redis-server most of its work (5 ms of 7 for
-// ZADD). The cutoff allows for the rounding: a record is dropped between
-// the retention and a 64th more after its last save, never before.
+// retention in ms (0: none). The score is now rounded up to a 64th of the
+// retention (an hour when there is none, a second at least): a record's
+// score then changes once in that time, not at every sweep, and ZADD of
+// an unchanged score leaves the sorted set as it is, which at 10,000
+// records saves redis-server most of its work (5 ms of 7 for ZADD).
+// Rounded up, never down, a score is never earlier than the save that
+// wrote it, whatever the retention of the save that prunes (a changed
+// STATE_RETENTION_SECONDS, shards configured differently, a build before
+// this one): a record goes between the retention and a 64th more after
+// its last save, never before.
 func seenScore(now, retention int64) (seen, cutoff int64) {
 	g := retention / 64
 	if retention <= 0 {
 		g = time.Hour.Milliseconds()
 	}
 	g = max(g, time.Second.Milliseconds())
-	seen = now - now%g
-	return seen, now - retention - g
+	return now + (g-now%g)%g, now - retention
 }
 
 // updateOutboxScript is UpdateOutbox. KEYS: lease, outbox, queue. ARGV:

@@ -667,3 +667,52 @@ func TestRedisSaveLosesTheLeaseBetweenCheckAndWrite(t *testing.T) {
 		})
 	}
 }
+
+// retypeHook has another client turn key into a string just before Save's
+// transaction is sent: after Save's check of the keys' types.
+type retypeHook struct {
+	other *redis.Client
+	key   string
+	done  bool
+}
+
+func (h *retypeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *retypeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h *retypeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !h.done && len(cmds) > 0 && cmds[0].Name() == "multi" {
+			h.done = true
+			if err := h.other.Set(ctx, h.key, "someone else's", 0).Err(); err != nil {
+				return err
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// A key retyped between the check and the transaction fails its command
+// while the others apply: Save says so with ErrSavedInPart, not as a save
+// that wrote nothing.
+func TestRedisSaveAppliedInPartSaysSo(t *testing.T) {
+	ctx := context.Background()
+	addr, _ := startRedis(t)
+	other := newTestClient(t, addr)
+	hook := &retypeHook{other: other, key: "{retype}:seen"}
+	client := newTestClient(t, addr)
+	client.AddHook(hook)
+	s := openRedisStore(t, RedisOptions{Client: client, Namespace: "retype"})
+	lease := mustLock(t, s, time.Minute)
+	st := plainState("dns:a.example")
+	_, err := s.Save(ctx, lease, SaveRequest{States: []TargetState{st}})
+	if !hook.done {
+		t.Fatal("Save sent no transaction")
+	}
+	if !errors.Is(err, ErrSavedInPart) || errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("Save: %v, want ErrSavedInPart with the server's WRONGTYPE", err)
+	}
+	if n, _ := other.HLen(ctx, "{retype}:state").Result(); n != 1 {
+		t.Errorf("the state hash holds %d records, want the 1 the transaction applied", n)
+	}
+}

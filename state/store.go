@@ -16,6 +16,12 @@ var ErrLocked = errors.New("another sweep holds the lease")
 // must not overwrite what the newer one wrote.
 var ErrLeaseLost = errors.New("lease lost: a newer sweep took over; state not saved")
 
+// ErrSavedInPart is wrapped by Store.Save when the store applied part of
+// the save and refused the rest: a Redis key whose type another client
+// changed while the save was under way, or a failure of the save's script.
+// Unlike the other errors of Save, the stored state is not as it was.
+var ErrSavedInPart = errors.New("saved in part: the store refused part of the save and applied the rest")
+
 // Lease is a held lock, proof for Save and UpdateOutbox that this sweep
 // still owns the deployment's shard.
 type Lease struct {

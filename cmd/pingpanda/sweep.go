@@ -203,6 +203,9 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 		return nil, fmt.Errorf("state store %s: cannot load: %w", s.store, err)
 	}
 	prev, warnings := loaded.States, loaded.Warnings
+	if len(prev) != len(ids) {
+		return nil, fmt.Errorf("state store %s: loaded %d states for %d targets", s.store, len(prev), len(ids))
+	}
 	for _, w := range warnings {
 		s.log.Warn("stored state unreadable; the target starts afresh", "id", w.ID, "err", w.Err)
 	}
@@ -217,8 +220,11 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 	results := s.probeDue(probeCtx, targets, prev, start)
 	s.closeIdle()
 	obs := observations(ctx, results)
-	// next is prev updated in place, in target order, as are results.
+	// next is in target order, as are prev and results.
 	next, events := state.Apply(prev, obs, start, s.cfg.Policy)
+	// The previous states are not needed from here on: let them go before
+	// the records are encoded (at 10,000 targets, 5.6 MB).
+	loaded.States = nil
 	end := s.now()
 
 	// Save even when a signal cancelled the sweep: what was learned is
@@ -239,6 +245,11 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 	rep.noteStillDown(next)
 	s.logResults(results, rep)
 	s.logEvents(events)
+	if errors.Is(err, state.ErrSavedInPart) {
+		// Some of this sweep's records or alerts are stored, some not:
+		// the next sweep loads what is there and goes on from it.
+		return rep, fmt.Errorf("state store %s: this sweep's state was saved in part; the next sweep goes on from what was stored: %w", s.store, err)
+	}
 	if err != nil {
 		return rep, fmt.Errorf("state store %s: cannot save; the stored state is as before this sweep: %w", s.store, err)
 	}
