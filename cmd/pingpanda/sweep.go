@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -219,6 +220,13 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 
 	results := s.probeDue(probeCtx, targets, prev, start)
 	s.closeIdle()
+	// What probing used (connections, handshakes, buffers, the heap the
+	// GC let grow to twice what was live) is garbage now: collect it and
+	// hand its pages back before saving, so that the end of the sweep
+	// starts from what is live rather than adding to probing's peak. At
+	// 10,000 targets the process's peak RSS goes from 75-77 MiB to
+	// 65-67 MiB, for one early GC (BENCHMARKS.md).
+	debug.FreeOSMemory()
 	obs := observations(ctx, results)
 	// next is in target order, as are prev and results.
 	next, events := state.Apply(prev, obs, start, s.cfg.Policy)
