@@ -77,6 +77,9 @@ func BenchmarkBinarySweep(b *testing.B) {
 			}
 			// A profile or GC settings asked of the benchmark go to the
 			// child: PINGPANDA_PROFILE=mem:/tmp/heap.pprof go test -bench ...
+			// GOGC, GOMEMLIMIT and GODEBUG set so apply to this process,
+			// and so to the reference, too; PINGPANDA_BENCH_CHILD_ENV
+			// ("GOGC=50 GOMEMLIMIT=40MiB") sets them for the child alone.
 			for _, kv := range os.Environ() {
 				for _, k := range []string{"PINGPANDA_PROFILE=", "GODEBUG=", "GOGC=", "GOMEMLIMIT="} {
 					if strings.HasPrefix(kv, k) {
@@ -84,6 +87,7 @@ func BenchmarkBinarySweep(b *testing.B) {
 					}
 				}
 			}
+			env = append(env, strings.Fields(os.Getenv("PINGPANDA_BENCH_CHILD_ENV"))...)
 			run := func() (wall, cpu, farmCPU time.Duration, maxRSSKiB int64) {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*benchDeadline)
 				defer cancel()

@@ -45,10 +45,13 @@ func describeErr(err error, elapsed time.Duration) string {
 // of its own, as "timeout after 1.5s" (or "cancelled after …").
 func timeoutErrorText(ctx context.Context, err error, elapsed time.Duration) (string, bool) {
 	e := roundElapsed(elapsed)
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	// ctx.Err() is read once: a socket deadline taken from ctx fires a
+	// moment before ctx's own timer, which may fire between two reads
+	// and turn a timeout into "cancelled".
+	switch ctxErr := ctx.Err(); {
+	case errors.Is(ctxErr, context.DeadlineExceeded):
 		return "timeout after " + e, true
-	case ctx.Err() != nil:
+	case ctxErr != nil:
 		return "cancelled after " + e, true
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return "timeout after " + e, true

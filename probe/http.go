@@ -160,6 +160,10 @@ const (
 	maxBodyDrain     = time.Second
 	defaultMaxConns  = 512
 	defaultUserAgent = "pingpanda"
+	// httpReadBuffer and httpWriteBuffer size each HTTP/1 connection's
+	// buffers (see NewHTTP).
+	httpReadBuffer  = 1 << 10
+	httpWriteBuffer = 512
 )
 
 var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
@@ -205,6 +209,13 @@ func NewHTTP(o HTTPOptions) *HTTPProber {
 			IdleConnTimeout:     90 * time.Second,
 			// HTTP/2 takes its header list limit from this too.
 			MaxResponseHeaderBytes: maxHeaderBytes,
+			// Every keep-alive HTTP/1 connection holds a read and a write
+			// buffer, 4 KiB each by default, idle or not: at 512 in
+			// flight, hundreds of connections. A check sends one short
+			// GET and reads headers and a body it discards; a larger
+			// request or header just takes more than one read or write.
+			ReadBufferSize:  httpReadBuffer,
+			WriteBufferSize: httpWriteBuffer,
 		},
 	}
 }

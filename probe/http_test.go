@@ -146,6 +146,48 @@ func TestHTTPProbe(t *testing.T) {
 	}
 }
 
+func TestHTTPProbeHandlesRequestsAndResponsesLargerThanItsBuffers(t *testing.T) {
+	// The connection's buffers are small (httpReadBuffer,
+	// httpWriteBuffer): a long URL, long header lines, many headers and a
+	// chunked body must still go through whole, on a new connection and
+	// on a reused one.
+	query := "q=" + strings.Repeat("x", 8*httpWriteBuffer)
+	longValue := strings.Repeat("v", 4*httpReadBuffer)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != query {
+			http.Error(w, "query cut short", http.StatusBadRequest)
+			return
+		}
+		for i := range 40 {
+			w.Header().Set(fmt.Sprintf("X-Filler-%d", i), longValue[:100])
+		}
+		w.Header().Set("X-Long", longValue)
+		w.WriteHeader(http.StatusAccepted)
+		for range 10 {
+			fmt.Fprint(w, longValue)
+			w.(http.Flusher).Flush() // chunked
+		}
+	}))
+	var conns atomic.Int32
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	codes, _ := ParseCodes("202")
+	p := newTestHTTPProber(t, HTTPOptions{Success: codes})
+	for i := range 2 {
+		if res := probeHTTP(p, srv.URL+"/?"+query, 5*time.Second); res.Status != StatusUp {
+			t.Fatalf("probe %d: %s %q; want up", i+1, res.Status, res.Error)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for two probes, want 1 reused", n)
+	}
+}
+
 func TestHTTPProbeSendsTheConfiguredUserAgent(t *testing.T) {
 	got := make(chan string, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,24 @@ import (
 type proberFunc func(ctx context.Context, t Target) Result
 
 func (f proberFunc) Probe(ctx context.Context, t Target) Result { return f(ctx, t) }
+
+// deepProberFunc is a proberFunc that says its attempts grow deep stacks,
+// as the tls check does.
+type deepProberFunc func(ctx context.Context, t Target) Result
+
+func (f deepProberFunc) Probe(ctx context.Context, t Target) Result { return f(ctx, t) }
+func (deepProberFunc) deepStack()                                   {}
+
+// goroutineID is the number runtime.Stack gives the calling goroutine.
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	f := strings.Fields(string(buf)) // "goroutine 42 [running]: ..."
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
 
 func targetsN(check Check, n int) []Target {
 	ts := make([]Target, n)
@@ -77,7 +96,7 @@ func TestDefaultRetryWaitDoublesAndCapsAtTenSeconds(t *testing.T) {
 
 func TestRunnerNeverExceedsItsConcurrency(t *testing.T) {
 	var inFlight, peak atomic.Int32
-	p := proberFunc(func(ctx context.Context, _ Target) Result {
+	probe := func(ctx context.Context, _ Target) Result {
 		n := inFlight.Add(1)
 		for {
 			old := peak.Load()
@@ -88,16 +107,63 @@ func TestRunnerNeverExceedsItsConcurrency(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		inFlight.Add(-1)
 		return Result{Status: StatusUp}
-	})
-	r := Runner{Probers: map[Check]Prober{DNS: p}, Concurrency: 8, Attempts: 1}
-	res := r.Run(context.Background(), targetsN(DNS, 200))
-	if peak.Load() > 8 {
-		t.Fatalf("%d attempts in flight at once, want at most 8", peak.Load())
 	}
-	for i, got := range res {
-		if got.Status != StatusUp || got.Target.Address != fmt.Sprintf("t%d.test", i) {
-			t.Fatalf("result %d = %+v; want up, in target order", i, got)
-		}
+	tests := []struct {
+		name string
+		p    Prober
+	}{
+		{"workers", proberFunc(probe)},
+		{"a new worker after each deep-stack attempt", deepProberFunc(probe)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			peak.Store(0)
+			r := Runner{Probers: map[Check]Prober{DNS: tt.p}, Concurrency: 8, Attempts: 1}
+			res := r.Run(context.Background(), targetsN(DNS, 200))
+			if peak.Load() > 8 {
+				t.Fatalf("%d attempts in flight at once, want at most 8", peak.Load())
+			}
+			for i, got := range res {
+				if got.Status != StatusUp || got.Target.Address != fmt.Sprintf("t%d.test", i) {
+					t.Fatalf("result %d = %+v; want up, in target order", i, got)
+				}
+			}
+		})
+	}
+}
+
+func TestRunnerEndsTheWorkerOfADeepStackAttempt(t *testing.T) {
+	// One worker at a time: the goroutines that made the attempts are
+	// one for the light check, one per attempt for the deep one.
+	tests := []struct {
+		name string
+		deep bool
+		want int
+	}{
+		{"light check: one worker for all", false, 1},
+		{"deep-stack check: a new worker per attempt", true, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ids := map[string]bool{}
+			probe := func(context.Context, Target) Result {
+				ids[goroutineID()] = true // one at a time: no race
+				return Result{Status: StatusUp}
+			}
+			var p Prober = proberFunc(probe)
+			if tt.deep {
+				p = deepProberFunc(probe)
+			}
+			r := Runner{Probers: map[Check]Prober{TLS: p}, Concurrency: 1, Attempts: 1}
+			for _, res := range r.Run(context.Background(), targetsN(TLS, 4)) {
+				if res.Status != StatusUp {
+					t.Fatalf("result %+v; want up", res)
+				}
+			}
+			if len(ids) != tt.want || ids[""] {
+				t.Fatalf("attempts made by goroutines %v, want %d of them", ids, tt.want)
+			}
+		})
 	}
 }
 
