@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,8 +24,9 @@ import (
 // BenchmarkBinarySweep runs the pingpanda binary itself, as a crontab or a
 // CronJob would, over n mixed farm targets listed in a TARGETS_FILE: one
 // whole sweep with its state file (loaded, applied, saved: the file
-// already holds the n records from a first, untimed run), the JSON report
-// and the logs. Unlike BenchmarkSweep, the farm is in another process, so
+// already holds the n records from a first, untimed run), its metrics
+// pushed to a Pushgateway stand-in on loopback, the JSON report and the
+// logs. Unlike BenchmarkSweep, the farm is in another process, so
 // the child's figures are pingpanda's alone:
 //
 //	peak-RSS-MiB   the child's peak resident set: its VmHWM, read from
@@ -30,6 +35,8 @@ import (
 //	               exec, and Go execs from the parent's address space.)
 //	cpu-ms         the child's CPU time
 //	farm-cpu-ms    this process's CPU time meanwhile: the farm's side
+//	               (and the Pushgateway stand-in's)
+//	pushed-KiB     the metrics pushed, per sweep
 //	x-ref-wall     the binary's wall time / the in-process reference's
 //	x-ref-cpu      (cpu-ms + farm-cpu-ms) / the reference's CPU time, which
 //	               also includes the farm's side
@@ -48,6 +55,15 @@ func BenchmarkBinarySweep(b *testing.B) {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ca.cert.Raw}), 0o644); err != nil {
 		b.Fatal(err)
 	}
+	// A Pushgateway stand-in on loopback: a production sweep pushes its
+	// metrics, and building them is part of what the sweep costs. It
+	// reads each push whole and answers 200, as the gateway does.
+	var pushed atomic.Int64
+	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		pushed.Add(n)
+	}))
+	b.Cleanup(gateway.Close)
 	var tlsAddrs []string // listeners that last the whole benchmark
 	top := b
 	for _, n := range benchSizes() {
@@ -73,7 +89,7 @@ func BenchmarkBinarySweep(b *testing.B) {
 				"DNS_SERVER=" + f.dnsAddr, "PING_MODE=" + string(f.pingMode), "PING_TCP_PORT=" + strconv.Itoa(f.httpPort),
 				"SSL_CA_FILE=" + caFile, "STATE_FILE=" + filepath.Join(b.TempDir(), "state.json"),
 				"RETRY_COUNT=1", "SWEEP_TIMEOUT_SECONDS=60", "CONCURRENCY=" + strconv.Itoa(benchConcurrency),
-				"LOG_LEVEL=WARNING",
+				"LOG_LEVEL=WARNING", "PUSHGATEWAY_URL=" + gateway.URL,
 			}
 			// A profile or GC settings asked of the benchmark go to the
 			// child: PINGPANDA_PROFILE=mem:/tmp/heap.pprof go test -bench ...
@@ -126,10 +142,15 @@ func BenchmarkBinarySweep(b *testing.B) {
 					b.Fatalf("pingpanda: %v\n%s", err, stderr.String())
 				}
 				var rep struct {
-					Summary struct{ Targets, Up int }
+					Summary    struct{ Targets, Up int }
+					PushFailed bool   `json:"push_failed"`
+					PushError  string `json:"push_error"`
 				}
 				if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 					b.Fatalf("report: %v", err)
+				}
+				if rep.PushFailed {
+					b.Fatalf("metrics push failed: %s", rep.PushError)
 				}
 				if rep.Summary.Targets != n || 2*rep.Summary.Up < n {
 					b.Fatalf("%d of %d targets up (%d in the report)\n%s", rep.Summary.Up, n, rep.Summary.Targets, stderr.String())
@@ -143,6 +164,7 @@ func BenchmarkBinarySweep(b *testing.B) {
 
 			var wall, cpu, farmCPU, refWall, refCPU time.Duration
 			var peak int64
+			pushed.Store(0)
 			for b.Loop() {
 				b.StopTimer()
 				c0, t0 := benchCPU(), time.Now()
@@ -156,6 +178,7 @@ func BenchmarkBinarySweep(b *testing.B) {
 			b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
 			b.ReportMetric(float64(cpu.Milliseconds())/sweeps, "cpu-ms")
 			b.ReportMetric(float64(farmCPU.Milliseconds())/sweeps, "farm-cpu-ms")
+			b.ReportMetric(float64(pushed.Load())/1024/sweeps, "pushed-KiB")
 			b.ReportMetric(wall.Seconds()/refWall.Seconds(), "x-ref-wall")
 			b.ReportMetric((cpu+farmCPU).Seconds()/refCPU.Seconds(), "x-ref-cpu")
 		})
