@@ -612,23 +612,22 @@ func TestRedisStoreLeavesASuppliedClientOpen(t *testing.T) {
 	}
 }
 
-// takeOverHook lets another client take the lease just before Save's
-// transaction is sent: after Save's check, before its EXEC.
-type takeOverHook struct {
-	other *redis.Client
-	lease string
-	done  bool
+// beforeTxHook runs before, once, just before Save's transaction is sent:
+// after Save's check of the lease and the keys' types, before its EXEC.
+type beforeTxHook struct {
+	before func(ctx context.Context) error
+	done   bool
 }
 
-func (h *takeOverHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *beforeTxHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (h *takeOverHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *beforeTxHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 
-func (h *takeOverHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h *beforeTxHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		if !h.done && len(cmds) > 0 && cmds[0].Name() == "multi" {
 			h.done = true
-			if err := h.other.Set(ctx, h.lease, "a newer sweep", time.Minute).Err(); err != nil {
+			if err := h.before(ctx); err != nil {
 				return err
 			}
 		}
@@ -645,7 +644,10 @@ func TestRedisSaveLosesTheLeaseBetweenCheckAndWrite(t *testing.T) {
 	for _, server := range []struct{ name, addr string }{{"miniredis", mr.Addr()}, {"redis-server", addr}} {
 		t.Run(server.name, func(t *testing.T) {
 			other := newTestClient(t, server.addr)
-			hook := &takeOverHook{other: other, lease: "{takeover}:lease:0-of-1"}
+			const leaseKey = "{takeover}:lease:0-of-1"
+			hook := &beforeTxHook{before: func(ctx context.Context) error {
+				return other.Set(ctx, leaseKey, "a newer sweep", time.Minute).Err()
+			}}
 			client := newTestClient(t, server.addr)
 			client.AddHook(hook)
 			s := openRedisStore(t, RedisOptions{Client: client, Namespace: "takeover"})
@@ -661,34 +663,10 @@ func TestRedisSaveLosesTheLeaseBetweenCheckAndWrite(t *testing.T) {
 				t.Fatalf("Save: %v, want ErrLeaseLost", err)
 			}
 			keys, _ := other.Keys(ctx, "{takeover}:*").Result()
-			if want := []string{hook.lease}; !slices.Equal(keys, want) {
+			if want := []string{leaseKey}; !slices.Equal(keys, want) {
 				t.Errorf("keys %v after a lost lease, want only %v", keys, want)
 			}
 		})
-	}
-}
-
-// retypeHook has another client turn key into a string just before Save's
-// transaction is sent: after Save's check of the keys' types.
-type retypeHook struct {
-	other *redis.Client
-	key   string
-	done  bool
-}
-
-func (h *retypeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *retypeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-
-func (h *retypeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if !h.done && len(cmds) > 0 && cmds[0].Name() == "multi" {
-			h.done = true
-			if err := h.other.Set(ctx, h.key, "someone else's", 0).Err(); err != nil {
-				return err
-			}
-		}
-		return next(ctx, cmds)
 	}
 }
 
@@ -699,7 +677,9 @@ func TestRedisSaveAppliedInPartSaysSo(t *testing.T) {
 	ctx := context.Background()
 	addr, _ := startRedis(t)
 	other := newTestClient(t, addr)
-	hook := &retypeHook{other: other, key: "{retype}:seen"}
+	hook := &beforeTxHook{before: func(ctx context.Context) error {
+		return other.Set(ctx, "{retype}:seen", "someone else's", 0).Err()
+	}}
 	client := newTestClient(t, addr)
 	client.AddHook(hook)
 	s := openRedisStore(t, RedisOptions{Client: client, Namespace: "retype"})
