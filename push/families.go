@@ -39,6 +39,9 @@ type family struct {
 	counter    bool     // a counter; else a gauge
 	labels     []string // label names, in the order of their names
 	perSweep   bool     // one series per sweep, not per target
+	// check, when set, is the only check whose targets have series in
+	// the family: WriteText passes the others by.
+	check probe.Check
 }
 
 var (
@@ -50,20 +53,20 @@ var (
 
 // families is read-only.
 var families = [numFams]family{
-	famDNSStatus:       {name: DNSStatus, help: "Whether the DNS check of the domain succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", labels: labelsDomain},
-	famDNSErrors:       {name: DNSErrorsTotal, help: "Failed DNS checks of the domain, ever (kept in the state store).", counter: true, labels: labelsDomain},
-	famDNSResponse:     {name: DNSResponse, help: "Duration of the last successful DNS query of the domain, in seconds.", labels: labelsDomain},
-	famPingStatus:      {name: PingStatus, help: "Whether the ping check of the target succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", labels: labelsTarget},
-	famPingErrors:      {name: PingErrorsTotal, help: "Failed ping checks of the target, ever (kept in the state store).", counter: true, labels: labelsTarget},
-	famPingResponse:    {name: PingResponse, help: "Round-trip time of the last successful ping of the target, in seconds.", labels: labelsTarget},
-	famWebsiteStatus:   {name: WebsiteStatus, help: "Whether the HTTP check of the URL succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", labels: labelsURL},
-	famWebsiteErrors:   {name: WebsiteErrorsTotal, help: "Failed HTTP checks of the URL, ever (kept in the state store).", counter: true, labels: labelsURL},
-	famWebsiteResponse: {name: WebsiteResponse, help: "Time to the response headers of the last successful HTTP check of the URL, in seconds.", labels: labelsURL},
-	famSSLStatus:       {name: SSLStatus, help: "Whether the TLS check of host:port succeeded (1) or failed (0, including a certificate that fails verification); a target skipped this sweep keeps its last status.", labels: labelsDomain},
-	famSSLErrors:       {name: SSLErrorsTotal, help: "Failed TLS checks of host:port, ever (kept in the state store).", counter: true, labels: labelsDomain},
+	famDNSStatus:       {name: DNSStatus, help: "Whether the DNS check of the domain succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", labels: labelsDomain, check: probe.DNS},
+	famDNSErrors:       {name: DNSErrorsTotal, help: "Failed DNS checks of the domain, ever (kept in the state store).", counter: true, labels: labelsDomain, check: probe.DNS},
+	famDNSResponse:     {name: DNSResponse, help: "Duration of the last successful DNS query of the domain, in seconds.", labels: labelsDomain, check: probe.DNS},
+	famPingStatus:      {name: PingStatus, help: "Whether the ping check of the target succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", labels: labelsTarget, check: probe.Ping},
+	famPingErrors:      {name: PingErrorsTotal, help: "Failed ping checks of the target, ever (kept in the state store).", counter: true, labels: labelsTarget, check: probe.Ping},
+	famPingResponse:    {name: PingResponse, help: "Round-trip time of the last successful ping of the target, in seconds.", labels: labelsTarget, check: probe.Ping},
+	famWebsiteStatus:   {name: WebsiteStatus, help: "Whether the HTTP check of the URL succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", labels: labelsURL, check: probe.HTTP},
+	famWebsiteErrors:   {name: WebsiteErrorsTotal, help: "Failed HTTP checks of the URL, ever (kept in the state store).", counter: true, labels: labelsURL, check: probe.HTTP},
+	famWebsiteResponse: {name: WebsiteResponse, help: "Time to the response headers of the last successful HTTP check of the URL, in seconds.", labels: labelsURL, check: probe.HTTP},
+	famSSLStatus:       {name: SSLStatus, help: "Whether the TLS check of host:port succeeded (1) or failed (0, including a certificate that fails verification); a target skipped this sweep keeps its last status.", labels: labelsDomain, check: probe.TLS},
+	famSSLErrors:       {name: SSLErrorsTotal, help: "Failed TLS checks of host:port, ever (kept in the state store).", counter: true, labels: labelsDomain, check: probe.TLS},
 
-	famSSLDays:             {name: SSLDaysRemaining, help: "Days until the certificate served at host:port expires; negative once expired.", labels: labelsDomain},
-	famSSLExpiry:           {name: SSLExpiryTimestamp, help: "Expiry (NotAfter) of the certificate served at host:port, in seconds since the Unix epoch.", labels: labelsTarget},
+	famSSLDays:             {name: SSLDaysRemaining, help: "Days until the certificate served at host:port expires; negative once expired.", labels: labelsDomain, check: probe.TLS},
+	famSSLExpiry:           {name: SSLExpiryTimestamp, help: "Expiry (NotAfter) of the certificate served at host:port, in seconds since the Unix epoch.", labels: labelsTarget, check: probe.TLS},
 	famTargetUp:            {name: TargetUp, help: "Whether the target's check succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", labels: labelsCT},
 	famProbeDuration:       {name: ProbeDuration, help: "Duration of this sweep's check of the target (the successful attempt's, else the last one's), in seconds.", labels: labelsCT},
 	famConsecutiveFailures: {name: ConsecutiveFailures, help: "Failed checks of the target in a row.", labels: labelsCT},

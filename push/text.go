@@ -39,7 +39,9 @@ func (p *plan) writeText(w io.Writer, s *Sweep) error {
 			sweepMetrics(&t, s, p.counts)
 		} else {
 			for _, i := range p.order {
-				p.target(&t, s, int(i))
+				if c := families[f].check; c == "" || c == s.Results[i].Target.Check {
+					p.target(&t, s, int(i))
+				}
 			}
 		}
 		if t.err != nil {
