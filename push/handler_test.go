@@ -1,6 +1,8 @@
 package push
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,20 +30,72 @@ func TestLatest(t *testing.T) {
 			t.Errorf("got %d %q; want 503 saying no sweep has finished", code, body)
 		}
 	})
-	t.Run("serves the registry it was given", func(t *testing.T) {
-		reg := Registry(realisticSweep(t))
-		l.Set(reg)
-		code, body := get(t, h)
-		if code != http.StatusOK {
-			t.Fatalf("got %d; want 200", code)
+	t.Run("serves the sweep it was given, as WriteText writes it", func(t *testing.T) {
+		sweep := realisticSweep(t)
+		l.SetSweep(sweep)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("got %d; want 200", rec.Code)
 		}
-		fams := parseText(t, []byte(body))
+		if ct := rec.Header().Get("Content-Type"); ct != TextContentType {
+			t.Errorf("content type %q; want %q", ct, TextContentType)
+		}
+		if want := text(t, sweep); !bytes.Equal(rec.Body.Bytes(), want) {
+			t.Errorf("served\n%s\nwant\n%s", rec.Body.Bytes(), want)
+		}
+		fams := parseText(t, rec.Body.Bytes())
 		if v, ok := sample(fams, TargetUp, map[string]string{"check": "dns", "target": "example.com"}); !ok || v != 1 {
 			t.Errorf("target_up of example.com = %v (present: %v); want 1", v, ok)
 		}
 	})
-	t.Run("serves the newest registry once another sweep sets it", func(t *testing.T) {
-		l.Set(Registry(Sweep{At: sweepAt.Add(time.Minute)}))
+	t.Run("gzips it for a scraper that accepts gzip", func(t *testing.T) {
+		sweep := realisticSweep(t)
+		for _, tc := range []struct {
+			accept string
+			gzip   bool
+		}{
+			{"gzip", true},
+			{"br, GZIP;q=0.5", true},
+			{"identity", false},
+			{"gzip;q=0", false},
+			{"", false},
+		} {
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept-Encoding", tc.accept)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			body := rec.Body.Bytes()
+			if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tc.gzip {
+				t.Errorf("Accept-Encoding %q: gzipped %v; want %v", tc.accept, got, tc.gzip)
+				continue
+			}
+			if tc.gzip {
+				zr, err := gzip.NewReader(bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if body, err = io.ReadAll(zr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(body, text(t, sweep)) {
+				t.Errorf("Accept-Encoding %q: the body is not the sweep's text", tc.accept)
+			}
+		}
+	})
+	t.Run("serves a registry it was given", func(t *testing.T) {
+		l.Set(Registry(realisticSweep(t)))
+		code, body := get(t, h)
+		if code != http.StatusOK {
+			t.Fatalf("got %d; want 200", code)
+		}
+		if v, ok := sample(parseText(t, []byte(body)), TargetUp, map[string]string{"check": "dns", "target": "example.com"}); !ok || v != 1 {
+			t.Errorf("target_up of example.com = %v (present: %v); want 1", v, ok)
+		}
+	})
+	t.Run("serves the newest sweep once another sweep sets it", func(t *testing.T) {
+		l.SetSweep(Sweep{At: sweepAt.Add(time.Minute)})
 		_, body := get(t, h)
 		fams := parseText(t, []byte(body))
 		if _, ok := fams[TargetUp]; ok {
@@ -63,7 +117,7 @@ func TestLatestServesWhileSweepsSetIt(t *testing.T) {
 	var l Latest
 	srv := httptest.NewServer(l.Handler())
 	t.Cleanup(srv.Close)
-	l.Set(Registry(Sweep{At: sweepAt}))
+	l.SetSweep(Sweep{At: sweepAt})
 
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -76,7 +130,7 @@ func TestLatestServesWhileSweepsSetIt(t *testing.T) {
 				return
 			default:
 			}
-			l.Set(Registry(Sweep{At: sweepAt.Add(time.Duration(i) * time.Second)}))
+			l.SetSweep(Sweep{At: sweepAt.Add(time.Duration(i) * time.Second)})
 		}
 	}()
 	for range 50 {

@@ -1,6 +1,8 @@
 package push
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,7 +35,9 @@ type Sweep struct {
 
 // Registry returns a fresh registry holding the sweep's metrics. They are
 // computed now, so changing s afterwards changes nothing; gathering the
-// registry any number of times gives the same families.
+// registry any number of times gives the same families. WriteText writes
+// the same metrics without building them: prefer it where the metrics
+// only need writing out (at 10,000 targets the registry is some 20 MB).
 //
 // Per target (labels: the original's domain, target or url for the
 // per-check metrics; check and target for the new ones; the value is
@@ -78,39 +82,17 @@ type collector struct {
 }
 
 func newCollector(s Sweep) *collector {
-	d := newDescs()
-	c := &collector{descs: d.all()}
-	b := builder{d: d, at: s.At}
-	counts := map[string]int{"up": 0, "down": 0, "skipped": 0}
-	seen := make(map[string]bool, len(s.Results))
-	for i, r := range s.Results {
-		switch r.Status {
-		case probe.StatusUp, probe.StatusDown:
-			counts[string(r.Status)]++
-		default:
-			counts["skipped"]++
-		}
-		id := r.Target.ID()
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		if i < len(s.States) && s.States[i].Status != "" {
-			b.target(r, &s.States[i], true)
-		} else {
-			b.target(r, &state.TargetState{}, false)
-		}
+	c := constSink{}
+	for f := range numFams {
+		fi := &families[f]
+		c.descs[f] = prometheus.NewDesc(fi.name, fi.help, fi.labels, nil)
 	}
-	b.gauge(d.sweepDuration, s.Duration.Seconds())
-	b.gauge(d.alertsPending, float64(s.AlertsPending))
-	if !s.At.IsZero() {
-		b.gauge(d.lastSweep, float64(s.At.UnixNano())/1e9)
+	p := newPlan(s.Results)
+	for _, i := range p.order {
+		p.target(&c, &s, int(i))
 	}
-	for _, result := range []string{"up", "down", "skipped"} {
-		b.gauge(d.sweepTargets, float64(counts[result]), result)
-	}
-	c.metrics = b.metrics
-	return c
+	sweepMetrics(&c, &s, p.counts)
+	return &collector{descs: c.descs[:], metrics: c.metrics}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -125,44 +107,92 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// builder accumulates the const metrics of one sweep.
-type builder struct {
-	d       *descs
-	at      time.Time
+// sink receives the metrics of one sweep from target and sweepMetrics,
+// which decide every value: constSink builds them for Registry, textSink
+// writes them for WriteText. l0 and l1 are the values of the family's
+// labels, in the order of family.labels; those past its labels are "".
+type sink interface {
+	add(f fam, v float64, l0, l1 string)
+}
+
+// constSink builds const metrics, for Registry.
+type constSink struct {
+	descs   [numFams]*prometheus.Desc
 	metrics []prometheus.Metric
 }
 
-func (b *builder) gauge(d *prometheus.Desc, v float64, labels ...string) {
-	b.metrics = append(b.metrics, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
+func (c *constSink) add(f fam, v float64, l0, l1 string) {
+	typ := prometheus.GaugeValue
+	if families[f].counter {
+		typ = prometheus.CounterValue
+	}
+	labels := [2]string{l0, l1}
+	c.metrics = append(c.metrics, prometheus.MustNewConstMetric(c.descs[f], typ, v, labels[:len(families[f].labels)]...))
 }
 
-func (b *builder) counter(d *prometheus.Desc, v float64, labels ...string) {
-	b.metrics = append(b.metrics, prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...))
+// plan is the order in which a sweep's targets get their metrics: by check,
+// then by address as shown, the order in which a registry gathers their
+// series, so that WriteText writes what the registry's exposition holds,
+// byte for byte. Of a target that appears more than once in the results,
+// only the first result is in the order. A plan is about 20 bytes per
+// result, and is read-only once made.
+type plan struct {
+	order  []int32  // indexes into the results
+	shown  []string // shown[i] is Results[i].Target.Shown(), computed once
+	counts [3]int   // results down, skipped (or unsupported), up
 }
 
-// perCheck are the original's metrics of one check kind.
-type perCheck struct {
-	status, errors, response *prometheus.Desc // response is nil for tls
+// Indexes of plan.counts, in the order of their label values.
+const (
+	countDown = iota
+	countSkipped
+	countUp
+)
+
+func newPlan(results []probe.Result) *plan {
+	p := &plan{order: make([]int32, 0, len(results)), shown: make([]string, len(results))}
+	for i := range results {
+		r := &results[i]
+		switch r.Status {
+		case probe.StatusUp:
+			p.counts[countUp]++
+		case probe.StatusDown:
+			p.counts[countDown]++
+		default:
+			p.counts[countSkipped]++
+		}
+		p.shown[i] = r.Target.Shown()
+		p.order = append(p.order, int32(i))
+	}
+	// Stable, so that of equal targets the first result comes first.
+	slices.SortStableFunc(p.order, func(a, b int32) int {
+		return cmp.Or(cmp.Compare(results[a].Target.Check, results[b].Target.Check),
+			cmp.Compare(p.shown[a], p.shown[b]))
+	})
+	// The ID is check:shown, so equal targets are now side by side.
+	p.order = slices.CompactFunc(p.order, func(a, b int32) bool {
+		return results[a].Target.Check == results[b].Target.Check && p.shown[a] == p.shown[b]
+	})
+	return p
 }
 
-// observed reports whether a result says anything about its target; it is
-// state.Apply's rule, so the metrics agree with the stored state.
-func observed(r probe.Result) bool {
-	return r.Status == probe.StatusUp || (r.Status == probe.StatusDown && r.Attempts > 0)
-}
-
-// target adds one target's metrics. st is its next state; hasState says
-// whether there is one.
-func (b *builder) target(r probe.Result, st *state.TargetState, hasState bool) {
-	pc, ok := b.d.perCheck[r.Target.Check]
+// target hands k the metrics of s.Results[i]: every per-target value is
+// decided here.
+func (p *plan) target(k sink, s *Sweep, i int) {
+	r := &s.Results[i]
+	pc, ok := perCheckFamilies(r.Target.Check)
 	if !ok {
 		return
 	}
-	addr, check := r.Target.Shown(), string(r.Target.Check)
+	st, hasState := &state.TargetState{}, false
+	if i < len(s.States) && s.States[i].Status != "" {
+		st, hasState = &s.States[i], true
+	}
+	addr, check := p.shown[i], string(r.Target.Check)
 
 	up, known := 0.0, false
 	switch {
-	case observed(r):
+	case observed(*r):
 		known = true
 		if r.Status == probe.StatusUp {
 			up = 1
@@ -173,44 +203,63 @@ func (b *builder) target(r probe.Result, st *state.TargetState, hasState bool) {
 		up, known = 0, true
 	}
 	if known {
-		b.gauge(pc.status, up, addr)
-		b.gauge(b.d.targetUp, up, check, addr)
+		k.add(pc.status, up, addr, "")
+		k.add(famTargetUp, up, check, addr)
 	}
-	if observed(r) {
-		b.gauge(b.d.probeDuration, r.Latency.Seconds(), check, addr)
+	if observed(*r) {
+		k.add(famProbeDuration, r.Latency.Seconds(), check, addr)
 	}
 
-	if pc.response != nil {
+	if pc.hasResponse {
 		switch {
 		case hasState && st.Stats.LatencyLast > 0:
-			b.gauge(pc.response, st.Stats.LatencyLast, addr)
+			k.add(pc.response, st.Stats.LatencyLast, addr, "")
 		case !hasState && r.Status == probe.StatusUp:
-			b.gauge(pc.response, r.Latency.Seconds(), addr)
+			k.add(pc.response, r.Latency.Seconds(), addr, "")
 		}
 	}
 
 	if r.Target.Check == probe.TLS {
 		switch {
 		case r.TLS != nil && !r.TLS.NotAfter.IsZero():
-			b.gauge(b.d.sslDays, r.TLS.DaysLeft, addr)
-			b.gauge(b.d.sslExpiry, unixSeconds(r.TLS.NotAfter), addr)
+			k.add(famSSLDays, r.TLS.DaysLeft, addr, "")
+			k.add(famSSLExpiry, unixSeconds(r.TLS.NotAfter), addr, "")
 		case hasState && !st.NotAfter.IsZero():
-			b.gauge(b.d.sslDays, st.NotAfter.Sub(b.at).Hours()/24, addr)
-			b.gauge(b.d.sslExpiry, unixSeconds(st.NotAfter), addr)
+			k.add(famSSLDays, st.NotAfter.Sub(s.At).Hours()/24, addr, "")
+			k.add(famSSLExpiry, unixSeconds(st.NotAfter), addr, "")
 		}
 	}
 
 	if !hasState {
 		return
 	}
-	b.counter(pc.errors, float64(st.Stats.Failures), addr)
-	b.gauge(b.d.consecutiveFailures, float64(st.ConsecutiveFailures), check, addr)
-	b.gauge(b.d.circuitState, circuitValue(st.Circuit), check, addr)
+	k.add(pc.errors, float64(st.Stats.Failures), addr, "")
+	k.add(famConsecutiveFailures, float64(st.ConsecutiveFailures), check, addr)
+	k.add(famCircuitState, circuitValue(st.Circuit), check, addr)
 	flapping := 0.0
 	if st.Flapping {
 		flapping = 1
 	}
-	b.gauge(b.d.flapping, flapping, check, addr)
+	k.add(famFlapping, flapping, check, addr)
+}
+
+// sweepMetrics hands k the metrics of the sweep as a whole; counts are the
+// plan's. sweep_targets come in the order of their label values.
+func sweepMetrics(k sink, s *Sweep, counts [3]int) {
+	k.add(famSweepDuration, s.Duration.Seconds(), "", "")
+	k.add(famAlertsPending, float64(s.AlertsPending), "", "")
+	if !s.At.IsZero() {
+		k.add(famLastSweep, unixSeconds(s.At), "", "")
+	}
+	k.add(famSweepTargets, float64(counts[countDown]), "down", "")
+	k.add(famSweepTargets, float64(counts[countSkipped]), "skipped", "")
+	k.add(famSweepTargets, float64(counts[countUp]), "up", "")
+}
+
+// observed reports whether a result says anything about its target; it is
+// state.Apply's rule, so the metrics agree with the stored state.
+func observed(r probe.Result) bool {
+	return r.Status == probe.StatusUp || (r.Status == probe.StatusDown && r.Attempts > 0)
 }
 
 // circuitValue is pingpanda_circuit_state's value: 0 closed (or never
@@ -226,68 +275,3 @@ func circuitValue(c state.Circuit) float64 {
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
-// descs describes every metric of the package.
-type descs struct {
-	perCheck map[probe.Check]perCheck
-
-	sslDays, sslExpiry                                              *prometheus.Desc
-	targetUp, probeDuration, consecutiveFailures, circuitState      *prometheus.Desc
-	flapping, sweepDuration, sweepTargets, alertsPending, lastSweep *prometheus.Desc
-}
-
-func newDescs() *descs {
-	ct := []string{"check", "target"}
-	desc := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, labels, nil)
-	}
-	return &descs{
-		perCheck: map[probe.Check]perCheck{
-			probe.DNS: {
-				status:   desc(DNSStatus, "Whether the DNS check of the domain succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", "domain"),
-				errors:   desc(DNSErrorsTotal, "Failed DNS checks of the domain, ever (kept in the state store).", "domain"),
-				response: desc(DNSResponse, "Duration of the last successful DNS query of the domain, in seconds.", "domain"),
-			},
-			probe.Ping: {
-				status:   desc(PingStatus, "Whether the ping check of the target succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", "target"),
-				errors:   desc(PingErrorsTotal, "Failed ping checks of the target, ever (kept in the state store).", "target"),
-				response: desc(PingResponse, "Round-trip time of the last successful ping of the target, in seconds.", "target"),
-			},
-			probe.HTTP: {
-				status:   desc(WebsiteStatus, "Whether the HTTP check of the URL succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", "url"),
-				errors:   desc(WebsiteErrorsTotal, "Failed HTTP checks of the URL, ever (kept in the state store).", "url"),
-				response: desc(WebsiteResponse, "Time to the response headers of the last successful HTTP check of the URL, in seconds.", "url"),
-			},
-			probe.TLS: {
-				status: desc(SSLStatus, "Whether the TLS check of host:port succeeded (1) or failed (0, including a certificate that fails verification); a target skipped this sweep keeps its last status.", "domain"),
-				errors: desc(SSLErrorsTotal, "Failed TLS checks of host:port, ever (kept in the state store).", "domain"),
-			},
-		},
-		sslDays:             desc(SSLDaysRemaining, "Days until the certificate served at host:port expires; negative once expired.", "domain"),
-		sslExpiry:           desc(SSLExpiryTimestamp, "Expiry (NotAfter) of the certificate served at host:port, in seconds since the Unix epoch.", "target"),
-		targetUp:            desc(TargetUp, "Whether the target's check succeeded (1) or failed (0); a target skipped this sweep keeps its last status.", ct...),
-		probeDuration:       desc(ProbeDuration, "Duration of this sweep's check of the target (the successful attempt's, else the last one's), in seconds.", ct...),
-		consecutiveFailures: desc(ConsecutiveFailures, "Failed checks of the target in a row.", ct...),
-		circuitState:        desc(CircuitState, "State of the target's circuit breaker: 0 closed, 1 half-open, 2 open.", ct...),
-		flapping:            desc(Flapping, "Whether the target is flapping (1) or not (0).", ct...),
-		sweepDuration:       desc(SweepDuration, "Duration of the last sweep, in seconds.", nil...),
-		sweepTargets:        desc(SweepTargets, "Targets of the last sweep by result: up, down, or skipped (circuit open, backoff, or check unsupported here).", "result"),
-		alertsPending:       desc(AlertsPending, "Alert messages not yet delivered, left in the outbox for the next sweep.", nil...),
-		lastSweep:           desc(LastSweepTimestamp, "When the last sweep ran, in seconds since the Unix epoch; alert on its age.", nil...),
-	}
-}
-
-// all lists every desc, for Describe.
-func (d *descs) all() []*prometheus.Desc {
-	out := []*prometheus.Desc{d.sslDays, d.sslExpiry, d.targetUp, d.probeDuration,
-		d.consecutiveFailures, d.circuitState, d.flapping, d.sweepDuration,
-		d.sweepTargets, d.alertsPending, d.lastSweep}
-	for _, c := range probe.Checks {
-		pc := d.perCheck[c]
-		out = append(out, pc.status, pc.errors)
-		if pc.response != nil {
-			out = append(out, pc.response)
-		}
-	}
-	return out
-}

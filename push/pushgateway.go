@@ -1,7 +1,6 @@
 package push
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -11,9 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/push"
 )
 
 // HTTPDoer sends one HTTP request; *http.Client is one. It is the seam
@@ -54,10 +50,10 @@ type PushgatewayOptions struct {
 	Client HTTPDoer
 }
 
-// Pushgateway pushes a sweep's registry to a Prometheus Pushgateway. It is
+// Pushgateway pushes a sweep's metrics to a Prometheus Pushgateway. It is
 // safe for concurrent use.
 type Pushgateway struct {
-	base               string // scheme://host/prefix, without credentials
+	url                string // of the group: scheme://host/prefix/metrics/job/…, without credentials
 	shown              string // scheme://host, the only part errors show
 	prefix             string // the URL's path, scrubbed from errors like the password
 	job, instance      string
@@ -102,7 +98,7 @@ func NewPushgateway(o PushgatewayOptions) *Pushgateway {
 		p.password, _ = u.User.Password()
 	}
 	u.User = nil
-	p.base = strings.TrimSuffix(u.String(), "/")
+	p.url = strings.TrimSuffix(u.String(), "/") + groupPath(p.job, p.instance)
 	p.shown = u.Scheme + "://" + u.Host
 	if prefix := strings.Trim(u.EscapedPath(), "/"); prefix != "" {
 		p.prefix = "/" + prefix
@@ -126,43 +122,85 @@ func parseGatewayURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// Push replaces the gateway's group {job, instance} with the families of
-// reg (HTTP PUT): a series absent from reg — a target removed from the
-// configuration — disappears from the gateway. It makes one attempt: the
-// next sweep's push replaces the group anyway. A failure is a *PushError
-// when the request was sent; no error names more of the URL than
-// scheme://host, nor holds the password.
-func (p *Pushgateway) Push(ctx context.Context, reg prometheus.Gatherer) error {
+// Push replaces the gateway's group {job, instance} with the sweep's
+// metrics (HTTP PUT of the text format, as WriteText writes it): a series
+// absent from the sweep — a target removed from the configuration —
+// disappears from the gateway. The body is written as it is sent, never
+// held whole. It makes one attempt: the next sweep's push replaces the
+// group anyway. A failure is a *PushError when the request was sent; no
+// error names more of the URL than scheme://host, nor holds the password.
+//
+// The sweep is read while the body is sent, until Push returns; it must
+// not change meanwhile.
+func (p *Pushgateway) Push(ctx context.Context, s Sweep) error {
 	if p.err != nil {
 		return p.err
 	}
+	plan := newPlan(s.Results)
+	body, bodyWriter := io.Pipe()
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		// nil closes the pipe: the body ends.
+		bodyWriter.CloseWithError(plan.writeText(bodyWriter, &s))
+	}()
+	resp, err := p.send(ctx, body)
+	// The transport may stop reading the body before its end (no answer,
+	// or an early refusal): closing it ends the writer, which is waited
+	// for, so that no goroutine outlives the push.
+	body.CloseWithError(errPushDone)
+	<-written
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // drops the URL and the method
+		}
+		return &PushError{Gateway: p.shown, Err: p.redact(err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted {
+		// Read a little, so that the connection can be reused.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		return nil
+	}
 	// Read past what is kept by the longest secret, so that one starting
 	// inside the kept part is whole when scrubbed.
-	rec := &recorder{inner: p.client, limit: maxErrorBody + p.longestSecret()}
-	pusher := push.New(p.base, p.job).
-		Gatherer(reg).
-		Grouping("instance", p.instance).
-		Client(rec)
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, int64(maxErrorBody+p.longestSecret())))
+	return &PushError{Gateway: p.shown, Status: resp.StatusCode, Body: errorBody(p.scrub(string(b)))}
+}
+
+// errPushDone is what the body's writer sees when the request is over
+// before the body was read to its end.
+var errPushDone = errors.New("push: request over")
+
+// send makes the one request of a push.
+func (p *Pushgateway) send(ctx context.Context, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, p.url, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", TextContentType)
 	if p.username != "" || p.password != "" {
-		pusher = pusher.BasicAuth(p.username, p.password)
+		req.SetBasicAuth(p.username, p.password)
 	}
-	err := pusher.PushContext(ctx)
-	switch {
-	case err == nil:
-		return nil
-	case rec.status != 0:
-		return &PushError{Gateway: p.shown, Status: rec.status, Body: errorBody(p.scrub(rec.body))}
-	case rec.err != nil:
-		cause := rec.err
-		var ue *url.Error
-		if errors.As(cause, &ue) {
-			cause = ue.Err // drops the URL and the method
+	return p.client.Do(req)
+}
+
+// groupPath is the path of the group {job, instance} under the gateway's
+// base URL, as client_golang's push package builds it: a value holding a
+// slash, or empty, is base64url-encoded with the label name suffixed
+// @base64; any other is query-escaped.
+func groupPath(job, instance string) string {
+	component := func(name, value string) string {
+		switch {
+		case value == "":
+			return name + "@base64/="
+		case strings.Contains(value, "/"):
+			return name + "@base64/" + base64.RawURLEncoding.EncodeToString([]byte(value))
 		}
-		return &PushError{Gateway: p.shown, Err: p.redact(cause)}
+		return name + "/" + url.QueryEscape(value)
 	}
-	// Refused before sending: a gather error, or a series carrying the job
-	// or instance label.
-	return fmt.Errorf("push to %s: %w", p.shown, p.redact(err))
+	return "/metrics/" + component("job", job) + "/" + component("instance", instance)
 }
 
 // scrub removes from s every form the password could take, and the URL's
@@ -265,31 +303,3 @@ func (e *PushError) Error() string {
 }
 
 func (e *PushError) Unwrap() error { return e.Err }
-
-// recorder remembers what happened to the one request of a push, so that
-// Push can build its error from facts rather than from client_golang's
-// text (which quotes the URL), and bounds how much of a refusal is read.
-type recorder struct {
-	inner  HTTPDoer
-	limit  int    // bytes of a refusal read, at most
-	status int    // set for an answer other than 200 or 202
-	body   string // its start, up to limit bytes
-	err    error  // set when there was no answer
-}
-
-func (r *recorder) Do(req *http.Request) (*http.Response, error) {
-	resp, err := r.inner.Do(req)
-	if err != nil {
-		r.err = err
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted {
-		return resp, nil
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, int64(r.limit)))
-	resp.Body.Close()
-	r.status = resp.StatusCode
-	r.body = string(b)
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	return resp, nil
-}

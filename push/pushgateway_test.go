@@ -2,20 +2,23 @@ package push
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/push"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -108,7 +111,7 @@ func TestPushToARealPushgatewayReplacesTheGroup(t *testing.T) {
 		t.Helper()
 		// A fresh Pushgateway per push, as each invocation is a fresh process.
 		p := NewPushgateway(PushgatewayOptions{URL: gw.URL(), Instance: "0-of-1"})
-		if err := p.Push(t.Context(), Registry(s)); err != nil {
+		if err := p.Push(t.Context(), s); err != nil {
 			t.Fatalf("push: %v", err)
 		}
 	}
@@ -173,7 +176,7 @@ func TestPushShardsNeverOverwriteEachOther(t *testing.T) {
 			Results: []probe.Result{{Target: tg, Status: probe.StatusDown, Attempts: 1}},
 			States:  []state.TargetState{{Status: state.Down, Stats: state.Stats{Failures: failures}}}}
 		p := NewPushgateway(PushgatewayOptions{URL: gw.URL(), Instance: instance})
-		if err := p.Push(t.Context(), Registry(s)); err != nil {
+		if err := p.Push(t.Context(), s); err != nil {
 			t.Fatalf("push %s: %v", instance, err)
 		}
 	}
@@ -221,6 +224,9 @@ type request struct {
 	user, password            string
 	auth                      bool
 	body                      []byte
+	contentLength             int64
+	transferEncoding          []string
+	rawPath                   string
 }
 
 // recordingGateway answers every request with status and remembers it.
@@ -233,7 +239,8 @@ func recordingGateway(t *testing.T, status int, answer func(r *http.Request) str
 		body, _ := io.ReadAll(r.Body)
 		user, pass, ok := r.BasicAuth()
 		mu.Lock()
-		reqs = append(reqs, request{r.Method, r.URL.Path, r.Header.Get("Content-Type"), user, pass, ok, body})
+		reqs = append(reqs, request{r.Method, r.URL.Path, r.Header.Get("Content-Type"), user, pass, ok, body,
+			r.ContentLength, r.TransferEncoding, r.URL.EscapedPath()})
 		mu.Unlock()
 		w.WriteHeader(status)
 		if answer != nil {
@@ -289,8 +296,8 @@ func TestPushRequest(t *testing.T) {
 			// A server of its own per case, so the requests are this case's.
 			srv, received := recordingGateway(t, http.StatusOK, nil)
 			tc.opts.URL = strings.Replace(tc.opts.URL, host, strings.TrimPrefix(srv.URL, "http://"), 1)
-			reg := Registry(gatewaySweep(t, sweepAt, 1, true))
-			if err := NewPushgateway(tc.opts).Push(t.Context(), reg); err != nil {
+			sweep := gatewaySweep(t, sweepAt, 1, true)
+			if err := NewPushgateway(tc.opts).Push(t.Context(), sweep); err != nil {
 				t.Fatal(err)
 			}
 			reqs := received()
@@ -316,9 +323,16 @@ func TestPushRequest(t *testing.T) {
 				}
 				n++
 			}
-			want, _ := reg.Gather()
+			if r.contentType != TextContentType {
+				t.Errorf("content type %q; want %q", r.contentType, TextContentType)
+			}
+			want, _ := Registry(sweep).Gather()
 			if n != len(want) {
 				t.Errorf("pushed %d families; want %d", n, len(want))
+			}
+			// Sent as it is written: no length known beforehand.
+			if r.contentLength != -1 || !slices.Equal(r.transferEncoding, []string{"chunked"}) {
+				t.Errorf("body sent with length %d, transfer encoding %v; want it streamed (chunked)", r.contentLength, r.transferEncoding)
 			}
 		})
 	}
@@ -412,7 +426,7 @@ func TestPushErrorsNeverHoldCredentials(t *testing.T) {
 					ctx, cancel = context.WithTimeout(ctx, tc.timeout)
 					defer cancel()
 				}
-				err := NewPushgateway(creds.opts).Push(ctx, Registry(gatewaySweep(t, sweepAt, 1, true)))
+				err := NewPushgateway(creds.opts).Push(ctx, gatewaySweep(t, sweepAt, 1, true))
 				if err == nil {
 					t.Fatal("push succeeded; want an error")
 				}
@@ -449,7 +463,7 @@ func TestPushKeepsOnlyTheStartOfALongRefusal(t *testing.T) {
 	srv, _ := recordingGateway(t, http.StatusBadRequest, func(*http.Request) string {
 		return "pushed metrics are invalid: " + strings.Repeat("x", 1<<20)
 	})
-	err := NewPushgateway(PushgatewayOptions{URL: srv.URL, Instance: "0-of-1"}).Push(t.Context(), Registry(Sweep{At: sweepAt}))
+	err := NewPushgateway(PushgatewayOptions{URL: srv.URL, Instance: "0-of-1"}).Push(t.Context(), Sweep{At: sweepAt})
 	var pe *PushError
 	if !errors.As(err, &pe) {
 		t.Fatalf("got %v; want a *PushError", err)
@@ -467,7 +481,7 @@ func TestPushScrubsASecretCutByTheKeptLength(t *testing.T) {
 		return strings.Repeat("x", maxErrorBody-4) + pass + strings.Repeat("y", 100)
 	})
 	err := NewPushgateway(PushgatewayOptions{URL: srv.URL, Instance: "0-of-1", Username: optUser, Password: optPass}).
-		Push(t.Context(), Registry(Sweep{At: sweepAt}))
+		Push(t.Context(), Sweep{At: sweepAt})
 	if err == nil {
 		t.Fatal("push succeeded; want an error")
 	}
@@ -499,7 +513,7 @@ func TestPushgatewayOptionsItCannotUse(t *testing.T) {
 		t.Run(tc.name+" fails every push, without quoting the URL", func(t *testing.T) {
 			p := NewPushgateway(tc.opts)
 			for range 2 {
-				err := p.Push(t.Context(), Registry(Sweep{At: sweepAt}))
+				err := p.Push(t.Context(), Sweep{At: sweepAt})
 				if err == nil || err.Error() != tc.want {
 					t.Fatalf("got %v; want %q", err, tc.want)
 				}
@@ -508,23 +522,89 @@ func TestPushgatewayOptionsItCannotUse(t *testing.T) {
 	}
 }
 
-func TestPushRefusesSeriesThatCarryTheGroupingLabels(t *testing.T) {
-	srv, received := recordingGateway(t, http.StatusOK, nil)
-	reg := Registry(Sweep{At: sweepAt})
-	bad := newLabelled("instance")
-	reg.MustRegister(bad)
-	err := NewPushgateway(PushgatewayOptions{URL: srv.URL, Instance: "0-of-1"}).Push(t.Context(), reg)
-	if err == nil || !strings.Contains(err.Error(), "push to "+srv.URL+":") || !strings.Contains(err.Error(), "grouping label instance") {
-		t.Errorf("got %v; want the push refused for the instance label, naming the gateway", err)
-	}
-	if n := len(received()); n != 0 {
-		t.Errorf("the gateway got %d requests; want none", n)
+func TestPushURLIsClientGolangs(t *testing.T) {
+	// client_golang's push package built the URL before; a gateway (or the
+	// proxy in front of it) must see the same group path.
+	for _, tc := range []struct{ job, instance string }{
+		{"pingpanda", "0-of-1"},
+		{"probes/eu", "2-of-3"},
+		{"pingpanda", "a b+c%d"},
+		{"pingpanda", "x/y"},
+		{"", "0-of-1"},
+		{"jöb", "ü"},
+	} {
+		t.Run(fmt.Sprintf("job %q instance %q", tc.job, tc.instance), func(t *testing.T) {
+			var theirs urlDoer
+			err := push.New("http://gateway.example:9091/prefix/", cmp.Or(tc.job, DefaultJob)).
+				Grouping("instance", tc.instance).Client(&theirs).Push()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ours urlDoer
+			p := NewPushgateway(PushgatewayOptions{URL: "http://gateway.example:9091/prefix/", Job: tc.job, Instance: tc.instance, Client: &ours})
+			if tc.instance == "" {
+				return // refused before sending: see TestPushgatewayOptionsItCannotUse
+			}
+			if err := p.Push(t.Context(), Sweep{At: sweepAt}); err != nil {
+				t.Fatal(err)
+			}
+			if ours.url != theirs.url {
+				t.Errorf("pushed to %s; client_golang pushes to %s", ours.url, theirs.url)
+			}
+		})
 	}
 }
 
-// newLabelled is a gauge with a label of the given name.
-func newLabelled(label string) *prometheus.GaugeVec {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pingpanda_test_labelled", Help: "Test."}, []string{label})
-	g.WithLabelValues("x").Set(1)
-	return g
+// urlDoer answers 200 to every request, and keeps the last one's URL.
+type urlDoer struct{ url string }
+
+func (d *urlDoer) Do(r *http.Request) (*http.Response, error) {
+	d.url = r.URL.String()
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, nil
+}
+
+// doerFunc is an HTTPDoer of one function.
+type doerFunc func(*http.Request) (*http.Response, error)
+
+func (f doerFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestPushReturnsWhenTheBodyIsNotReadToItsEnd(t *testing.T) {
+	// The body is written as it is sent; a client that stops reading it
+	// must not leave Push (or the goroutine writing it) waiting.
+	big := mixedSweep(t, 2000)
+	for _, tc := range []struct {
+		name string
+		do   doerFunc
+		want int // the PushError's status, 0 for none
+	}{
+		{"a client that fails without reading the body", func(*http.Request) (*http.Response, error) {
+			return nil, errors.New("dial tcp: connection refused")
+		}, -1},
+		{"a gateway that refuses after reading a little", func(r *http.Request) (*http.Response, error) {
+			io.ReadFull(r.Body, make([]byte, 100))
+			return &http.Response{StatusCode: http.StatusBadRequest, Body: io.NopCloser(strings.NewReader("bad"))}, nil
+		}, http.StatusBadRequest},
+		{"a gateway that accepts without reading", func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, nil
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			err := NewPushgateway(PushgatewayOptions{URL: "http://gateway.example", Instance: "0-of-1", Client: tc.do}).Push(ctx, big)
+			var pe *PushError
+			switch {
+			case tc.want == 0 && err != nil:
+				t.Errorf("got %v; want success", err)
+			case tc.want != 0 && !errors.As(err, &pe):
+				t.Errorf("got %v; want a *PushError", err)
+			case tc.want > 0 && pe.Status != tc.want:
+				t.Errorf("status %d; want %d", pe.Status, tc.want)
+			}
+		})
+	}
 }

@@ -1,33 +1,28 @@
 package push
 
 import (
-	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 )
 
-// WriteTextfile writes g's families to path in the text exposition format,
-// for node_exporter's textfile collector. It is atomic: the families go to
-// a temporary file in the same directory (named .<name>.*.tmp, which the
-// collector ignores), are synced to disk, and the file is renamed over path
-// with mode 0644; a reader sees the old file or the new one, never a part.
-// If gathering fails, path is left as it was. Errors name the path.
-func WriteTextfile(path string, g prometheus.Gatherer) error {
-	if err := writeTextfile(path, g); err != nil {
+// WriteTextfile writes the sweep's metrics to path in the text exposition
+// format, as WriteText writes them, for node_exporter's textfile
+// collector. It is atomic: the metrics go to a temporary file in the same
+// directory (named .<name>.*.tmp, which the collector ignores), are synced
+// to disk, and the file is renamed over path with mode 0644; a reader sees
+// the old file or the new one, never a part. If writing fails, path is
+// left as it was. Errors name the path.
+func WriteTextfile(path string, s Sweep) error {
+	if err := writeTextfile(path, func(w io.Writer) error { return WriteText(w, s) }); err != nil {
 		return fmt.Errorf("metrics textfile %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeTextfile(path string, g prometheus.Gatherer) (err error) {
-	mfs, err := g.Gather()
-	if err != nil {
-		return err
-	}
+// writeTextfile replaces path atomically with what write writes.
+func writeTextfile(path string, write func(io.Writer) error) (err error) {
 	dir, name := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -43,13 +38,7 @@ func writeTextfile(path string, g prometheus.Gatherer) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	w := bufio.NewWriter(f)
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
-			return err
-		}
-	}
-	if err := w.Flush(); err != nil {
+	if err := write(f); err != nil {
 		return err
 	}
 	if err := f.Chmod(0o644); err != nil {

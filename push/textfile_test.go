@@ -3,6 +3,7 @@ package push
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,16 +33,16 @@ func parseText(t *testing.T, b []byte) map[string]*dto.MetricFamily {
 func TestWriteTextfile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "pingpanda.prom")
-	reg := Registry(realisticSweep(t))
-	if err := WriteTextfile(path, reg); err != nil {
+	sweep := realisticSweep(t)
+	if err := WriteTextfile(path, sweep); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Run("writes the registry in the text format", func(t *testing.T) {
-		if want := exposition(t, reg); !bytes.Equal(got, want) {
+	t.Run("writes the registry's exposition", func(t *testing.T) {
+		if want := exposition(t, Registry(sweep)); !bytes.Equal(got, want) {
 			t.Errorf("file holds\n%s\nwant\n%s", got, want)
 		}
 		if fams := parseText(t, got); len(fams) != len(MetricNames()) {
@@ -69,7 +70,7 @@ func TestWriteTextfile(t *testing.T) {
 	})
 	t.Run("a relative path lands in the working directory", func(t *testing.T) {
 		t.Chdir(dir)
-		if err := WriteTextfile("relative.prom", reg); err != nil {
+		if err := WriteTextfile("relative.prom", sweep); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "relative.prom")); err != nil {
@@ -81,9 +82,9 @@ func TestWriteTextfile(t *testing.T) {
 func TestWriteTextfileIsAtomic(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pingpanda.prom")
 	// Two sweeps of different sizes, so a torn file would show.
-	small := Registry(Sweep{At: sweepAt})
-	large := Registry(realisticSweep(t))
-	want := map[string]bool{string(exposition(t, small)): true, string(exposition(t, large)): true}
+	small := Sweep{At: sweepAt}
+	large := realisticSweep(t)
+	want := map[string]bool{string(text(t, small)): true, string(text(t, large)): true}
 	if err := WriteTextfile(path, small); err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +113,11 @@ func TestWriteTextfileIsAtomic(t *testing.T) {
 	}()
 	deadline := time.Now().Add(300 * time.Millisecond)
 	for i := 0; time.Now().Before(deadline) || i < 20; i++ {
-		reg := small
+		sweep := small
 		if i%2 == 0 {
-			reg = large
+			sweep = large
 		}
-		if err := WriteTextfile(path, reg); err != nil {
+		if err := WriteTextfile(path, sweep); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,31 +131,27 @@ func TestWriteTextfileIsAtomic(t *testing.T) {
 	}
 }
 
-// failingGatherer fails to gather.
-type failingGatherer struct{}
-
-func (failingGatherer) Gather() ([]*dto.MetricFamily, error) {
-	return nil, errors.New("collector exploded")
-}
-
 func TestWriteTextfileErrors(t *testing.T) {
 	t.Run("a directory that does not exist is named in the error", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "missing", "pingpanda.prom")
-		err := WriteTextfile(path, Registry(Sweep{At: sweepAt}))
+		err := WriteTextfile(path, Sweep{At: sweepAt})
 		if err == nil || !strings.Contains(err.Error(), path) || !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("got %v; want an error naming %s, wrapping ErrNotExist", err, path)
 		}
 	})
-	t.Run("a failed gather leaves the previous file as it was", func(t *testing.T) {
+	t.Run("a failed write leaves the previous file as it was", func(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "pingpanda.prom")
-		if err := WriteTextfile(path, Registry(Sweep{At: sweepAt})); err != nil {
+		if err := WriteTextfile(path, Sweep{At: sweepAt}); err != nil {
 			t.Fatal(err)
 		}
 		before, _ := os.ReadFile(path)
-		err := WriteTextfile(path, failingGatherer{})
-		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "collector exploded") {
-			t.Errorf("got %v; want the gather error, naming %s", err, path)
+		err := writeTextfile(path, func(w io.Writer) error {
+			io.WriteString(w, "# HELP pingpanda_half")
+			return errors.New("disk full")
+		})
+		if err == nil || err.Error() != "disk full" {
+			t.Errorf("got %v; want the write error", err)
 		}
 		after, _ := os.ReadFile(path)
 		if !bytes.Equal(before, after) {
@@ -171,9 +168,9 @@ func TestWriteTextfileErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		tg := target(t, probe.DNS, "example.com")
-		reg := Registry(Sweep{At: sweepAt, Results: []probe.Result{{Target: tg, Status: probe.StatusUp, Attempts: 1}},
-			States: []state.TargetState{{Status: state.Up}}})
-		err := WriteTextfile(path, reg)
+		sweep := Sweep{At: sweepAt, Results: []probe.Result{{Target: tg, Status: probe.StatusUp, Attempts: 1}},
+			States: []state.TargetState{{Status: state.Up}}}
+		err := WriteTextfile(path, sweep)
 		if err == nil || !strings.Contains(err.Error(), path) {
 			t.Errorf("got %v; want an error naming %s", err, path)
 		}
