@@ -78,6 +78,7 @@ test-deps:
 bench:
 	@for i in 1 2 3; do PINGPANDA_BENCH_FULL=1 $(GO) test -run '^$$' -bench . -benchtime 1x ./probe || exit 1; done
 	PINGPANDA_BENCH_FULL=1 $(GO) test -run '^$$' -bench . -benchtime 10x ./state
+	$(GO) test -run '^$$' -bench Exposition -benchtime 10x ./push
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./cmd/pingpanda
 
 ## bench-smoke: every benchmark once at its smallest N (-short), as CI runs them

@@ -6,9 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Latest holds the newest sweep's metrics for serve mode's /metrics. The
@@ -27,18 +24,7 @@ func (l *Latest) SetSweep(s Sweep) {
 	l.h.Store(&h)
 }
 
-// Set makes reg the registry served from now on; nil goes back to serving
-// nothing. SetSweep serves a sweep without building its registry.
-func (l *Latest) Set(reg prometheus.Gatherer) {
-	if reg == nil {
-		l.h.Store(nil)
-		return
-	}
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	l.h.Store(&h)
-}
-
-// Handler serves the sweep or registry last set. Until then it answers 503
+// Handler serves the sweep last set. Until then it answers 503
 // Service Unavailable with a short text rather than an empty page, so a
 // scrape fails (up is 0) while no sweep has finished: a serve process stuck
 // in its first sweep does not look healthy.

@@ -84,16 +84,6 @@ func TestLatest(t *testing.T) {
 			}
 		}
 	})
-	t.Run("serves a registry it was given", func(t *testing.T) {
-		l.Set(Registry(realisticSweep(t)))
-		code, body := get(t, h)
-		if code != http.StatusOK {
-			t.Fatalf("got %d; want 200", code)
-		}
-		if v, ok := sample(parseText(t, []byte(body)), TargetUp, map[string]string{"check": "dns", "target": "example.com"}); !ok || v != 1 {
-			t.Errorf("target_up of example.com = %v (present: %v); want 1", v, ok)
-		}
-	})
 	t.Run("serves the newest sweep once another sweep sets it", func(t *testing.T) {
 		l.SetSweep(Sweep{At: sweepAt.Add(time.Minute)})
 		_, body := get(t, h)
@@ -105,12 +95,7 @@ func TestLatest(t *testing.T) {
 			t.Errorf("last sweep %v; want the newest", v)
 		}
 	})
-	t.Run("a nil registry goes back to 503", func(t *testing.T) {
-		l.Set(nil)
-		if code, _ := get(t, h); code != http.StatusServiceUnavailable {
-			t.Errorf("got %d; want 503", code)
-		}
-	})
+
 }
 
 func TestLatestServesWhileSweepsSetIt(t *testing.T) {

@@ -171,7 +171,7 @@ func (s *sweeper) runTargets(ctx context.Context, dryRun bool, targets []probe.T
 		if s.latest != nil && !partial {
 			// serve --dry-run still shows what it probed on /metrics;
 			// nothing is pushed or written.
-			s.latest.Set(push.Registry(push.Sweep{At: start, Duration: s.now().Sub(start), Results: results}))
+			s.latest.SetSweep(push.Sweep{At: start, Duration: s.now().Sub(start), Results: results})
 		}
 		return rep, nil
 	}
