@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // TextContentType is the media type of what WriteText writes: the
@@ -110,6 +111,12 @@ func (t *textSink) add(f fam, v float64, l0, l1 string) {
 // appendEscaped appends s escaped as the text format wants: a backslash
 // and a line feed always, a double quote in a label value.
 func appendEscaped(b []byte, s string, quote bool) []byte {
+	if !utf8.ValidString(s) {
+		// The text format is UTF-8: the Pushgateway refuses a whole push
+		// over one invalid value (a target name from the environment can
+		// be any bytes), so such bytes become U+FFFD.
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	special := "\\\n"
 	if quote {
 		special = "\\\n\""

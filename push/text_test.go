@@ -262,6 +262,7 @@ func TestAppendEscaped(t *testing.T) {
 		{"a\\b\nc\"d", false, `a\\b\nc"d`, "help text leaves the quote"},
 		{"\"\"", true, `\"\"`, "quotes side by side"},
 		{"ü\\", true, `ü\\`, "UTF-8 passes through"},
+		{"a\xffb\xc3", true, "a\uFFFDb\uFFFD", "invalid UTF-8 becomes U+FFFD, which the Pushgateway accepts"},
 	} {
 		t.Run(tc.description, func(t *testing.T) {
 			if got := string(appendEscaped([]byte("x"), tc.in, tc.quote)); got != "x"+tc.want {
