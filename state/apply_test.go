@@ -13,6 +13,9 @@ import (
 
 var t0 = time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 
+// fixedClock is a clock that always reads at.
+func fixedClock(at time.Time) func() time.Time { return func() time.Time { return at } }
+
 // defaults is the policy the configuration's defaults give.
 func defaults() Policy {
 	return Policy{

@@ -44,7 +44,7 @@ func BenchmarkRedisSweepState(b *testing.B) {
 			client := redis.NewClient(&redis.Options{Addr: addr, PipelinePoolSize: -1})
 			client.AddHook(countTrips{&trips})
 			b.Cleanup(func() { client.Close() })
-			s, err := NewRedisStore(ctx, RedisOptions{Client: client, Namespace: fmt.Sprintf("bench-%d", n)})
+			s, err := NewRedisStore(ctx, RedisOptions{Client: client, Namespace: fmt.Sprintf("bench-%d", n), Now: fixedClock(t0)})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -28,8 +28,9 @@ const fileVersion = 1
 
 // FileOptions configure a FileStore.
 type FileOptions struct {
-	// Now is the clock for lease times, retention and the names of
-	// corrupt files moved aside; nil means time.Now.
+	// Now is the sweep's clock, for lease times, the retention, the
+	// outbox's age limit and the names of corrupt files moved aside. It is
+	// required: a store never reads the wall clock behind its caller's back.
 	Now func() time.Time
 }
 
@@ -100,6 +101,9 @@ func DefaultStatePath() (string, error) {
 // when path is empty). It creates the directory, mode 0700, if missing; it
 // neither reads nor creates the file itself.
 func NewFileStore(path string, opts FileOptions) (*FileStore, error) {
+	if opts.Now == nil {
+		return nil, errors.New("state: FileOptions.Now (the sweep's clock) is required")
+	}
 	if path == "" {
 		p, err := DefaultStatePath()
 		if err != nil {
@@ -114,11 +118,7 @@ func NewFileStore(path string, opts FileOptions) (*FileStore, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("state file %s: %w", abs, err)
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	return &FileStore{path: abs, now: now}, nil
+	return &FileStore{path: abs, now: opts.Now}, nil
 }
 
 // Path is the state file's absolute path.

@@ -36,6 +36,9 @@ func TestFileStoreConformance(t *testing.T) {
 
 func openFileStore(t *testing.T, path string, now func() time.Time) *FileStore {
 	t.Helper()
+	if now == nil {
+		now = fixedClock(t0)
+	}
 	s, err := NewFileStore(path, FileOptions{Now: now})
 	if err != nil {
 		t.Fatalf("NewFileStore: %v", err)
@@ -117,7 +120,7 @@ func TestDefaultStatePath(t *testing.T) {
 	t.Run("an empty path means the default", func(t *testing.T) {
 		dir := t.TempDir()
 		t.Setenv("XDG_STATE_HOME", dir)
-		s, err := NewFileStore("", FileOptions{})
+		s, err := NewFileStore("", FileOptions{Now: fixedClock(t0)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +223,7 @@ func TestHelperHoldLock(t *testing.T) {
 	if path == "" {
 		t.Skip("a helper process for TestFileStoreLockOfAnotherProcessEndsWithIt")
 	}
-	s, err := NewFileStore(path, FileOptions{})
+	s, err := NewFileStore(path, FileOptions{Now: fixedClock(t0)})
 	if err == nil {
 		_, err = s.Lock(context.Background(), time.Minute)
 	}
@@ -376,7 +379,7 @@ func FuzzFileStoreLoad(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s, err := NewFileStore(path, FileOptions{})
+		s, err := NewFileStore(path, FileOptions{Now: fixedClock(t0)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -416,7 +419,7 @@ func TestLoadAllReportsAnUnreadableFileWithoutMovingIt(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"version":99}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewFileStore(path, FileOptions{})
+	s, err := NewFileStore(path, FileOptions{Now: fixedClock(t0)})
 	if err != nil {
 		t.Fatal(err)
 	}

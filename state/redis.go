@@ -38,8 +38,9 @@ type RedisOptions struct {
 	// namespace share the records, so changing the shard count loses
 	// nothing.
 	Shard string
-	// Now is the clock for lease times and the retention; nil means
-	// time.Now.
+	// Now is the sweep's clock, for lease times, the retention and the
+	// outbox's age limit. It is required: a store never reads the wall
+	// clock behind its caller's back.
 	Now func() time.Time
 }
 
@@ -87,6 +88,9 @@ var _ Store = (*RedisStore)(nil)
 // so the sweep's round trips stay at seven. ctx is for what a future
 // version may need to resolve before connecting; today it is unused.
 func NewRedisStore(ctx context.Context, opts RedisOptions) (*RedisStore, error) {
+	if opts.Now == nil {
+		return nil, errors.New("state: RedisOptions.Now (the sweep's clock) is required")
+	}
 	ns := cmp.Or(opts.Namespace, "pingpanda")
 	shard := cmp.Or(opts.Shard, "0-of-1")
 	if strings.ContainsAny(ns, "{}") {
@@ -104,9 +108,6 @@ func NewRedisStore(ctx context.Context, opts RedisOptions) (*RedisStore, error) 
 
 		outboxKey: "{" + ns + "}:outbox:" + shard,
 		queueKey:  "{" + ns + "}:outbox-queue:" + shard,
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	where := "(a client supplied by the caller)"
 	if opts.URL != "" {

@@ -62,6 +62,9 @@ func TestRedisStoreConformance(t *testing.T) {
 
 func openRedisStore(t *testing.T, opts RedisOptions) *RedisStore {
 	t.Helper()
+	if opts.Now == nil {
+		opts.Now = fixedClock(t0)
+	}
 	s, err := NewRedisStore(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("NewRedisStore: %v", err)
@@ -478,7 +481,7 @@ func TestRedisErrorsNeverShowThePassword(t *testing.T) {
 			"http://user:Sup3rS3cret@localhost:6379",
 			"redis://user:Sup3rS3cret@local\x7fhost:6379",
 		} {
-			_, err := NewRedisStore(context.Background(), RedisOptions{URL: u})
+			_, err := NewRedisStore(context.Background(), RedisOptions{URL: u, Now: fixedClock(t0)})
 			if err == nil {
 				t.Errorf("%q: no error", u)
 				continue

@@ -31,7 +31,7 @@ func TestRedissVerifiesTheServerCertificateByDefault(t *testing.T) {
 		{"rediss with skip_verify=true does not", "rediss://:pw@" + addr + "/0?skip_verify=true", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := NewRedisStore(context.Background(), RedisOptions{URL: tc.url})
+			s, err := NewRedisStore(context.Background(), RedisOptions{URL: tc.url, Now: fixedClock(t0)})
 			if err != nil {
 				t.Fatal(err)
 			}

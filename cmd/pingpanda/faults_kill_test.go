@@ -112,7 +112,7 @@ func newKillWorld(t *testing.T, store string) *killWorld {
 		path := t.TempDir() + "/state.json"
 		k.env = append(k.env, "STATE_FILE="+path)
 		k.open = func(t *testing.T) state.Store {
-			st, err := state.NewFileStore(path, state.FileOptions{})
+			st, err := state.NewFileStore(path, state.FileOptions{Now: time.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +124,7 @@ func newKillWorld(t *testing.T, store string) *killWorld {
 		rs := redistest.Start(t, redistest.Options{})
 		k.env = append(k.env, "REDIS_URL="+rs.URL())
 		k.open = func(t *testing.T) state.Store {
-			st, err := state.NewRedisStore(context.Background(), state.RedisOptions{URL: rs.URL()})
+			st, err := state.NewRedisStore(context.Background(), state.RedisOptions{URL: rs.URL(), Now: time.Now})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -114,7 +114,7 @@ func TestRedisKilledBetweenLoadAndSave(t *testing.T) {
 // version 2 array).
 func storedRecords(t *testing.T, url string) []string {
 	t.Helper()
-	st, err := state.NewRedisStore(context.Background(), state.RedisOptions{URL: url})
+	st, err := state.NewRedisStore(context.Background(), state.RedisOptions{URL: url, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

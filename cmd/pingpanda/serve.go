@@ -55,26 +55,26 @@ func runServe(ctx context.Context, cfg *Config, warnings []string, sys stdio, dr
 
 	var lastSummary time.Time
 	for ctx.Err() == nil {
-		start := time.Now()
+		start := sys.now()
 		rep, err := sw.run(ctx, dryRun)
 		health.record(start, err)
 		if err != nil {
 			sw.log.Error("the sweep could not complete; the next one tries again", "err", err)
 		}
-		if si := cfg.Serve.SummaryInterval; si > 0 && rep != nil && time.Since(lastSummary) >= si {
-			lastSummary = time.Now()
+		if si := cfg.Serve.SummaryInterval; si > 0 && rep != nil && sys.now().Sub(lastSummary) >= si {
+			lastSummary = sys.now()
 			sw.log.Info("summary", "targets", rep.Summary.Targets, "up", rep.Summary.Up, "down", rep.Summary.Down+rep.Summary.StillDown,
 				"skipped", rep.Summary.Skipped, "alerts_pending", rep.Alerts.Pending)
 		}
-		wait := nextWait(cfg.Serve.Interval, cfg.Serve.Jitter, time.Since(start), rand.Float64())
+		wait := nextWait(cfg.Serve.Interval, cfg.Serve.Jitter, sys.now().Sub(start), rand.Float64())
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
 		}
 	}
 	sw.log.Info("stopping: the last sweep's state is saved")
-	stopping := time.Now()
-	defer func() { sw.log.Debug("stopped", "seconds", time.Since(stopping).Seconds()) }()
+	stopping := sys.now()
+	defer func() { sw.log.Debug("stopped", "seconds", sys.now().Sub(stopping).Seconds()) }()
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serveShutdown)
 		defer cancel()

@@ -136,7 +136,7 @@ func TestBackoffSkipsAFailingTargetWithTheReason(t *testing.T) {
 func TestASweepWhileAnotherHoldsTheLeaseDoesNothingAndExitsZero(t *testing.T) {
 	srv, _ := flakyServer(t)
 	path := filepath.Join(t.TempDir(), "state.json")
-	holder, err := state.NewFileStore(path, state.FileOptions{})
+	holder, err := state.NewFileStore(path, state.FileOptions{Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

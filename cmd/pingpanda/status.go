@@ -49,7 +49,7 @@ type statusSummary struct {
 // runStatus prints the stored state of every target: the configured ones
 // first, in configuration order, then those still remembered.
 func runStatus(ctx context.Context, cfg *Config, sys stdio, asJSON bool) int {
-	store, err := openStore(ctx, cfg)
+	store, err := openStore(ctx, cfg, sys.now)
 	if err != nil {
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 		return exitFailed

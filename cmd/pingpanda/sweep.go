@@ -47,7 +47,7 @@ func newSweeper(ctx context.Context, cfg *Config, log *slog.Logger, now func() t
 	}
 	var store state.Store
 	if !dryRun {
-		if store, err = openStore(ctx, cfg); err != nil {
+		if store, err = openStore(ctx, cfg, now); err != nil {
 			return nil, err
 		}
 	}
@@ -83,9 +83,9 @@ func newSweeper(ctx context.Context, cfg *Config, log *slog.Logger, now func() t
 }
 
 // openStore opens Redis when REDIS_URL is set, else the state file.
-func openStore(ctx context.Context, cfg *Config) (state.Store, error) {
+func openStore(ctx context.Context, cfg *Config, now func() time.Time) (state.Store, error) {
 	if cfg.RedisURL != "" {
-		st, err := state.NewRedisStore(ctx, state.RedisOptions{URL: cfg.RedisURL, Namespace: cfg.Namespace, Shard: cfg.Shard})
+		st, err := state.NewRedisStore(ctx, state.RedisOptions{URL: cfg.RedisURL, Namespace: cfg.Namespace, Shard: cfg.Shard, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("state store: %w", err)
 		}
@@ -99,7 +99,7 @@ func openStore(ctx context.Context, cfg *Config) (state.Store, error) {
 		}
 		path = p
 	}
-	st, err := state.NewFileStore(path, state.FileOptions{})
+	st, err := state.NewFileStore(path, state.FileOptions{Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
