@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/pingpanda/pingpanda/state"
 )
 
 // receiver stands in for a webhook provider: it records every request
@@ -197,23 +195,5 @@ func TestAlertsAreDeliveredEvenWhenATargetHangsUntilAShortDeadline(t *testing.T)
 				t.Fatalf("alerts %+v; a target hanging to the deadline must leave time to deliver:\n%s", rep.Alerts, log)
 			}
 		})
-	}
-}
-
-func TestEventsOfOneSweepKeepTheirOrderInTheOutbox(t *testing.T) {
-	sw := &sweeper{notifiers: newNotifiers(alertConfig{SlackURL: "https://hooks.slack.test/x"})}
-	at := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
-	var events []state.Event
-	for i, k := range []state.Kind{state.KindFlapResolved, state.KindDown, state.KindCertWarning} {
-		// IDs that sort against the order the events happened in.
-		events = append(events, state.Event{ID: strings.Repeat("f", 3-i), Kind: k})
-	}
-	got := outboxAfterSave(nil, sw.enqueue(events, at), nil)
-	var kinds []string
-	for _, e := range got {
-		kinds = append(kinds, string(e.Event.Kind))
-	}
-	if strings.Join(kinds, " ") != "flap_resolved down cert_warning" {
-		t.Fatalf("outbox order %v; want the order the events happened in", kinds)
 	}
 }

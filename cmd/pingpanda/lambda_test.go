@@ -17,9 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/awsfake"
+	pplambda "github.com/pingpanda/pingpanda/cmd/pingpanda/lambda"
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/report"
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/sweep"
+
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/config"
 	"github.com/pingpanda/pingpanda/state/redistest"
 )
 
@@ -52,17 +58,17 @@ func TestLambdaHandler(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer target.Close()
 	env := append(testEnv(t, loopbackEnv(target.URL+"/health")), "ENABLE_PING=true", "PING_IPS=127.0.0.1")
-	cfg, _, err := loadConfig(configSources{environ: env})
+	cfg, _, err := config.Load(context.Background(), config.Sources{Environ: env})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw, err := newSweeper(context.Background(), cfg, slog.New(slog.DiscardHandler), time.Now, false)
+	sw, err := sweep.New(context.Background(), sweep.Options{Config: cfg, Log: slog.New(slog.DiscardHandler), Now: time.Now, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sw.close()
-	lambdaSweeper(sw)
-	h := lambda.NewHandler(lambdaHandler{sw})
+	defer sw.Close()
+	pplambda.FitSweeper(sw)
+	h := lambda.NewHandler(pplambda.Handler{Sweeper: sw})
 
 	httpID, pingID := "http:"+target.URL+"/health", "ping:127.0.0.1"
 	tests := []struct {
@@ -72,12 +78,12 @@ func TestLambdaHandler(t *testing.T) {
 		ids         []string
 		err         string
 	}{
-		{"an EventBridge rule", ruleEvent, triggerRule, false, []string{pingID, httpID}, ""},
-		{"EventBridge Scheduler", schedulerEvent, triggerScheduler, false, []string{pingID, httpID}, ""},
-		{"a custom Input", inputEvent, triggerInput, true, []string{httpID}, ""},
-		{"no payload", ``, triggerEmpty, false, []string{pingID, httpID}, ""},
+		{"an EventBridge rule", ruleEvent, pplambda.TriggerRule, false, []string{pingID, httpID}, ""},
+		{"EventBridge Scheduler", schedulerEvent, pplambda.TriggerScheduler, false, []string{pingID, httpID}, ""},
+		{"a custom Input", inputEvent, pplambda.TriggerInput, true, []string{httpID}, ""},
+		{"no payload", ``, pplambda.TriggerEmpty, false, []string{pingID, httpID}, ""},
 		{"a misspelt override", `{"dry-run":true}`, "", false, nil, `lambda event: unknown field "dry-run"; did you mean "dry_run"?`},
-		{"another kind of event", `{"Records":[]}`, triggerOther, false, []string{pingID, httpID}, ""},
+		{"another kind of event", `{"Records":[]}`, pplambda.TriggerOther, false, []string{pingID, httpID}, ""},
 		{"an unknown target", `{"targets":["dns"]}`, "", false, nil, `lambda event: targets[0] "dns" matches none of the 2 configured targets`},
 	}
 	for _, tt := range tests {
@@ -94,12 +100,12 @@ func TestLambdaHandler(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rep report
+			var rep report.Report
 			if err := json.Unmarshal(out, &rep); err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			if rep.Trigger == nil || rep.Trigger.Kind != tt.trigger || rep.DryRun != tt.dryRun || rep.Partial != (len(tt.ids) == 1) {
-				t.Fatalf("report = %s", out)
+				t.Fatalf("report.Report = %s", out)
 			}
 			var ids []string
 			for _, r := range rep.Results {
@@ -115,7 +121,7 @@ func TestLambdaHandler(t *testing.T) {
 			if strings.Join(ids, " ") != strings.Join(tt.ids, " ") {
 				t.Fatalf("results for %q, want %q", ids, tt.ids)
 			}
-			if tt.trigger == triggerRule && (rep.Trigger.Scheduled == nil || rep.Trigger.LagSeconds == nil || *rep.Trigger.LagSeconds <= 0) {
+			if tt.trigger == pplambda.TriggerRule && (rep.Trigger.Scheduled == nil || rep.Trigger.LagSeconds == nil || *rep.Trigger.LagSeconds <= 0) {
 				t.Fatalf("the rule's time is not reported: %s", out)
 			}
 		})
@@ -229,9 +235,9 @@ func TestLambdaRuntime(t *testing.T) {
 		dryRun        bool
 		results       int
 	}{
-		{"response", triggerRule, false, 2},
-		{"response", triggerScheduler, false, 2},
-		{"response", triggerInput, true, 1},
+		{"response", pplambda.TriggerRule, false, 2},
+		{"response", pplambda.TriggerScheduler, false, 2},
+		{"response", pplambda.TriggerInput, true, 1},
 		{"error", "", false, 0},
 	}
 	for i, w := range want {
@@ -250,13 +256,13 @@ func TestLambdaRuntime(t *testing.T) {
 			}
 			continue
 		}
-		var rep report
+		var rep report.Report
 		if err := json.Unmarshal([]byte(got.body), &rep); err != nil {
 			t.Fatalf("invocation %d: response is not a report: %v\n%s", i, err, got.body)
 		}
 		if rep.Trigger == nil || rep.Trigger.Kind != w.trigger || rep.Trigger.RequestID != got.requestID ||
 			rep.DryRun != w.dryRun || len(rep.Results) != w.results {
-			t.Fatalf("invocation %d: report = %s", i, got.body)
+			t.Fatalf("invocation %d: report.Report = %s", i, got.body)
 		}
 		for _, r := range rep.Results {
 			if want := map[bool]string{true: "up", false: "unsupported"}[r.ID == httpID]; r.Status != want {
@@ -332,20 +338,20 @@ func TestLambdaColdStartAWSFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeAWS(t)
+			f := awsfake.New(t)
 			if tt.throttle > 0 {
 				// Under the fake's lock: its handler takes it before
 				// reading, which orders the two for the race detector.
-				f.mu.Lock()
-				f.params["/pingpanda/redis"] = "redis://127.0.0.1:1/0"
-				f.throttle["/pingpanda/redis"] = tt.throttle
-				f.mu.Unlock()
+				f.Mu.Lock()
+				f.Params["/pingpanda/redis"] = "redis://127.0.0.1:1/0"
+				f.Throttle["/pingpanda/redis"] = tt.throttle
+				f.Mu.Unlock()
 			}
 			rt := &fakeRuntime{events: []string{ruleEvent}, posted: make(chan posted, 2)}
 			api := httptest.NewServer(rt)
 			defer api.Close()
 			cmd := exec.Command(buildBootstrap(t))
-			cmd.Env = append(f.environ("REDIS_URL=ssm:/pingpanda/redis"),
+			cmd.Env = append(f.Environ("REDIS_URL=ssm:/pingpanda/redis"),
 				"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.URL, "http://"), "AWS_MAX_ATTEMPTS=2")
 			var stderr strings.Builder
 			cmd.Stderr = &stderr

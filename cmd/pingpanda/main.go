@@ -17,6 +17,11 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/config"
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/lambda"
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/logfile"
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/report"
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/sweep"
 	"github.com/pingpanda/pingpanda/state"
 )
 
@@ -40,6 +45,7 @@ type stdio struct {
 	environ              []string
 	dir                  string // where .env is looked for
 	now                  func() time.Time
+	hostname             string // named in alerts unless ALERT_SOURCE_NAME is set
 
 	// afterLoad, when set, runs inside the sweep between loading and
 	// saving state (tests break the store there).
@@ -53,7 +59,9 @@ func main() {
 	// it ends the process at once.
 	context.AfterFunc(ctx, stop)
 	dir, _ := os.Getwd()
+	host, _ := os.Hostname()
 	sys := stdio{
+		hostname:  host,
 		stdout:    os.Stdout,
 		stderr:    os.Stderr,
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
@@ -64,7 +72,9 @@ func main() {
 	}
 	var code int
 	if inLambda(sys.environ) {
-		code = runLambda(sys)
+		code = lambda.Run(lambda.Env{Stderr: sys.stderr, Environ: sys.environ, Start: func(ctx context.Context, cfg *config.Config, warnings []string) (*sweep.Sweeper, func(), int) {
+			return startSweeper(ctx, cfg, warnings, sys, false)
+		}})
 	} else {
 		code = run(ctx, os.Args[1:], sys)
 	}
@@ -207,19 +217,19 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		fmt.Fprintf(sys.stdout, "pingpanda %s\n", version)
 		return exitOK
 	}
-	src := configSources{environ: sys.environ, envFile: opts.envFile, flags: opts.flags}
+	src := config.Sources{Environ: sys.environ, EnvFile: opts.envFile, Flags: opts.flags}
 	if sys.dir != "" {
-		src.dotEnv = sys.dir + string(os.PathSeparator) + ".env"
+		src.DotEnv = sys.dir + string(os.PathSeparator) + ".env"
 	}
-	cfg, warnings, err := loadConfigContext(ctx, src)
+	cfg, warnings, err := config.Load(ctx, src)
 	if err != nil {
 		for _, w := range warnings {
 			fmt.Fprintf(sys.stderr, "pingpanda: warning: %s\n", w)
 		}
-		var ce *configError
+		var ce *config.Error
 		if errors.As(err, &ce) {
 			fmt.Fprintf(sys.stderr, "pingpanda: the configuration has %d %s:\n  %s\n",
-				len(ce.problems), plural(len(ce.problems), "problem", "problems"), strings.Join(ce.problems, "\n  "))
+				len(ce.Problems), report.Plural(len(ce.Problems), "problem", "problems"), strings.Join(ce.Problems, "\n  "))
 		} else {
 			fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 		}
@@ -229,7 +239,7 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		for _, w := range warnings {
 			fmt.Fprintf(sys.stderr, "pingpanda: warning: %s\n", w)
 		}
-		if err := printConfig(sys.stdout, cfg, opts.json); err != nil {
+		if err := config.Print(sys.stdout, cfg, opts.json); err != nil {
 			fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 			return exitFailed
 		}
@@ -242,46 +252,45 @@ func run(ctx context.Context, args []string, sys stdio) int {
 	case "serve":
 		return runServe(ctx, cfg, warnings, sys, opts.dryRun)
 	}
+	return runSweep(ctx, cfg, warnings, sys, opts)
+}
+
+// runSweep is the sweep command: one sweep (or a dry run's probing), the
+// report, the exit code.
+func runSweep(ctx context.Context, cfg *config.Config, warnings []string, sys stdio, opts options) int {
 	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, opts.dryRun)
 	if sw == nil {
 		return code
 	}
 	defer closeAll()
-	sw.afterLoad = sys.afterLoad
-	prof, profiling, err := profileFor(opts.profile, sys.environ)
-	if err != nil {
-		sw.log.Error("cannot profile the sweep", "err", err)
-		return exitUsageErr
+	log := sw.Log()
+	stopProfile, code := startProfile(log, opts.profile, sys.environ)
+	if code != exitOK {
+		return code
 	}
-	if profiling {
-		stopProfile, err := prof.start()
-		if err != nil {
-			sw.log.Error("cannot profile the sweep", "err", err)
-			return exitFailed
-		}
-		defer func() {
-			if err := stopProfile(); err != nil {
-				sw.log.Error("cannot write the profile", "err", err)
-			} else {
-				sw.log.Info("profile written", "kind", prof.kind, "file", prof.file)
-			}
-		}()
+	defer stopProfile()
+	var (
+		rep *report.Report
+		err error
+	)
+	if opts.dryRun {
+		rep, _ = sw.Probe(ctx, cfg.Targets)
+	} else {
+		rep, err = sw.Sweep(ctx, cfg.Targets, false)
 	}
-	rep, err := sw.run(ctx, opts.dryRun)
 	if rep != nil {
-		rep.DryRun = opts.dryRun
 		rep.Interrupted = ctx.Err() != nil
-		if werr := writeReport(sys.stdout, rep, cfg, opts.json); werr != nil {
-			sw.log.Error("cannot print the report", "err", werr)
+		if werr := report.Write(sys.stdout, rep, cfg, opts.json); werr != nil {
+			log.Error("cannot print the report", "err", werr)
 			return exitFailed
 		}
 	}
 	if err != nil {
-		sw.log.Error("the sweep could not complete", "err", err)
+		log.Error("the sweep could not complete", "err", err)
 		return exitFailed
 	}
 	if rep.Interrupted {
-		sw.log.Error("sweep interrupted before it completed; checks cut short are reported as timed out")
+		log.Error("sweep interrupted before it completed; checks cut short are reported as timed out")
 		return exitFailed
 	}
 	if opts.failOnDown && rep.Summary.Down+rep.Summary.StillDown > 0 {
@@ -294,8 +303,8 @@ func run(ctx context.Context, args []string, sys stdio) int {
 // the probers and opens the state store. On failure it has said why and
 // returns a nil sweeper and the exit code; closeAll releases the store and
 // the log file.
-func startSweeper(ctx context.Context, cfg *Config, warnings []string, sys stdio, dryRun bool) (sw *sweeper, closeAll func(), code int) {
-	logger, closer, err := newLogger(cfg.Log, sys.stderr, sys.stderrTTY)
+func startSweeper(ctx context.Context, cfg *config.Config, warnings []string, sys stdio, dryRun bool, outlets ...sweep.Outlet) (sw *sweep.Sweeper, closeAll func(), code int) {
+	logger, closer, err := logfile.New(cfg.Log, sys.stderr, sys.stderrTTY)
 	if err != nil {
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 		return nil, nil, exitConfig
@@ -306,9 +315,15 @@ func startSweeper(ctx context.Context, cfg *Config, warnings []string, sys stdio
 	if cfg.RedisURL != "" {
 		state.SetRedisLogger(logger)
 	}
-	sw, err = newSweeper(ctx, cfg, logger, sys.now, dryRun)
-	if err == nil {
-		sw.source = sourceName(cfg.Alerts, sys.environ)
+	o := sweep.Options{
+		Config: cfg, Log: logger, Now: sys.now, Version: version,
+		Source:  sweep.SourceName(cfg.Alerts, sys.environ, sys.hostname),
+		Outlets: outlets, KeepConnections: len(outlets) > 0, AfterLoad: sys.afterLoad,
+	}
+	if dryRun {
+		sw, err = sweep.NewProber(o)
+	} else {
+		sw, err = sweep.New(ctx, o)
 	}
 	if err != nil {
 		logger.Error("cannot start the sweep", "err", err)
@@ -316,16 +331,45 @@ func startSweeper(ctx context.Context, cfg *Config, warnings []string, sys stdio
 		return nil, nil, exitFailed
 	}
 	return sw, func() {
-		if err := sw.close(); err != nil {
+		if err := sw.Close(); err != nil {
 			logger.Warn("cannot close the state store", "err", err)
 		}
 		closer.Close()
 	}, exitOK
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
+// runStatus prints the stored state of every target: the configured ones
+// first, in configuration order, then those still remembered.
+func runStatus(ctx context.Context, cfg *config.Config, sys stdio, asJSON bool) int {
+	store, err := sweep.OpenStore(ctx, cfg, sys.now)
+	if err != nil {
+		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
+		return exitFailed
 	}
-	return many
+	defer store.Close()
+	all, warnings, err := store.LoadAll(ctx)
+	if err != nil {
+		fmt.Fprintf(sys.stderr, "pingpanda: state store %s: %v\n", store, err)
+		return exitFailed
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(sys.stderr, "pingpanda: warning: stored state of %s is unreadable: %v\n", w.ID, w.Err)
+	}
+	rows, sum := report.StatusRows(cfg, all, sys.now())
+	if err := report.WriteStatus(sys.stdout, store.String(), rows, sum, asJSON); err != nil {
+		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// inLambda reports whether the process was started by the AWS Lambda
+// runtime.
+func inLambda(environ []string) bool {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "AWS_LAMBDA_RUNTIME_API="); ok && v != "" {
+			return true
+		}
+	}
+	return false
 }

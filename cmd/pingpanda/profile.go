@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -78,4 +79,30 @@ func profileFor(flagValue string, environ []string) (spec profileSpec, ok bool, 
 	}
 	spec, err = parseProfile(s)
 	return spec, err == nil, err
+}
+
+// startProfile starts the profile that --profile or PINGPANDA_PROFILE asks
+// for, if any; stop writes it. code is exitOK, or the exit code of a
+// profile that cannot start (said in the log).
+func startProfile(log *slog.Logger, flagValue string, environ []string) (stop func(), code int) {
+	prof, profiling, err := profileFor(flagValue, environ)
+	if err != nil {
+		log.Error("cannot profile the sweep", "err", err)
+		return nil, exitUsageErr
+	}
+	if !profiling {
+		return func() {}, exitOK
+	}
+	stopProfile, err := prof.start()
+	if err != nil {
+		log.Error("cannot profile the sweep", "err", err)
+		return nil, exitFailed
+	}
+	return func() {
+		if err := stopProfile(); err != nil {
+			log.Error("cannot write the profile", "err", err)
+		} else {
+			log.Info("profile written", "kind", prof.kind, "file", prof.file)
+		}
+	}, exitOK
 }

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/config"
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/report"
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/sweep"
 	"github.com/pingpanda/pingpanda/push"
 )
 
@@ -24,46 +27,47 @@ const serveShutdown = 300 * time.Millisecond
 // until ctx ends (SIGTERM, SIGINT): then the running sweep is cancelled,
 // what it learned is saved, and it exits 0. With dryRun every sweep only
 // probes: no state, no alerts, no pushes (/metrics still shows them).
-func runServe(ctx context.Context, cfg *Config, warnings []string, sys stdio, dryRun bool) int {
-	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, dryRun)
+func runServe(ctx context.Context, cfg *config.Config, warnings []string, sys stdio, dryRun bool) int {
+	latest := &push.Latest{}
+	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, dryRun, sweep.LatestOutlet(latest))
 	if sw == nil {
 		return code
 	}
 	defer closeAll()
-	sw.latest = &push.Latest{}
+	log := sw.Log()
 	health := &healthState{}
 
 	var srv *http.Server
 	if cfg.Serve.Listen {
 		ln, err := net.Listen("tcp", cfg.Serve.Addr)
 		if err != nil {
-			sw.log.Error("cannot serve /metrics: is another process using the port? set PROMETHEUS_PORT or PROMETHEUS_BIND_ADDRESS",
+			log.Error("cannot serve /metrics: is another process using the port? set PROMETHEUS_PORT or PROMETHEUS_BIND_ADDRESS",
 				"addr", cfg.Serve.Addr, "err", err)
 			return exitFailed
 		}
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", sw.latest.Handler())
+		mux.Handle("/metrics", latest.Handler())
 		mux.Handle("/healthz", health)
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				sw.log.Error("metrics server stopped", "err", err)
+				log.Error("metrics server stopped", "err", err)
 			}
 		}()
-		sw.log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
+		log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
 	}
 
 	var lastSummary time.Time
 	for ctx.Err() == nil {
 		start := sys.now()
-		rep, err := sw.run(ctx, dryRun)
+		rep, err := serveSweep(ctx, sw, latest, dryRun)
 		health.record(start, err)
 		if err != nil {
-			sw.log.Error("the sweep could not complete; the next one tries again", "err", err)
+			log.Error("the sweep could not complete; the next one tries again", "err", err)
 		}
 		if si := cfg.Serve.SummaryInterval; si > 0 && rep != nil && sys.now().Sub(lastSummary) >= si {
 			lastSummary = sys.now()
-			sw.log.Info("summary", "targets", rep.Summary.Targets, "up", rep.Summary.Up, "down", rep.Summary.Down+rep.Summary.StillDown,
+			log.Info("summary", "targets", rep.Summary.Targets, "up", rep.Summary.Up, "down", rep.Summary.Down+rep.Summary.StillDown,
 				"skipped", rep.Summary.Skipped, "alerts_pending", rep.Alerts.Pending)
 		}
 		wait := nextWait(cfg.Serve.Interval, cfg.Serve.Jitter, sys.now().Sub(start), rand.Float64())
@@ -72,9 +76,9 @@ func runServe(ctx context.Context, cfg *Config, warnings []string, sys stdio, dr
 		case <-time.After(wait):
 		}
 	}
-	sw.log.Info("stopping: the last sweep's state is saved")
+	log.Info("stopping: the last sweep's state is saved")
 	stopping := sys.now()
-	defer func() { sw.log.Debug("stopped", "seconds", sys.now().Sub(stopping).Seconds()) }()
+	defer func() { log.Debug("stopped", "seconds", sys.now().Sub(stopping).Seconds()) }()
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serveShutdown)
 		defer cancel()
@@ -124,4 +128,16 @@ func (h *healthState) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(body)
+}
+
+// serveSweep runs one of serve's sweeps. A dry run only probes, and still
+// shows what it probed on /metrics; nothing is pushed or written.
+func serveSweep(ctx context.Context, sw *sweep.Sweeper, latest *push.Latest, dryRun bool) (*report.Report, error) {
+	if !dryRun {
+		return sw.Sweep(ctx, sw.Config().Targets, false)
+	}
+	start := sw.Now()
+	rep, results := sw.Probe(ctx, sw.Config().Targets)
+	latest.SetSweep(push.Sweep{At: start, Duration: sw.Now().Sub(start), Results: results})
+	return rep, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/report"
 	"github.com/pingpanda/pingpanda/state"
 )
 
@@ -189,8 +190,8 @@ func TestStatusShowsTheStoredState(t *testing.T) {
 	}
 	code, out, _ = runCLIAt(t, now, env, "status", "--json")
 	var js struct {
-		Targets []statusTarget `json:"targets"`
-		Summary statusSummary  `json:"summary"`
+		Targets []report.StatusTarget `json:"targets"`
+		Summary report.StatusSummary  `json:"summary"`
 	}
 	if err := json.Unmarshal([]byte(out), &js); err != nil || code != exitOK {
 		t.Fatalf("exit %d, %v:\n%s", code, err, out)

@@ -1,0 +1,92 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"text/tabwriter"
+)
+
+// Print prints every key's effective value and its source, secrets
+// redacted (a secret read through a reference shows the value it resolved
+// to, redacted, and the reference), then the targets.
+func Print(w io.Writer, cfg *Config, asJSON bool) error {
+	type entry struct {
+		Key    string `json:"key"`
+		Value  string `json:"value"`
+		Source string `json:"source"`
+		// Ref is the reference a secret was read through.
+		Ref string `json:"reference,omitempty"`
+	}
+	entries := make([]entry, 0, len(keys))
+	for _, k := range keys {
+		s := cfg.values[k.name]
+		v := s.value
+		if k.secret {
+			v = redact(v)
+		}
+		entries = append(entries, entry{Key: k.name, Value: v, Source: s.source, Ref: s.ref})
+	}
+	ids := make([]string, 0, len(cfg.Targets))
+	for _, t := range cfg.Targets {
+		ids = append(ids, t.ID())
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Settings []entry  `json:"settings"`
+			Targets  []string `json:"targets"`
+		}{entries, ids})
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, e := range entries {
+		src := e.Source
+		if e.Ref != "" {
+			src += ", read from " + e.Ref
+		}
+		fmt.Fprintf(tw, "%s=%s\t# %s\n", e.Key, e.Value, src)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	noun := "targets"
+	if len(ids) == 1 {
+		noun = "target"
+	}
+	fmt.Fprintf(w, "\n# %d %s\n", len(ids), noun)
+	for _, id := range ids {
+		fmt.Fprintf(w, "#   %s\n", id)
+	}
+	return nil
+}
+
+// redacted stands in for a secret.
+const redacted = "REDACTED"
+
+// redact hides a secret value. A URL keeps its scheme, user name and host,
+// so an operator can tell which endpoint is configured; its password, path
+// and query (where webhook tokens live) are replaced.
+func redact(v string) string {
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return redacted
+	}
+	out := u.Scheme + "://"
+	if u.User != nil {
+		out += u.User.Username()
+		if _, ok := u.User.Password(); ok {
+			out += ":" + redacted
+		}
+		out += "@"
+	}
+	out += u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		out += "/" + redacted
+	}
+	return out
+}
