@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -115,4 +116,80 @@ func decodeStrict(n *yaml.Node, v any) error {
 		}
 	}
 	return n.Decode(v)
+}
+
+// targets gathers the enabled env lists and TARGETS_FILE, in that order,
+// dropping repeats of the same target ID with a warning.
+func (l *loader) targets() []probe.Target {
+	var out []probe.Target
+	type first struct{ where, address string }
+	seen := map[string]first{}
+	add := func(t probe.Target, where string) {
+		if prev, dup := seen[t.ID()]; dup {
+			if prev.address != t.Address {
+				// The ID hides the secrets; two targets that differ
+				// only in one would share one state record.
+				l.problem("%s: %s: this URL and one in %s differ only in a secret, which target IDs hide, "+
+					"so they would share one state record; keep one of them", where, t.ID(), prev.where)
+				return
+			}
+			l.warn("%s: %s is listed again (first in %s); checked once", where, t.ID(), prev.where)
+			return
+		}
+		seen[t.ID()] = first{where, t.Address}
+		out = append(out, t)
+	}
+	lists := []struct {
+		enable, key string
+		check       probe.Check
+	}{
+		{"ENABLE_DNS", "DOMAINS", probe.DNS},
+		{"ENABLE_PING", "PING_IPS", probe.Ping},
+		{"ENABLE_WEBSITE_CHECK", "CHECK_WEBSITE", probe.HTTP},
+		{"ENABLE_SSL_CHECK", "SSL_CHECK_DOMAINS", probe.TLS},
+	}
+	for _, ls := range lists {
+		raw := l.list(ls.key)
+		if !l.bool(ls.enable) {
+			if l.values[ls.key].source != "default" && len(raw) > 0 {
+				l.warn("%s is set but %s is false: those targets are not checked", ls.key, ls.enable)
+			}
+			continue
+		}
+		for _, r := range raw {
+			t, err := probe.ParseTarget(ls.check, r)
+			if err != nil {
+				l.problem("%s: %v", ls.key, err)
+				continue
+			}
+			add(t, ls.key)
+		}
+	}
+	if path := l.raw("TARGETS_FILE"); path != "" {
+		var (
+			ts  []fileTarget
+			err error
+		)
+		switch {
+		case !l.targetsRef:
+			ts, err = readTargetsFile(path)
+		case l.targetsData != nil:
+			ts, err = parseTargetsYAML(l.targetsData, path)
+		}
+		if err != nil {
+			l.problems = append(l.problems, prefixLines("TARGETS_FILE: ", err.Error())...)
+		}
+		for _, ft := range ts {
+			add(ft.Target, fmt.Sprintf("%s:%d", path, ft.line))
+		}
+	}
+	return out
+}
+
+func prefixLines(prefix, text string) []string {
+	lines := strings.Split(text, "\n")
+	for i := range lines {
+		lines[i] = prefix + lines[i]
+	}
+	return lines
 }
