@@ -128,6 +128,38 @@ func (s Stats) Availability() float64 {
 	return 100 * s.UptimeSeconds / total
 }
 
+// TimeAt is the target's up and down seconds as the store knows them at
+// now: the time credited so far, plus the time since the last probe,
+// credited to the status the target has had since (Apply credits it only
+// at the next probe).
+func (s *TargetState) TimeAt(now time.Time) (up, down float64) {
+	up, down = s.Stats.UptimeSeconds, s.Stats.DowntimeSeconds
+	if s.LastProbeAt.IsZero() || !now.After(s.LastProbeAt) {
+		return up, down
+	}
+	switch d := now.Sub(s.LastProbeAt).Seconds(); s.Status {
+	case Up:
+		up += d
+	case Down:
+		down += d
+	}
+	return up, down
+}
+
+// AvailabilityAt is the share of the target's known time it was up at
+// now, 0–100 (see TimeAt). A target with checks but no time in a known
+// status (it has only failed, below the alert threshold) counts its
+// checks instead. It is -1 when nothing has been observed.
+func (s *TargetState) AvailabilityAt(now time.Time) float64 {
+	if up, down := s.TimeAt(now); up+down > 0 {
+		return 100 * up / (up + down)
+	}
+	if s.Stats.Checks > 0 {
+		return 100 * float64(s.Stats.Checks-s.Stats.Failures) / float64(s.Stats.Checks)
+	}
+	return -1
+}
+
 // ErrVersion is wrapped by Decode for a record of another encoding version.
 var ErrVersion = errors.New("unsupported state version")
 

@@ -156,6 +156,8 @@ func TestWarnings(t *testing.T) {
 		{"an old name is accepted and named deprecated", "FLAPPING_THRESHOLD=4\n", "FLAPPING_THRESHOLD (FILE:1) is deprecated: use FLAP_THRESHOLD"},
 		{"an ignored key of the original says why", "PERSIST_STATS=true\n", "PERSIST_STATS is no longer used and is ignored: state always persists in the state store"},
 		{"a list with its check disabled is named", "CHECK_WEBSITE=https://example.com\n", "CHECK_WEBSITE is set but ENABLE_WEBSITE_CHECK is false: those targets are not checked"},
+		{"a check enabled with an empty list is named", "ENABLE_SSL_CHECK=true\nSSL_CHECK_DOMAINS=\n", "ENABLE_SSL_CHECK is true but SSL_CHECK_DOMAINS is empty: it adds no tls targets"},
+		{"a list emptied under its default switch is named", "DOMAINS=\n", "ENABLE_DNS is true but DOMAINS is empty: it adds no dns targets"},
 		{"a repeated target is checked once", "DOMAINS=example.com,EXAMPLE.com.\n", "DOMAINS: dns:example.com is listed again (first in DOMAINS); checked once"},
 	}
 	for _, tt := range tests {

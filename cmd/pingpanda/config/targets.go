@@ -156,6 +156,9 @@ func (l *loader) targets() []probe.Target {
 			}
 			continue
 		}
+		if len(raw) == 0 && (l.values[ls.enable].source != "default" || l.values[ls.key].source != "default") {
+			l.warn("%s is true but %s is empty: it adds no %s targets", ls.enable, ls.key, ls.check)
+		}
 		for _, r := range raw {
 			t, err := probe.ParseTarget(ls.check, r)
 			if err != nil {

@@ -66,9 +66,10 @@ func StatusRows(cfg *config.Config, all map[string]state.TargetState, now time.T
 	ids = append(ids, others...)
 
 	var (
-		rows     []StatusTarget
-		sum      StatusSummary
-		up, down float64
+		rows             []StatusTarget
+		sum              StatusSummary
+		up, down         float64
+		checks, failures int64
 	)
 	for _, id := range ids {
 		s, ok := all[id]
@@ -99,7 +100,7 @@ func StatusRows(cfg *config.Config, all map[string]state.TargetState, now time.T
 		if !s.LastProbeAt.IsZero() {
 			row.LastProbeAt = s.LastProbeAt.UTC().Format(time.RFC3339)
 		}
-		if a := s.Stats.Availability(); a >= 0 {
+		if a := s.AvailabilityAt(now); a >= 0 {
 			a = Round(a, 3)
 			row.AvailabilityPercent = &a
 		}
@@ -117,13 +118,22 @@ func StatusRows(cfg *config.Config, all map[string]state.TargetState, now time.T
 		default:
 			sum.Unknown++
 		}
-		up += s.Stats.UptimeSeconds
-		down += s.Stats.DowntimeSeconds
+		u, d := s.TimeAt(now)
+		up, down = up+u, down+d
+		checks, failures = checks+s.Stats.Checks, failures+s.Stats.Failures
 	}
-	if up+down > 0 {
-		a := Round(100*up/(up+down), 3)
-		sum.AvailabilityPercent = &a
+	// Overall, as for one target: the time known, else the checks.
+	var a float64
+	switch {
+	case up+down > 0:
+		a = 100 * up / (up + down)
+	case checks > 0:
+		a = 100 * float64(checks-failures) / float64(checks)
+	default:
+		return rows, sum
 	}
+	a = Round(a, 3)
+	sum.AvailabilityPercent = &a
 	return rows, sum
 }
 
