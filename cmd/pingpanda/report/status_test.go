@@ -40,8 +40,8 @@ func TestStatusAvailabilityCountsWhatTheStoreKnows(t *testing.T) {
 		},
 		{
 			name: "the overall figure is never 100% while a target is down",
-			a: state.TargetState{Status: state.Up, LastProbeAt: now, Stats: state.Stats{Checks: 100, UptimeSeconds: 86400}},
-			b: state.TargetState{Status: state.Down, LastProbeAt: now.Add(-time.Minute), Stats: state.Stats{Checks: 2, Failures: 2}},
+			a:    state.TargetState{Status: state.Up, LastProbeAt: now, Stats: state.Stats{Checks: 100, UptimeSeconds: 86400}},
+			b:    state.TargetState{Status: state.Down, LastProbeAt: now.Add(-time.Minute), Stats: state.Stats{Checks: 2, Failures: 2}},
 			rowA: "100.00", rowB: "0.00", overall: "99.93",
 		},
 		{
