@@ -7,11 +7,15 @@ FUZZTIME    ?= 30s
 # The Lambda bootstrap's size budget (issue 6: under 15 MB).
 LAMBDA_MAX_BYTES := 15000000
 
-.PHONY: build run test test-deps faults bench bench-smoke lint fuzz lambda clean
+.PHONY: build build-darwin run test test-deps faults bench bench-smoke lint fuzz lambda clean
 
 ## build: the binary, at bin/pingpanda
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/pingpanda ./cmd/pingpanda
+
+## build-darwin: build and vet for macOS (arm64), so a laptop user can run a debugging sweep
+build-darwin:
+	GOOS=darwin GOARCH=arm64 $(GO) build ./... && GOOS=darwin GOARCH=arm64 $(GO) vet ./...
 
 ## run: one sweep with the built-in defaults; no set-up needed
 run: build

@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
 )
 
 // An icmpListener is one raw ICMP socket of one address family, shared by
@@ -214,18 +213,7 @@ func listenICMP(v6 bool) (*net.IPConn, error) {
 		f.Accept(ipv4.ICMPTypeEchoReply)
 		_ = ipv4.NewPacketConn(conn).SetICMPFilter(&f)
 	}
-
-	// SO_RCVBUFFORCE passes net.core.rmem_max for root (CAP_NET_ADMIN);
-	// otherwise SO_RCVBUF, which the kernel caps at rmem_max.
-	forced := false
-	if rc, err := conn.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			forced = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, icmpRcvBuf) == nil
-		})
-	}
-	if !forced {
-		_ = conn.SetReadBuffer(icmpRcvBuf)
-	}
+	setICMPRcvBuf(conn)
 	return conn, nil
 }
 

@@ -22,10 +22,12 @@ const (
 	// PingAuto uses a raw ICMP socket when permitted, else an
 	// unprivileged datagram ICMP socket.
 	PingAuto PingMode = "auto"
-	// PingPrivileged uses a raw ICMP socket (root or CAP_NET_RAW).
+	// PingPrivileged uses a raw ICMP socket (root, or CAP_NET_RAW on
+	// Linux).
 	PingPrivileged PingMode = "privileged"
-	// PingUnprivileged uses a datagram ICMP socket (the process's group
-	// must be inside net.ipv4.ping_group_range).
+	// PingUnprivileged uses a datagram ICMP socket (on Linux the process's
+	// group must be inside net.ipv4.ping_group_range; macOS lets every
+	// user have one; Windows offers none, so this mode fails there).
 	PingUnprivileged PingMode = "unprivileged"
 	// PingTCP measures the time to connect to PingOptions.TCPPort; for
 	// places with no ICMP at all, such as AWS Lambda.
@@ -431,18 +433,15 @@ func socketDenied(err error) bool {
 }
 
 // unsupported is the result for ICMP the kernel will not allow; tried
-// names the sockets that were refused.
+// names the sockets that were refused, and icmpPermissionHelp what this
+// system needs for each mode.
 func unsupported(tried string, d *PingDetail, start time.Time) Result {
 	return Result{
 		Status:  StatusUnsupported,
 		Latency: time.Since(start),
 		Ping:    d,
-		Error: fmt.Sprintf("icmp not permitted (%s refused): "+
-			"raw sockets (PING_MODE=privileged) need root or CAP_NET_RAW; "+
-			"datagram ping (PING_MODE=unprivileged) needs the process's group (gid %d) inside net.ipv4.ping_group_range "+
-			`(sysctl -w net.ipv4.ping_group_range="0 2147483647"); `+
-			"PING_MODE=auto tries both; or set PING_MODE=tcp", tried, os.Getegid()),
-		final: true,
+		Error:   fmt.Sprintf("icmp not permitted (%s refused): %s", tried, icmpPermissionHelp()),
+		final:   true,
 	}
 }
 

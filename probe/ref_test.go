@@ -16,7 +16,6 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
-	"golang.org/x/sys/unix"
 )
 
 // The reference probers are the floor the benchmarks compare pingpanda
@@ -168,12 +167,9 @@ func refListenICMP() (*refPinger, error) {
 		c.Close()
 		return nil, err
 	}
-	// SO_RCVBUFFORCE: as root, past net.core.rmem_max.
-	if rc, err := c.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20)
-		})
-	}
+	// The 16 MiB buffer pingpanda's listener asks for, the same way
+	// (SO_RCVBUFFORCE on Linux, past net.core.rmem_max as root).
+	setICMPRcvBuf(c)
 	p := &refPinger{conn: c, id: 0x5050, waiting: map[uint16]refWait{}, done: make(chan struct{})}
 	go p.read()
 	return p, nil

@@ -63,138 +63,182 @@ func (r *Runner) Run(parent context.Context, targets []Target) []Result {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 
-	attempts := max(r.Attempts, 1)
-	wait := r.RetryWait
-	if wait == nil {
-		wait = DefaultRetryWait
-	}
-
-	// Each target sits in the queue at most once at a time, so a buffer of
-	// len(targets) means a send never blocks.
-	queue := make(chan int, len(targets))
-	for i := range targets {
-		queue <- i
-	}
-	var (
-		mu        sync.Mutex
-		remaining = len(targets)
-		done      = make(chan struct{})
-		timers    []*time.Timer
-		tries     = make([]int, len(targets))
-		// last holds the failed attempt of a target waiting to retry
-		// (a map: most targets never retry, and a Result is 144 bytes).
-		last = map[int]Result{}
-	)
-	finish := func(i int, res Result) {
-		mu.Lock()
-		defer mu.Unlock()
-		results[i] = res
-		remaining--
-		if remaining == 0 {
-			close(done)
-		}
-	}
-
-	// record files the result of an attempt at targets[i], or schedules
-	// the next attempt.
-	record := func(i int, res Result) {
-		if res.Status != StatusUp && deadlinePassed(ctx) {
-			res.TimedOut = true
-			res.Error = cutShortText(parent, tries[i]) + ": " + res.Error
-			finish(i, res)
-			return
-		}
-		if res.Status == StatusUp || res.final || tries[i] >= attempts {
-			finish(i, res)
-			return
-		}
-		w := wait(tries[i])
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < w {
-			// The next attempt could not start before the deadline:
-			// report this failure as it stands.
-			finish(i, res)
-			return
-		}
-		mu.Lock()
-		last[i] = res
-		timers = append(timers, time.AfterFunc(w, func() { queue <- i }))
-		mu.Unlock()
-	}
-
+	s := r.newSweep(parent, ctx, targets, results)
 	workers := min(max(r.Concurrency, 1), len(targets))
-	var wg sync.WaitGroup
-	var worker func()
-	worker = func() {
-		defer wg.Done()
-		for {
-			var i int
-			select {
-			case i = <-queue:
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			}
-			if ctx.Err() != nil {
-				// select picks at random among ready cases: never
-				// start an attempt the deadline already cut off.
-				return
-			}
-			t := targets[i]
-			tries[i]++ // only the worker holding i touches tries[i]
-			res := r.attempt(ctx, t)
-			res.Target, res.Attempts = t, tries[i]
-			if r.OnAttempt != nil {
-				r.OnAttempt(res)
-			}
-			record(i, res)
-			if _, deep := r.Probers[t.Check].(deepStacked); deep {
-				// Hand over to a new worker and let this one, and its
-				// stack, go.
-				wg.Add(1)
-				go worker()
-				return
-			}
-		}
-	}
-	wg.Add(workers)
+	s.wg.Add(workers)
 	for range workers {
-		go worker()
+		go s.worker()
 	}
-
 	select {
-	case <-done:
+	case <-s.done:
 	case <-ctx.Done():
 	}
 	cancel()
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	for _, tm := range timers {
-		tm.Stop()
+	s.wg.Wait()
+	s.cutShort()
+	return results
+}
+
+// A sweep is the state one Run shares among its workers and retry timers.
+// It lives no longer than that call, whose contexts it holds.
+type sweep struct {
+	r        *Runner
+	parent   context.Context // Run's: its error tells a deadline from a cancellation
+	ctx      context.Context // parent, cancelled when Run returns
+	targets  []Target
+	results  []Result
+	attempts int
+	wait     func(n int) time.Duration
+	// queue holds the targets due for an attempt. Each target sits in it
+	// at most once at a time, so a buffer of len(targets) means a send
+	// never blocks.
+	queue chan int
+	tries []int // attempts made; only the worker holding i touches tries[i]
+	// worker is s.work, made once: handing over to a new worker then
+	// costs no allocation.
+	worker func()
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	remaining int           // targets without a final result
+	done      chan struct{} // closed when remaining reaches 0
+	timers    []*time.Timer
+	// last holds the failed attempt of a target waiting to retry (a map:
+	// most targets never retry, and a Result is 144 bytes).
+	last map[int]Result
+}
+
+// newSweep returns the sweep of targets, every one of them queued for its
+// first attempt, whose results go to results.
+func (r *Runner) newSweep(parent, ctx context.Context, targets []Target, results []Result) *sweep {
+	s := &sweep{
+		r:         r,
+		parent:    parent,
+		ctx:       ctx,
+		targets:   targets,
+		results:   results,
+		attempts:  max(r.Attempts, 1),
+		wait:      r.RetryWait,
+		queue:     make(chan int, len(targets)),
+		tries:     make([]int, len(targets)),
+		remaining: len(targets),
+		done:      make(chan struct{}),
+		last:      map[int]Result{},
 	}
-	if remaining > 0 {
-		for i := range results {
-			if results[i].Status != "" {
-				continue
-			}
-			if res, ok := last[i]; ok {
-				// Cut off while waiting to retry: every attempt made
-				// failed, so the failure stands, marked as cut short.
-				res.Error = fmt.Sprintf("%s (retries cut short: %s)", res.Error, cutShortText(parent, -1))
-				results[i] = res
-				continue
-			}
-			results[i] = Result{
-				Target:   targets[i],
-				Status:   StatusDown,
-				Error:    cutShortText(parent, tries[i]),
-				Attempts: tries[i],
-				TimedOut: true,
-			}
+	if s.wait == nil {
+		s.wait = DefaultRetryWait
+	}
+	s.worker = s.work
+	for i := range targets {
+		s.queue <- i
+	}
+	return s
+}
+
+// work makes attempts from the queue until every target is done or the
+// sweep is cut short.
+func (s *sweep) work() {
+	defer s.wg.Done()
+	for {
+		var i int
+		select {
+		case i = <-s.queue:
+		case <-s.done:
+			return
+		case <-s.ctx.Done():
+			return
+		}
+		if s.ctx.Err() != nil {
+			// select picks at random among ready cases: never
+			// start an attempt the deadline already cut off.
+			return
+		}
+		t := s.targets[i]
+		s.tries[i]++
+		res := s.r.attempt(s.ctx, t)
+		res.Target, res.Attempts = t, s.tries[i]
+		if s.r.OnAttempt != nil {
+			s.r.OnAttempt(res)
+		}
+		s.record(i, res)
+		if _, deep := s.r.Probers[t.Check].(deepStacked); deep {
+			// Hand over to a new worker and let this one, and its
+			// stack, go.
+			s.wg.Add(1)
+			go s.worker()
+			return
 		}
 	}
-	return results
+}
+
+// record files the result of an attempt at targets[i], or schedules the
+// next attempt.
+func (s *sweep) record(i int, res Result) {
+	if res.Status != StatusUp && deadlinePassed(s.ctx) {
+		res.TimedOut = true
+		res.Error = cutShortText(s.parent, s.tries[i]) + ": " + res.Error
+		s.finish(i, res)
+		return
+	}
+	if res.Status == StatusUp || res.final || s.tries[i] >= s.attempts {
+		s.finish(i, res)
+		return
+	}
+	w := s.wait(s.tries[i])
+	if dl, ok := s.ctx.Deadline(); ok && time.Until(dl) < w {
+		// The next attempt could not start before the deadline:
+		// report this failure as it stands.
+		s.finish(i, res)
+		return
+	}
+	s.mu.Lock()
+	s.last[i] = res
+	s.timers = append(s.timers, time.AfterFunc(w, func() { s.queue <- i }))
+	s.mu.Unlock()
+}
+
+// finish files the final result of targets[i].
+func (s *sweep) finish(i int, res Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.results[i] = res
+	s.remaining--
+	if s.remaining == 0 {
+		close(s.done)
+	}
+}
+
+// cutShort, once the workers have returned, stops the retry timers and
+// fills in the result of every target the sweep's end cut short: its
+// last failure for one waiting to retry, else a timeout.
+func (s *sweep) cutShort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tm := range s.timers {
+		tm.Stop()
+	}
+	if s.remaining == 0 {
+		return
+	}
+	for i := range s.results {
+		if s.results[i].Status != "" {
+			continue
+		}
+		if res, ok := s.last[i]; ok {
+			// Cut off while waiting to retry: every attempt made
+			// failed, so the failure stands, marked as cut short.
+			res.Error = fmt.Sprintf("%s (retries cut short: %s)", res.Error, cutShortText(s.parent, -1))
+			s.results[i] = res
+			continue
+		}
+		s.results[i] = Result{
+			Target:   s.targets[i],
+			Status:   StatusDown,
+			Error:    cutShortText(s.parent, s.tries[i]),
+			Attempts: s.tries[i],
+			TimedOut: true,
+		}
+	}
 }
 
 // deepStacked is implemented by the probers whose attempts grow a
