@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"strconv"
 	"time"
 
 	"github.com/pingpanda/pingpanda/cmd/pingpanda/config"
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/logfile"
 	"github.com/pingpanda/pingpanda/cmd/pingpanda/report"
 	"github.com/pingpanda/pingpanda/probe"
 	"github.com/pingpanda/pingpanda/state"
@@ -45,28 +46,13 @@ var statsColumns = []string{"time", "id", "check", "target", "status", "latency_
 	"consecutive_failures", "availability_percent", "error"}
 
 // appendStatsLog appends one line per target for this sweep to the stats
-// log (STORE_STATS_LOG), in CSV (with a header when the file is new) or
-// JSON lines. The lines of one sweep are written with a single write.
+// log (STORE_STATS_LOG), in CSV (under a header row at the top of every
+// file) or JSON lines, rotating it by size (STATS_LOG_MAX_SIZE,
+// STATS_LOG_BACKUP_COUNT). The lines of one sweep are written with a single
+// write, so a rotation never splits them. Errors name STATS_LOG_FILE.
 func appendStatsLog(c config.StatsLog, at time.Time, results []probe.Result, next []state.TargetState) error {
-	if dir := filepath.Dir(c.Path); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	f, err := os.OpenFile(c.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return err
-	}
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
-	if c.Format == "csv" && st.Size() == 0 {
-		cw.Write(statsColumns)
-	}
 	enc := json.NewEncoder(&buf)
 	for i, r := range results {
 		var s state.TargetState
@@ -85,14 +71,41 @@ func appendStatsLog(c config.StatsLog, at time.Time, results []probe.Result, nex
 		if c.Format == "csv" {
 			cw.Write(line.row())
 		} else if err := enc.Encode(line); err != nil {
-			f.Close()
-			return err
+			return fmt.Errorf("STATS_LOG_FILE: %w", err)
 		}
 	}
 	cw.Flush()
+	opts := logfile.RotatingOptions{MaxSize: c.MaxSize, Backups: c.BackupCount}
+	if c.Format == "csv" {
+		opts.Header = csvHeader()
+	}
+	f, err := logfile.OpenRotating(c.Path, opts)
+	if err != nil {
+		return statsLogError(err)
+	}
 	if _, err := f.Write(buf.Bytes()); err != nil {
 		f.Close()
-		return fmt.Errorf("write: %w", err)
+		return statsLogError(err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return statsLogError(err)
+	}
+	return nil
+}
+
+// csvHeader is the header row of every CSV stats log file.
+func csvHeader() []byte {
+	var b bytes.Buffer
+	cw := csv.NewWriter(&b)
+	cw.Write(statsColumns)
+	cw.Flush()
+	return b.Bytes()
+}
+
+// statsLogError names the key, and for a permission error says what to do.
+func statsLogError(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("STATS_LOG_FILE: %w (a relative STATS_LOG_FILE is in LOG_DIR: point either at a directory this user may write, such as a mounted volume)", err)
+	}
+	return fmt.Errorf("STATS_LOG_FILE: %w", err)
 }
