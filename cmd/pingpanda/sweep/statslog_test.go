@@ -2,6 +2,9 @@ package sweep
 
 import (
 	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,33 +18,137 @@ import (
 	"github.com/pingpanda/pingpanda/state"
 )
 
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/statslog")
+
 // statsClock is the fixed start of the stats log tests' first sweep.
 var statsClock = time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 
-// statsSweep is one sweep's results and next states: a dns target up and
-// an http target down.
-func statsSweep(at time.Time) ([]probe.Result, []state.TargetState) {
+// statsSweep is the sweep at statsClock + k minutes: its results and the
+// targets' next states. A dns target is up; an http target is down and
+// flapping; a ping target's backoff skips it (it stays down); a second ping
+// target has never had a status (ICMP is not permitted).
+func statsSweep(k int) (time.Time, []probe.Result, []state.TargetState) {
+	at := statsClock.Add(time.Duration(k) * time.Minute)
+	step := float64(60 * k)
 	results := []probe.Result{
-		{Target: probe.Target{Check: probe.DNS, Address: "example.com"}, Status: probe.StatusUp, Latency: 12 * time.Millisecond, Attempts: 1},
-		{Target: probe.Target{Check: probe.HTTP, Address: "https://shop.example.com/"}, Status: probe.StatusDown, Latency: 3 * time.Second, Attempts: 3, Error: "503 Service Unavailable"},
+		{Target: probe.Target{Check: probe.DNS, Address: "example.com"}, Status: probe.StatusUp, Latency: 12345 * time.Microsecond, Attempts: 1},
+		{Target: probe.Target{Check: probe.HTTP, Address: "https://shop.example.com/"}, Status: probe.StatusDown, Latency: 3 * time.Second, Attempts: 3,
+			Error: `503 Service Unavailable: "down for maintenance, back soon"`},
+		{Target: probe.Target{Check: probe.Ping, Address: "10.0.0.1"}, Status: probe.StatusSkipped, Error: "backoff: next probe at 03:05:20"},
+		{Target: probe.Target{Check: probe.Ping, Address: "10.0.0.2"}, Status: probe.StatusUnsupported, Attempts: 1, Error: "ICMP not permitted"},
 	}
 	next := []state.TargetState{
-		{Status: state.Up, Since: statsClock.Add(-time.Hour), ConsecutiveSuccesses: 9,
-			Stats: state.Stats{Checks: 10, UptimeSeconds: 3600}},
-		{Status: state.Down, Since: at.Add(-90 * time.Second), ConsecutiveFailures: 4, Flapping: true,
-			Stats: state.Stats{Checks: 10, Failures: 4, UptimeSeconds: 3000, DowntimeSeconds: 90.5, DowntimeEvents: 2}},
+		{Status: state.Up, Since: statsClock.Add(-time.Hour), ConsecutiveSuccesses: 60 + k,
+			Stats: state.Stats{Checks: int64(60 + k), UptimeSeconds: 3600 + step}},
+		{Status: state.Down, Since: statsClock.Add(-90 * time.Second), ConsecutiveFailures: 4 + k, Flapping: true,
+			Stats: state.Stats{Checks: int64(40 + k), Failures: int64(12 + k), UptimeSeconds: 3000.25, DowntimeSeconds: 90.5 + step, DowntimeEvents: 2}},
+		{Status: state.Down, Since: statsClock.Add(-10 * time.Minute), ConsecutiveFailures: 5,
+			Stats: state.Stats{Checks: 30, Failures: 5, UptimeSeconds: 1200, DowntimeSeconds: 540, DowntimeEvents: 1}},
+		{},
 	}
-	return results, next
+	return at, results, next
+}
+
+// linesPerSweep is how many lines statsSweep's sweep writes: one per
+// target and the overall line.
+const linesPerSweep = 5
+
+// goldenStatsLog compares the file at got with testdata/statslog/name, or
+// rewrites the golden file with -update.
+func goldenStatsLog(t *testing.T, got, name string) {
+	t.Helper()
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("..", "..", "..", "testdata", "statslog", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/pingpanda/sweep -run StatsLog -update to create it)", err)
+	}
+	if string(b) != string(want) {
+		t.Errorf("%s differs (run go test ./cmd/pingpanda/sweep -run StatsLog -update to accept):\n--- got\n%s\n--- want\n%s", path, b, want)
+	}
+}
+
+func TestTheStatsLogOfTwoSweepsMatchesTheGoldenFiles(t *testing.T) {
+	for _, tt := range []struct{ format, golden string }{{"csv", "two-sweeps.csv"}, {"json", "two-sweeps.jsonl"}} {
+		t.Run(tt.format, func(t *testing.T) {
+			c := config.StatsLog{Enabled: true, Path: filepath.Join(t.TempDir(), "logs", tt.golden), Format: tt.format, MaxSize: 1 << 20, BackupCount: 5}
+			for k := range 2 {
+				at, results, next := statsSweep(k)
+				if err := appendStatsLog(c, at, results, next); err != nil {
+					t.Fatal(err)
+				}
+			}
+			goldenStatsLog(t, c.Path, tt.golden)
+		})
+	}
+}
+
+func TestEveryJSONLineOfTheStatsLogIsOneObject(t *testing.T) {
+	c := config.StatsLog{Enabled: true, Path: filepath.Join(t.TempDir(), "stats.jsonl"), Format: "json", MaxSize: 1 << 20}
+	at, results, next := statsSweep(0)
+	if err := appendStatsLog(c, at, results, next); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(c.Path)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != linesPerSweep {
+		t.Fatalf("%d lines, want %d", len(lines), linesPerSweep)
+	}
+	for i, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %d: %v: %s", i, err, l)
+		}
+		if i == len(lines)-1 {
+			if m["id"] != "OVERALL" || m["targets"] != 4.0 || m["up"] != 1.0 || m["down"] != 2.0 || m["flapping_targets"] != 1.0 {
+				t.Errorf("overall line = %s", l)
+			}
+		} else if m["time"] != "2026-11-24T03:00:00Z" || m["id"] != results[i].Target.ID() {
+			t.Errorf("line %d = %s", i, l)
+		}
+	}
+}
+
+func TestTheCSVStatsLogReadsBackWithOneFieldPerColumn(t *testing.T) {
+	c := config.StatsLog{Enabled: true, Path: filepath.Join(t.TempDir(), "stats.csv"), Format: "csv", MaxSize: 1 << 20}
+	at, results, next := statsSweep(0)
+	if err := appendStatsLog(c, at, results, next); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(c.Path)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll() // fails on a row of another width
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1+linesPerSweep || strings.Join(rows[0], ",") != strings.Join(statsColumns, ",") {
+		t.Fatalf("rows = %q", rows)
+	}
+	if got := rows[2][9]; got != results[1].Error {
+		t.Errorf("error column = %q; want the error, commas and quotes and all", got)
+	}
 }
 
 func TestTheStatsLogRotatesBetweenSweepsWithAHeaderAtTheTopOfEveryCSVFile(t *testing.T) {
 	for _, format := range []string{"csv", "json"} {
 		t.Run(format, func(t *testing.T) {
 			dir := t.TempDir()
-			c := config.StatsLog{Enabled: true, Path: filepath.Join(dir, "stats."+format), Format: format, MaxSize: 1024, BackupCount: 2}
-			for i := range 20 {
-				results, next := statsSweep(statsClock.Add(time.Duration(i) * time.Minute))
-				if err := appendStatsLog(c, statsClock.Add(time.Duration(i)*time.Minute), results, next); err != nil {
+			c := config.StatsLog{Enabled: true, Path: filepath.Join(dir, "stats."+format), Format: format, MaxSize: 4096, BackupCount: 2}
+			for k := range 20 {
+				at, results, next := statsSweep(k)
+				if err := appendStatsLog(c, at, results, next); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -64,8 +171,7 @@ func TestTheStatsLogRotatesBetweenSweepsWithAHeaderAtTheTopOfEveryCSVFile(t *tes
 					}
 					b = b[len(header):]
 				}
-				// Each file holds whole sweeps: the lines come in threes (two
-				// targets and the overall line), the last one ending the file.
+				// Each file holds whole sweeps, the last one ending the file.
 				lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 				if !bytes.HasSuffix(b, []byte("\n")) || len(lines)%linesPerSweep != 0 {
 					t.Errorf("%s holds %d lines, not whole sweeps of %d:\n%s", name, len(lines), linesPerSweep, b)
@@ -80,9 +186,6 @@ func TestTheStatsLogRotatesBetweenSweepsWithAHeaderAtTheTopOfEveryCSVFile(t *tes
 	}
 }
 
-// linesPerSweep is how many lines statsSweep's sweep writes.
-const linesPerSweep = 2
-
 // sweepTime finds a line's sweep time, its first timestamp.
 var sweepTime = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
 
@@ -92,7 +195,7 @@ func TestStatsLogErrorsNameTheKey(t *testing.T) {
 	if err := os.WriteFile(notADir, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	results, next := statsSweep(statsClock)
+	_, results, next := statsSweep(0)
 	c := config.StatsLog{Enabled: true, Path: filepath.Join(notADir, "stats.csv"), Format: "csv", MaxSize: 1 << 20, BackupCount: 1}
 	err := appendStatsLog(c, statsClock, results, next)
 	if err == nil || !strings.HasPrefix(err.Error(), "STATS_LOG_FILE: ") {
@@ -117,10 +220,30 @@ func TestAnUnwritableStatsLogDirectoryNamesTheKeys(t *testing.T) {
 		f.Close()
 		t.Skip("this user may write to a read-only directory (root)")
 	}
-	results, next := statsSweep(statsClock)
+	_, results, next := statsSweep(0)
 	c := config.StatsLog{Enabled: true, Path: filepath.Join(dir, "logs", "stats.csv"), Format: "csv", MaxSize: 1 << 20, BackupCount: 1}
 	err := appendStatsLog(c, statsClock, results, next)
 	if err == nil || !strings.HasPrefix(err.Error(), "STATS_LOG_FILE: ") || !strings.Contains(err.Error(), "LOG_DIR") {
 		t.Fatalf("err = %v; want one naming STATS_LOG_FILE and LOG_DIR", err)
+	}
+}
+
+func TestACSVStatsLogOfThePreviousColumnsIsRotatedAwayNotAppendedTo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stats.csv")
+	old := "time,id,check,target,status,latency_seconds,attempts,consecutive_failures,availability_percent,error\n" +
+		"2026-11-23T03:00:00Z,dns:example.com,dns,example.com,up,0.01,1,0,100,\n"
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := config.StatsLog{Enabled: true, Path: path, Format: "csv", MaxSize: 1 << 20, BackupCount: 5}
+	at, results, next := statsSweep(0)
+	if err := appendStatsLog(c, at, results, next); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path + ".1"); string(b) != old {
+		t.Errorf("%s.1 = %q; want the old file as it was", path, b)
+	}
+	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), string(csvHeader())) {
+		t.Errorf("%s starts %q; want the new header", path, b[:min(len(b), 80)])
 	}
 }
