@@ -116,7 +116,7 @@ var keys = []keySpec{
 	{name: "CIRCUIT_BREAKER_COOLDOWN_SECONDS", def: "60", kind: kFloat, min: 0, max: maxSeconds, help: "time the circuit stays open"},
 	{name: "ENABLE_ADVANCED_STATS", def: "false", kind: kBool, ignored: "uptime and latency statistics are always kept in the state store"},
 	{name: "SUMMARY_INTERVAL_SECONDS", def: "0", kind: kFloat, min: 0, max: maxSeconds, help: "log a summary this often in `serve` mode; 0 off"},
-	{name: "STORE_STATS_LOG", def: "false", kind: kBool, help: "append one line per target per sweep to STATS_LOG_FILE"},
+	{name: "STORE_STATS_LOG", def: "false", kind: kBool, help: "append one line per target per sweep, and an `OVERALL` line, to STATS_LOG_FILE (see “The stats log”)"},
 	{name: "STATS_LOG_FILE", def: "pingpanda_stats.csv", kind: kString, help: "stats log path; a relative path is relative to LOG_DIR (as the original's was), not to the working directory"},
 	{name: "STATS_LOG_FORMAT", def: "csv", kind: kEnum, enum: []string{"csv", "json"}, help: "`csv` (with a header row at the top of every file) or `json` (JSON lines)"},
 	{name: "STATS_LOG_MAX_SIZE", def: "1048576", kind: kInt, min: 1024, max: 1 << 40, help: "rotate the stats log at this many bytes, between sweeps: one sweep's lines are never split across files"},

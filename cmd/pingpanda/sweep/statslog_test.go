@@ -247,3 +247,21 @@ func TestACSVStatsLogOfThePreviousColumnsIsRotatedAwayNotAppendedTo(t *testing.T
 		t.Errorf("%s starts %q; want the new header", path, b[:min(len(b), 80)])
 	}
 }
+
+func TestTheREADMEsUpgradeExampleIsTheGoldenFiles(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "statslog", "two-sweeps.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	// The header, the http target's line and the overall line of the first sweep.
+	for _, l := range []string{lines[0], lines[2], lines[linesPerSweep]} {
+		if !strings.Contains(string(readme), "  "+l+"\n") {
+			t.Errorf("README.md's stats log example lacks the golden line\n%s", l)
+		}
+	}
+}
