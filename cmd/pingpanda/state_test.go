@@ -217,9 +217,12 @@ func TestStatsLogAppendsALinePerTargetPerSweep(t *testing.T) {
 				t.Fatal(err)
 			}
 			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			want := 4
+			want := 6 // two sweeps of two targets and an OVERALL line
+			if !strings.Contains(lines[len(lines)-1], "OVERALL") {
+				t.Errorf("last line = %q, want the OVERALL line", lines[len(lines)-1])
+			}
 			if format == "csv" {
-				want = 5 // and a header
+				want = 7 // and a header
 				if !strings.HasPrefix(lines[0], "time,id,check,target,status,") {
 					t.Errorf("header = %q", lines[0])
 				}

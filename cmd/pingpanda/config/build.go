@@ -167,14 +167,29 @@ func (l *loader) buildOutputs(cfg *Config) {
 		Listen:          l.bool("ENABLE_PROMETHEUS"),
 		Addr:            net.JoinHostPort(l.raw("PROMETHEUS_BIND_ADDRESS"), strconv.Itoa(l.int("PROMETHEUS_PORT"))),
 	}
-	cfg.StatsLog = StatsLog{
-		Enabled: l.bool("STORE_STATS_LOG"),
-		Path:    l.raw("STATS_LOG_FILE"),
-		Format:  l.enum("STATS_LOG_FORMAT"),
+	cfg.StatsLog = l.statsLogConfig()
+}
+
+// statsLogConfig reads the stats log's keys. A relative STATS_LOG_FILE is
+// in LOG_DIR, where the original put it.
+func (l *loader) statsLogConfig() StatsLog {
+	sc := StatsLog{
+		Enabled:     l.bool("STORE_STATS_LOG"),
+		Path:        l.raw("STATS_LOG_FILE"),
+		Format:      l.enum("STATS_LOG_FORMAT"),
+		MaxSize:     int64(l.int("STATS_LOG_MAX_SIZE")),
+		BackupCount: l.int("STATS_LOG_BACKUP_COUNT"),
 	}
-	if cfg.StatsLog.Enabled && cfg.StatsLog.Path == "" {
-		l.problem("STATS_LOG_FILE: empty, but STORE_STATS_LOG is true")
+	if sc.Path == "" {
+		if sc.Enabled {
+			l.problem("STATS_LOG_FILE: empty, but STORE_STATS_LOG is true")
+		}
+		return sc
 	}
+	if !filepath.IsAbs(sc.Path) {
+		sc.Path = filepath.Join(l.raw("LOG_DIR"), sc.Path)
+	}
+	return sc
 }
 
 func (l *loader) logConfig() Log {

@@ -91,8 +91,11 @@ type Alerts struct {
 
 type StatsLog struct {
 	Enabled bool
-	Path    string
-	Format  string // csv or json
+	// Path is STATS_LOG_FILE, joined to LOG_DIR when relative.
+	Path        string
+	Format      string // csv or json
+	MaxSize     int64  // STATS_LOG_MAX_SIZE
+	BackupCount int    // STATS_LOG_BACKUP_COUNT
 }
 
 type Log struct {

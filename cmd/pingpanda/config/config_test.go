@@ -182,12 +182,12 @@ func TestWarnings(t *testing.T) {
 }
 
 func TestAnAliasIsAppliedToTheNewKey(t *testing.T) {
-	cfg, _, err := loadConfig(Sources{Environ: []string{"LOG_ROTATION_SIZE=2048"}})
+	cfg, _, err := loadConfig(Sources{Environ: []string{"FLAPPING_WINDOW=120"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Log.MaxSize != 2048 {
-		t.Errorf("MAX_LOG_SIZE = %d, want 2048 from LOG_ROTATION_SIZE", cfg.Log.MaxSize)
+	if cfg.Policy.FlapWindow != 120*time.Second {
+		t.Errorf("FLAP_WINDOW_SECONDS = %v, want 2m0s from FLAPPING_WINDOW", cfg.Policy.FlapWindow)
 	}
 }
 

@@ -72,9 +72,9 @@ var keys = []keySpec{
 	{name: "LOG_FORMAT", def: "auto", kind: kEnum, enum: []string{"auto", "json", "text"}, help: "`json`, `text`, or `auto` (JSON unless stderr is a terminal)"},
 	{name: "LOG_TO_TERMINAL", def: "true", kind: kBool, help: "log to stderr"},
 	{name: "LOG_TO_FILE", def: "false", kind: kBool, help: "also log (JSON) to LOG_DIR/LOG_FILE, rotated by size"},
-	{name: "LOG_DIR", def: "/logs", kind: kString, help: "directory of the log file"},
+	{name: "LOG_DIR", def: "/logs", kind: kString, help: "directory of the log file, and of a relative STATS_LOG_FILE"},
 	{name: "LOG_FILE", def: "pingpanda.log", kind: kString, help: "log file name"},
-	{name: "MAX_LOG_SIZE", def: "1048576", kind: kInt, min: 1024, max: 1 << 40, help: "rotate the log file at this many bytes"},
+	{name: "MAX_LOG_SIZE", def: "1048576", kind: kInt, min: 1024, max: 1 << 40, help: "rotate the log file at this many bytes (the stats log has STATS_LOG_MAX_SIZE)"},
 	{name: "LOG_BACKUP_COUNT", def: "5", kind: kInt, min: 0, max: 1000, help: "rotated log files to keep"},
 
 	// Serve mode.
@@ -116,9 +116,11 @@ var keys = []keySpec{
 	{name: "CIRCUIT_BREAKER_COOLDOWN_SECONDS", def: "60", kind: kFloat, min: 0, max: maxSeconds, help: "time the circuit stays open"},
 	{name: "ENABLE_ADVANCED_STATS", def: "false", kind: kBool, ignored: "uptime and latency statistics are always kept in the state store"},
 	{name: "SUMMARY_INTERVAL_SECONDS", def: "0", kind: kFloat, min: 0, max: maxSeconds, help: "log a summary this often in `serve` mode; 0 off"},
-	{name: "STORE_STATS_LOG", def: "false", kind: kBool, help: "append one line per target per sweep to STATS_LOG_FILE"},
-	{name: "STATS_LOG_FILE", def: "pingpanda_stats.csv", kind: kString, help: "stats log path"},
-	{name: "STATS_LOG_FORMAT", def: "csv", kind: kEnum, enum: []string{"csv", "json"}, help: "`csv` or `json`"},
+	{name: "STORE_STATS_LOG", def: "false", kind: kBool, help: "append one line per target per sweep, and an `OVERALL` line, to STATS_LOG_FILE (see “The stats log”)"},
+	{name: "STATS_LOG_FILE", def: "pingpanda_stats.csv", kind: kString, help: "stats log path; a relative path is relative to LOG_DIR (as the original's was), not to the working directory"},
+	{name: "STATS_LOG_FORMAT", def: "csv", kind: kEnum, enum: []string{"csv", "json"}, help: "`csv` (with a header row at the top of every file) or `json` (JSON lines)"},
+	{name: "STATS_LOG_MAX_SIZE", def: "1048576", kind: kInt, min: 1024, max: 1 << 40, help: "rotate the stats log at this many bytes, between sweeps: one sweep's lines are never split across files"},
+	{name: "STATS_LOG_BACKUP_COUNT", def: "5", kind: kInt, min: 0, max: 1000, help: "rotated stats log files to keep (STATS_LOG_FILE.1 is the newest)"},
 
 	// Metrics and deployment.
 	{name: "PUSHGATEWAY_URL", def: "", kind: kString, secret: true, help: "Prometheus Pushgateway to push every sweep's metrics to (PUT, grouped by job and instance = shard)"},
@@ -142,8 +144,8 @@ var aliases = map[string]string{
 	"FLAPPING_THRESHOLD":   "FLAP_THRESHOLD",
 	"FLAPPING_WINDOW":      "FLAP_WINDOW_SECONDS",
 	"ENABLE_STATS_LOGGING": "STORE_STATS_LOG",
-	"LOG_ROTATION_SIZE":    "MAX_LOG_SIZE",
-	"STATS_LOG_SIZE":       "MAX_LOG_SIZE",
+	"LOG_ROTATION_SIZE":    "STATS_LOG_MAX_SIZE",
+	"STATS_LOG_SIZE":       "STATS_LOG_MAX_SIZE",
 }
 
 // keyIndex maps a key's name to its spec.

@@ -4,6 +4,7 @@
 package logfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -33,7 +34,7 @@ func New(lc config.Log, stderr io.Writer, stderrIsTerminal bool) (*slog.Logger, 
 	}
 	var closer io.Closer = io.NopCloser(nil)
 	if lc.ToFile {
-		rf, err := OpenRotating(lc.Path, lc.MaxSize, lc.BackupCount)
+		rf, err := OpenRotating(lc.Path, RotatingOptions{MaxSize: lc.MaxSize, Backups: lc.BackupCount})
 		if err != nil {
 			return nil, nil, fmt.Errorf("LOG_TO_FILE: %w", err)
 		}
@@ -50,28 +51,77 @@ func New(lc config.Log, stderr io.Writer, stderrIsTerminal bool) (*slog.Logger, 
 }
 
 // Rotating is an append-only log file that is renamed to path.1 (and
-// path.1 to path.2, and so on, keeping backups of them) once a write would
-// take it past maxSize. It is safe for concurrent use.
+// path.1 to path.2, and so on, keeping RotatingOptions.Backups of them)
+// before a write would take it past RotatingOptions.MaxSize. It rotates
+// only between writes, never inside one: a caller that hands it a whole
+// record (a sweep's lines, a log entry) in one Write finds that record in
+// one file. It is safe for concurrent use within a process; two processes
+// appending to one path may lose lines when they rotate it.
 type Rotating struct {
 	mu      sync.Mutex
 	path    string
 	maxSize int64
 	backups int
+	header  []byte
 	f       *os.File
 	size    int64
 }
 
-func OpenRotating(path string, maxSize int64, backups int) (*Rotating, error) {
+// RotatingOptions are a Rotating file's limits and the header of its files.
+type RotatingOptions struct {
+	// MaxSize is the size a write may not take the file past: such a write
+	// goes to a new file. A file is larger only when one write (with the
+	// header) is larger.
+	MaxSize int64
+	// Backups is how many rotated files are kept; 0 keeps none, so a
+	// rotation discards the file.
+	Backups int
+	// Header, when set, is written at the top of every new file, the first
+	// and each one a rotation starts. It does not count as content: a file
+	// holding only the header is never rotated. An existing file that does
+	// not begin with it (written with other columns) is rotated away when
+	// opened, so that no file mixes two layouts.
+	Header []byte
+}
+
+// OpenRotating opens (or creates) the file at path, and its directory.
+func OpenRotating(path string, o RotatingOptions) (*Rotating, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("log directory: %w", err)
 	}
-	r := &Rotating{path: path, maxSize: maxSize, backups: backups}
+	r := &Rotating{path: path, maxSize: o.MaxSize, backups: o.Backups, header: o.Header}
 	if err := r.open(); err != nil {
 		return nil, err
+	}
+	if r.size > 0 && len(r.header) > 0 {
+		ok, err := beginsWith(path, r.header)
+		if err == nil && !ok {
+			err = r.rotate()
+		}
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
 	}
 	return r, nil
 }
 
+// beginsWith says whether the file at path begins with prefix.
+func beginsWith(path string, prefix []byte) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("log file: %w", err)
+	}
+	defer f.Close()
+	b := make([]byte, len(prefix))
+	if _, err := io.ReadFull(f, b); err != nil {
+		return false, nil // shorter than the header
+	}
+	return bytes.Equal(b, prefix), nil
+}
+
+// open opens the file at path for appending, writing the header first
+// when the file is empty.
 func (r *Rotating) open() error {
 	f, err := os.OpenFile(r.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -83,16 +133,26 @@ func (r *Rotating) open() error {
 		return fmt.Errorf("log file: %w", err)
 	}
 	r.f, r.size = f, st.Size()
+	if r.size == 0 && len(r.header) > 0 {
+		if _, err := f.Write(r.header); err != nil {
+			f.Close()
+			r.f = nil
+			return fmt.Errorf("log file: %w", err)
+		}
+		r.size = int64(len(r.header))
+	}
 	return nil
 }
 
+// Write appends p to the file, first rotating it if p would take it past
+// MaxSize and it holds more than the header.
 func (r *Rotating) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.f == nil {
 		return 0, errors.New("log file is closed")
 	}
-	if r.size > 0 && r.size+int64(len(p)) > r.maxSize {
+	if r.size > int64(len(r.header)) && r.size+int64(len(p)) > r.maxSize {
 		if err := r.rotate(); err != nil {
 			return 0, err
 		}

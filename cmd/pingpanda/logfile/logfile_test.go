@@ -13,7 +13,7 @@ import (
 func TestRotatingFileKeepsBackupCountFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "pp.log")
-	rf, err := OpenRotating(path, 100, 2)
+	rf, err := OpenRotating(path, RotatingOptions{MaxSize: 100, Backups: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestRotatingFileKeepsBackupCountFiles(t *testing.T) {
 
 func TestRotatingFileWithNoBackupsStartsAfresh(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pp.log")
-	rf, err := OpenRotating(path, 10, 0)
+	rf, err := OpenRotating(path, RotatingOptions{MaxSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +50,85 @@ func TestRotatingFileWithNoBackupsStartsAfresh(t *testing.T) {
 	rf.Close()
 	if b, _ := os.ReadFile(path); string(b) != "abc" {
 		t.Fatalf("log = %q, want only the newest write", b)
+	}
+}
+
+func TestEveryNewFileStartsWithTheHeaderAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stats.csv")
+	header := []byte("a,b\n")
+	rf, err := OpenRotating(path, RotatingOptions{MaxSize: 12, Backups: 3, Header: header})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []string{"1,2\n3,4\n", "5,6\n", "7,8\n9,0\n"} { // 8, 4, 8 bytes
+		if _, err := rf.Write([]byte(rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rf.Close()
+	want := map[string]string{
+		"stats.csv.1": "a,b\n5,6\n", // 4+4, and 8 more would pass 12
+		"stats.csv":   "a,b\n7,8\n9,0\n",
+		"stats.csv.2": "a,b\n1,2\n3,4\n",
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "stats.csv*"))
+	if len(names) != len(want) {
+		t.Fatalf("files = %v; want %d", names, len(want))
+	}
+	for name, content := range want {
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != content {
+			t.Errorf("%s = %q, want %q", name, b, content)
+		}
+	}
+}
+
+func TestAFileHoldingOnlyTheHeaderIsNeverRotated(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stats.csv")
+	rf, err := OpenRotating(path, RotatingOptions{MaxSize: 8, Backups: 3, Header: []byte("a,b\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf.Write([]byte("a record longer than the limit\n"))
+	rf.Close()
+	if names, _ := filepath.Glob(filepath.Join(dir, "stats.csv.*")); len(names) != 0 {
+		t.Errorf("backups %v; want none: the only rotation would have kept a file of the header alone", names)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "a,b\na record longer than the limit\n" {
+		t.Errorf("file = %q", b)
+	}
+}
+
+func TestAnExistingFileWithTheHeaderIsAppendedTo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stats.csv")
+	os.WriteFile(path, []byte("a,b\n1,2\n"), 0o644)
+	rf, err := OpenRotating(path, RotatingOptions{MaxSize: 1 << 20, Backups: 1, Header: []byte("a,b\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf.Write([]byte("3,4\n"))
+	rf.Close()
+	if b, _ := os.ReadFile(path); string(b) != "a,b\n1,2\n3,4\n" {
+		t.Errorf("file = %q; want the header once and both records", b)
+	}
+}
+
+func TestAnExistingFileWithAnotherHeaderIsRotatedAway(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stats.csv")
+	old := "time,id\n2026-11-24T03:00:00Z,dns:example.com\n"
+	os.WriteFile(path, []byte(old), 0o644)
+	rf, err := OpenRotating(path, RotatingOptions{MaxSize: 1 << 20, Backups: 1, Header: []byte("time,id,flapping\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf.Write([]byte("2026-11-24T03:01:00Z,dns:example.com,false\n"))
+	rf.Close()
+	if b, _ := os.ReadFile(path + ".1"); string(b) != old {
+		t.Errorf("backup = %q; want the old file untouched", b)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "time,id,flapping\n2026-11-24T03:01:00Z,dns:example.com,false\n" {
+		t.Errorf("file = %q; want the new header and the new record", b)
 	}
 }
 
