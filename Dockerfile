@@ -9,7 +9,7 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/pingpanda ./cmd/pingpanda \
- && mkdir -p /out/state
+ && mkdir -p /out/state /out/logs
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/pingpanda /usr/local/bin/pingpanda
@@ -17,6 +17,10 @@ COPY --from=build /out/pingpanda /usr/local/bin/pingpanda
 # failure counts and alert latches outlive the container.
 COPY --from=build --chown=nonroot:nonroot /out/state /state
 ENV STATE_FILE=/state/state.json
-VOLUME /state
+# LOG_DIR's default: the stats log (STORE_STATS_LOG) and the log file
+# (LOG_TO_FILE) go here, writable by the non-root user; mount a volume to
+# keep them.
+COPY --from=build --chown=nonroot:nonroot /out/logs /logs
+VOLUME /state /logs
 USER nonroot:nonroot
 ENTRYPOINT ["/usr/local/bin/pingpanda"]

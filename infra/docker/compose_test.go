@@ -267,4 +267,10 @@ func TestDockerfile(t *testing.T) {
 	if !strings.Contains(df, fmt.Sprintf("ENV STATE_FILE=%s", "/state/state.json")) {
 		t.Error("the image has no STATE_FILE on its volume")
 	}
+	// LOG_DIR's default (/logs) holds the stats log: the non-root user must
+	// be able to write there, or STORE_STATS_LOG=true only logs
+	// "permission denied" every sweep.
+	if !regexp.MustCompile(`(?m)^COPY --from=build --chown=nonroot:nonroot \S+ /logs$`).MatchString(df) {
+		t.Error("the image has no /logs owned by the non-root user, LOG_DIR's default")
+	}
 }

@@ -30,8 +30,6 @@ type keySpec struct {
 	ignored string
 }
 
-const ()
-
 const maxSeconds = 365 * 24 * 3600
 
 var keys = []keySpec{
