@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pingpanda/pingpanda/cmd/pingpanda/awsfake"
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/awsref"
 )
 
 // isolateAWS keeps the SDK's own reading of the process environment away
@@ -238,9 +238,9 @@ func TestWithoutAReferenceAWSIsNeverTouched(t *testing.T) {
 	isolateAWS(t)
 	f := awsfake.New(t)
 	var inits atomic.Int32
-	counting := func(ctx context.Context, environ []string) (awsStore, error) {
+	counting := func(ctx context.Context, environ []string) (awsref.Fetcher, error) {
 		inits.Add(1)
-		return newAWSClient(ctx, environ)
+		return awsref.New(ctx, environ)
 	}
 	secretFile := filepath.Join(t.TempDir(), "teams")
 	if err := os.WriteFile(secretFile, []byte("https://teams.example/webhook\n"), 0o600); err != nil {
@@ -295,53 +295,6 @@ func TestConfigShowsAReferencedSecretRedactedWithItsReference(t *testing.T) {
 	}
 }
 
-func TestParseAWSRef(t *testing.T) {
-	tests := []struct {
-		in, kind, bucket, name string
-		s3, ok, bad            bool
-	}{
-		{in: "ssm:/pingpanda/redis", kind: "ssm", name: "/pingpanda/redis", ok: true},
-		{in: "ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/x", kind: "ssm", name: "arn:aws:ssm:eu-west-1:123456789012:parameter/x", ok: true},
-		{in: "secretsmanager:prod/slack", kind: "secretsmanager", name: "prod/slack", ok: true},
-		{in: "s3://bucket/dir/targets.yaml", s3: true, kind: "s3", bucket: "bucket", name: "dir/targets.yaml", ok: true},
-		{in: "s3://bucket/dir/targets.yaml", s3: false},
-		{in: "redis://host:6379"},
-		{in: "ssm:", kind: "ssm", ok: true, bad: true},
-		{in: "secretsmanager:two words", kind: "secretsmanager", name: "two words", ok: true, bad: true},
-		{in: "s3://bucket", s3: true, kind: "s3", bucket: "bucket", ok: true, bad: true},
-		{in: "s3://bucket/dir/", s3: true, kind: "s3", bucket: "bucket", name: "dir/", ok: true, bad: true},
-	}
-	for _, tt := range tests {
-		ref, ok, err := parseAWSRef(tt.in, tt.s3)
-		if ok != tt.ok || (err != nil) != tt.bad || ok && (ref.kind != tt.kind || ref.bucket != tt.bucket || ref.name != tt.name) {
-			t.Errorf("parseAWSRef(%q, %v) = %+v, %v, %v", tt.in, tt.s3, ref, ok, err)
-		}
-	}
-}
-
-func TestObjectURL(t *testing.T) {
-	regional := &url.URL{Scheme: "https", Host: "s3.eu-west-1.amazonaws.com", Path: "/"}
-	local := &url.URL{Scheme: "http", Host: "127.0.0.1:4566", Path: "/"}
-	tests := []struct {
-		name      string
-		base      *url.URL
-		pathStyle bool
-		bucket    string
-		key       string
-		want      string
-	}{
-		{"a bucket is a host name by default", regional, false, "ops", "pingpanda/targets.yaml", "https://ops.s3.eu-west-1.amazonaws.com/pingpanda/targets.yaml"},
-		{"an endpoint override is path-style", local, true, "ops", "targets.yaml", "http://127.0.0.1:4566/ops/targets.yaml"},
-		{"a bucket with dots is path-style", regional, false, "ops.example.com", "t.yaml", "https://s3.eu-west-1.amazonaws.com/ops.example.com/t.yaml"},
-		{"a key is escaped as S3 signs it", regional, false, "ops", "dir/a b+c=ü~.yaml", "https://ops.s3.eu-west-1.amazonaws.com/dir/a%20b%2Bc%3D%C3%BC~.yaml"},
-	}
-	for _, tt := range tests {
-		if got := objectURL(tt.base, tt.pathStyle, tt.bucket, tt.key); got != tt.want {
-			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
-		}
-	}
-}
-
 // assertNoSecret fails if any of the fake's secret values shows in an
 // error or a warning.
 func assertNoSecret(t *testing.T, err error, warnings []string) {
@@ -372,12 +325,12 @@ func sortedCopy(s []string) []string {
 }
 
 // TestTheLambdaBuildReadsItsCredentialsFromTheEnvironment runs the Lambda
-// bootstrap's configuration (staticAWSConfig, selected by -tags
+// bootstrap's configuration (awsref.StaticConfig, selected by -tags
 // lambda.norpc) against the fake, and without keys.
 func TestTheLambdaBuildReadsItsCredentialsFromTheEnvironment(t *testing.T) {
 	f := newFakeWithData(t)
 	src := Sources{Environ: f.Environ("REDIS_URL=ssm:/pingpanda/redis", "AWS_SESSION_TOKEN=lambda-session-token"),
-		NewAWS: newAWSClientWith(staticAWSConfig)}
+		NewAWS: awsref.NewWith(awsref.StaticConfig)}
 	cfg, warnings, err := Load(context.Background(), src)
 	assertNoSecret(t, err, warnings)
 	if err != nil || cfg.RedisURL != redisSecret {
@@ -416,22 +369,4 @@ func TestAnUnansweredReferenceEndsWithTheContext(t *testing.T) {
 	if time.Since(start) > 4*time.Second {
 		t.Errorf("the load outlived its context by seconds")
 	}
-}
-
-func FuzzParseAWSRef(f *testing.F) {
-	for _, s := range []string{"ssm:/a/b", "secretsmanager:x", "s3://b/k", "s3://b", "ssm:", "file:/x", "redis://h"} {
-		f.Add(s, true)
-	}
-	f.Fuzz(func(t *testing.T, v string, s3 bool) {
-		ref, ok, err := parseAWSRef(v, s3)
-		if !ok && err != nil {
-			t.Fatalf("%q: an error for a value that is no reference", v)
-		}
-		if ok && err == nil && (ref.name == "" || ref.kind == "s3" && ref.bucket == "") {
-			t.Fatalf("%q: accepted without a name: %+v", v, ref)
-		}
-		if ok && ref.text != v {
-			t.Fatalf("%q: text %q", v, ref.text)
-		}
-	})
 }

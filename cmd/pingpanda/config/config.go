@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/awsref"
 	"github.com/pingpanda/pingpanda/probe"
 	"github.com/pingpanda/pingpanda/state"
 )
@@ -130,9 +131,9 @@ type Sources struct {
 	// Flags are the command line's settings, keyed by configuration key.
 	Flags map[string]string
 	// NewAWS makes the AWS client that resolves ssm:, secretsmanager: and
-	// s3:// references; nil means newAWSClient. It is called only when a
+	// s3:// references; nil means awsref.New. It is called only when a
 	// reference is present.
-	NewAWS newAWSStoreFunc
+	NewAWS awsref.NewFunc
 }
 
 // Error lists every problem in a configuration. Its message has one

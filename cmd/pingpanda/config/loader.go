@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pingpanda/pingpanda/cmd/pingpanda/awsref"
 )
 
 // loader merges the sources and reads typed values, recording every
@@ -23,7 +25,7 @@ type loader struct {
 	reported  map[string]bool
 
 	environ []string
-	newAWS  newAWSStoreFunc
+	newAWS  awsref.NewFunc
 	// targetsRef says TARGETS_FILE is an s3:// or ssm: reference, and
 	// targetsData is what it named (nil if it could not be read).
 	targetsRef  bool

@@ -1,6 +1,6 @@
 //go:build !lambda.norpc
 
-package config
+package awsref
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // (AWS_PROFILE and shared files, web identity, container credentials,
 // IMDS) and AWS_MAX_ATTEMPTS/AWS_RETRY_MODE are the SDK's, read from the
 // process environment.
-func loadAWSConfig(ctx context.Context, region string, env map[string]string) (aws.Config, error) {
+func loadConfig(ctx context.Context, region string, env map[string]string) (aws.Config, error) {
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
 	if id, secret := env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]; id != "" && secret != "" && env["AWS_PROFILE"] == "" {
 		// As the SDK's chain does: keys in the environment win unless a
