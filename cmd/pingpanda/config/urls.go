@@ -13,6 +13,21 @@ import (
 // webhookURL checks a webhook URL without ever quoting it: its path holds
 // the token.
 func (l *loader) webhookURL(key string) string {
+	return l.httpURL(key, urlWords{sends: "its token", holds: "it holds a token", schemes: "https://"})
+}
+
+// pushgatewayURL checks PUSHGATEWAY_URL without quoting it: it may carry
+// credentials.
+func (l *loader) pushgatewayURL() string {
+	return l.httpURL("PUSHGATEWAY_URL", urlWords{sends: "metrics and credentials", holds: "it may hold credentials", schemes: "http:// or https://"})
+}
+
+// urlWords say, in httpURL's problems, what a URL would send, what it may
+// hold, and the schemes it takes.
+type urlWords struct{ sends, holds, schemes string }
+
+// httpURL checks key's http(s) URL without ever quoting it.
+func (l *loader) httpURL(key string, w urlWords) string {
 	v := l.raw(key)
 	if v == "" {
 		return ""
@@ -20,11 +35,11 @@ func (l *loader) webhookURL(key string) string {
 	u, err := url.Parse(v)
 	switch {
 	case err == nil && u.Host != "" && !l.cleartextAllowed(u):
-		l.problem("%s: http:// to a host other than loopback would send its token unencrypted; use https://, or set ALLOW_INSECURE_URLS=true%s", key, l.from(key))
+		l.problem("%s: http:// to a host other than loopback would send %s unencrypted; use https://, or set ALLOW_INSECURE_URLS=true%s", key, w.sends, l.from(key))
 	case err != nil:
-		l.problem("%s: not a URL (value not shown: it holds a token)%s", key, l.from(key))
+		l.problem("%s: not a URL (value not shown: %s)%s", key, w.holds, l.from(key))
 	case u.Scheme != "https" && u.Scheme != "http":
-		l.problem("%s: scheme %s is not https://%s", key, l.shownScheme(key, u.Scheme), l.from(key))
+		l.problem("%s: scheme %s is not %s%s", key, l.shownScheme(key, u.Scheme), w.schemes, l.from(key))
 	case u.Host == "":
 		l.problem("%s: no host in the URL%s", key, l.from(key))
 	default:
@@ -46,29 +61,6 @@ func (l *loader) cleartextAllowed(u *url.URL) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
-}
-
-// pushgatewayURL checks PUSHGATEWAY_URL without quoting it: it may carry
-// credentials.
-func (l *loader) pushgatewayURL() string {
-	v := l.raw("PUSHGATEWAY_URL")
-	if v == "" {
-		return ""
-	}
-	u, err := url.Parse(v)
-	switch {
-	case err == nil && u.Host != "" && !l.cleartextAllowed(u):
-		l.problem("PUSHGATEWAY_URL: http:// to a host other than loopback would send metrics and credentials unencrypted; use https://, or set ALLOW_INSECURE_URLS=true%s", l.from("PUSHGATEWAY_URL"))
-	case err != nil:
-		l.problem("PUSHGATEWAY_URL: not a URL (value not shown: it may hold credentials)%s", l.from("PUSHGATEWAY_URL"))
-	case u.Scheme != "https" && u.Scheme != "http":
-		l.problem("PUSHGATEWAY_URL: scheme %s is not http:// or https://%s", l.shownScheme("PUSHGATEWAY_URL", u.Scheme), l.from("PUSHGATEWAY_URL"))
-	case u.Host == "":
-		l.problem("PUSHGATEWAY_URL: no host in the URL%s", l.from("PUSHGATEWAY_URL"))
-	default:
-		return v
-	}
-	return ""
 }
 
 // redisURL checks REDIS_URL without ever quoting it: it may hold a
