@@ -7,14 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unsafe"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/pingpanda/pingpanda/probe/secret"
 )
 
 // RedisOptions configure a RedisStore.
@@ -71,11 +71,11 @@ type RedisOptions struct {
 //
 // Errors never contain the URL's password.
 type RedisStore struct {
-	client  redis.UniversalClient
-	owned   bool
-	name    string
-	secrets []string
-	now     func() time.Time
+	client redis.UniversalClient
+	owned  bool
+	name   string
+	scrub  secret.Scrubber // the URL's passwords
+	now    func() time.Time
 
 	stateKey, seenKey, leaseKey string
 	outboxKey, queueKey         string
@@ -111,13 +111,13 @@ func NewRedisStore(ctx context.Context, opts RedisOptions) (*RedisStore, error) 
 	}
 	where := "(a client supplied by the caller)"
 	if opts.URL != "" {
-		c, display, secrets, err := newRedisClient(opts.URL, opts.Client == nil)
+		u, err := parseRedisURL(opts.URL)
 		if err != nil {
 			return nil, err
 		}
-		where, s.secrets = display, secrets
+		where, s.scrub = u.shown, u.scrub
 		if opts.Client == nil {
-			s.client, s.owned = c, true
+			s.client, s.owned = u.connect(), true
 		}
 	}
 	if s.client == nil {
@@ -127,125 +127,11 @@ func NewRedisStore(ctx context.Context, opts RedisOptions) (*RedisStore, error) 
 	return s, nil
 }
 
-// newRedisClient parses a REDIS_URL and, when build is set, makes its
-// client. The client lets the context's deadline bound every command, and
-// opens a connection with one round trip (HELLO, which also
-// authenticates) rather than go-redis' default three: it skips CLIENT
-// SETINFO and the maintenance-notification handshake, which a one-sweep
-// process has no use for. Unless the URL sets pipeline_pool_size, it runs
-// pipelines (Load) on its one pool: go-redis' separate pipeline pool
-// would open a second connection, with its own HELLO, in every sweep. It
-// returns the URL with its passwords masked, and the passwords.
-// An error never quotes the URL: a malformed one may hold a password in
-// any of its parts.
-func newRedisClient(raw string, build bool) (redis.UniversalClient, string, []string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.User == nil && strings.Contains(raw, "@")) {
-		return nil, "", nil, errors.New("redis url: not a valid URL (not shown, as it may hold a password); " +
-			"percent-encode special characters in the user name and password")
-	}
-	display, secrets := redactURL(u)
-	fail := func(err error) (redis.UniversalClient, string, []string, error) {
-		return nil, "", nil, scrub(fmt.Errorf("redis url %s: %w", display, err), secrets)
-	}
-	q := u.Query()
-	var client redis.UniversalClient
-	switch {
-	case q.Has("master_name"):
-		o, err := redis.ParseFailoverURL(raw)
-		if err != nil {
-			return fail(err)
-		}
-		o.ContextTimeoutEnabled, o.DisableIdentity = true, true
-		if o.PipelinePoolSize == 0 {
-			o.PipelinePoolSize = -1
-		}
-		if build {
-			client = redis.NewFailoverClient(o)
-		}
-	case q.Has("addr"):
-		o, err := redis.ParseClusterURL(raw)
-		if err != nil {
-			return fail(err)
-		}
-		o.ContextTimeoutEnabled, o.DisableIdentity = true, true
-		if o.PipelinePoolSize == 0 {
-			o.PipelinePoolSize = -1
-		}
-		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-		if build {
-			client = redis.NewClusterClient(o)
-		}
-	default:
-		o, err := redis.ParseURL(raw)
-		if err != nil {
-			return fail(err)
-		}
-		o.ContextTimeoutEnabled, o.DisableIdentity = true, true
-		if o.PipelinePoolSize == 0 {
-			o.PipelinePoolSize = -1
-		}
-		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-		if build {
-			client = redis.NewClient(o)
-		}
-	}
-	return client, display, secrets, nil
-}
-
-// redactURL returns u with its password and any password query option
-// masked, and those passwords.
-func redactURL(u *url.URL) (string, []string) {
-	var secrets []string
-	c := *u
-	if p, ok := u.User.Password(); ok {
-		secrets = append(secrets, p)
-		c.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	for k, vs := range q {
-		if strings.Contains(strings.ToLower(k), "password") {
-			for i, v := range vs {
-				secrets = append(secrets, v)
-				vs[i] = "xxxxx"
-			}
-		}
-	}
-	c.RawQuery = q.Encode()
-	return c.String(), secrets
-}
-
-// scrubbedError is an error whose text had secrets cut out.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-// scrub masks every secret in err's text.
-func scrub(err error, secrets []string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return &scrubbedError{msg: msg, err: err}
-}
-
 // String names the store for logs, with the password masked.
 func (s *RedisStore) String() string { return s.name }
 
 func (s *RedisStore) fail(op, key string, err error) error {
-	return scrub(fmt.Errorf("redis %s %s: %w", op, key, err), s.secrets)
+	return s.scrub.Error(fmt.Errorf("redis %s %s: %w", op, key, err))
 }
 
 // Lock takes the lease: SET NX PX GET with a random token of 130 bits.
