@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pingpanda/pingpanda/state/atomicfile"
 )
 
 // fileVersion is the version of the state file's document. A file of
@@ -415,7 +417,7 @@ func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) (Sav
 // ended. It writes through a buffer, never holding the document whole.
 func (s *FileStore) write(ctx context.Context, kept map[string][]byte, recs []record, doc fileDoc) error {
 	ids := sortedKeys(kept)
-	err := writeFileAtomic(s.path, func(w io.Writer) error {
+	err := atomicfile.Write(s.path, func(w io.Writer) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -431,7 +433,7 @@ func (s *FileStore) write(ctx context.Context, kept map[string][]byte, recs []re
 			}
 		}
 		return d.finish(doc.Saved, doc.Outbox)
-	}, ctx.Err)
+	}, atomicfile.Options{Ready: ctx.Err})
 	if err != nil {
 		return fmt.Errorf("save %s: %w", s.path, err)
 	}
