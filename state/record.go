@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -251,4 +252,36 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// record is one encoded TargetState.
+type record struct {
+	id  string
+	raw []byte
+}
+
+// encodeAll encodes states for a Save, refusing the whole request if one
+// of them cannot be stored, so that nothing is half written.
+func encodeAll(states []TargetState) ([]record, error) {
+	// One buffer for all the records, sliced once it stops growing.
+	recs := make([]record, 0, len(states))
+	ends := make([]int, 0, len(states))
+	buf := make([]byte, 0, 256*len(states))
+	for i := range states {
+		st := &states[i]
+		if st.ID == "" {
+			return nil, fmt.Errorf("state %d of %d has no target id", i+1, len(states))
+		}
+		var err error
+		if buf, err = appendRecord(buf, st); err != nil {
+			return nil, fmt.Errorf("encode %s: %w", st.ID, err)
+		}
+		ends = append(ends, len(buf))
+	}
+	start := 0
+	for i, end := range ends {
+		recs = append(recs, record{id: states[i].ID, raw: buf[start:end:end]})
+		start = end
+	}
+	return recs, nil
 }

@@ -334,3 +334,18 @@ func (r *recordReader) known(consts ...string) string {
 	}
 	return string(raw)
 }
+
+// decodeAt decodes the record stored under id into *dst. When it cannot,
+// *dst is left zero (a target never seen) and the error says why, for a
+// Warning.
+func decodeAt(dst *TargetState, id string, raw []byte) error {
+	err := decodeRecordInto(dst, raw, id)
+	if err == nil && dst.ID != id {
+		err = fmt.Errorf("record is for target %q", dst.ID)
+	}
+	if err != nil {
+		*dst = TargetState{}
+		return fmt.Errorf("state of %s reset: %w", id, err)
+	}
+	return nil
+}
