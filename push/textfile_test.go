@@ -40,8 +40,8 @@ func TestWriteTextfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Run("writes the registry's exposition", func(t *testing.T) {
-		if want := exposition(t, Registry(sweep)); !bytes.Equal(got, want) {
+	t.Run("writes WriteText's exposition", func(t *testing.T) {
+		if want := text(t, sweep); !bytes.Equal(got, want) {
 			t.Errorf("file holds\n%s\nwant\n%s", got, want)
 		}
 		if fams := parseText(t, got); len(fams) != len(MetricNames()) {
