@@ -21,17 +21,6 @@ import (
 	"time"
 )
 
-// Need skips a test whose environment is missing — or fails it when
-// PINGPANDA_CI is set.
-func Need(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("PINGPANDA_CI") != "" {
-		t.Fatalf("PINGPANDA_CI is set, so this must run: %s", msg)
-	}
-	t.Skip(msg)
-}
-
 // FreePort returns a loopback TCP port that is free now, chosen below the
 // kernel's ephemeral range (net.ipv4.ip_local_port_range), where no
 // outgoing connection takes it as its local port between the check and
@@ -125,4 +114,15 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Need skips a test whose environment is missing — or fails it when
+// PINGPANDA_CI is set.
+func Need(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("PINGPANDA_CI") != "" {
+		t.Fatalf("PINGPANDA_CI is set, so this must run: %s", msg)
+	}
+	t.Skip(msg)
 }
