@@ -101,6 +101,7 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTarget$$' -fuzztime $(FUZZTIME) ./probe
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCodes$$' -fuzztime $(FUZZTIME) ./probe
+	$(GO) test -run '^$$' -fuzz '^FuzzRedactURL$$' -fuzztime $(FUZZTIME) ./probe/secret
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvFile$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTargetsYAML$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLambdaEvent$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/lambda

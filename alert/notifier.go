@@ -8,11 +8,11 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pingpanda/pingpanda/probe/secret"
 )
 
 // Notifier delivers messages to one provider.
@@ -145,10 +145,10 @@ func post(ctx context.Context, client HTTPDoer, rawURL string, body []byte) erro
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "pingpanda")
 
-	scrub := scrubber(rawURL)
+	scrub := secret.NewScrubber(secret.WebhookParts(rawURL)...)
 	resp, err := client.Do(req)
 	if err != nil {
-		return &SendError{Err: sanitize(err, scrub)}
+		return &SendError{Err: scrub.Error(secret.WithoutURL(err))}
 	}
 	defer resp.Body.Close()
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
@@ -157,13 +157,15 @@ func post(ctx context.Context, client HTTPDoer, rawURL string, body []byte) erro
 	}
 	se := &SendError{
 		Status: resp.StatusCode,
-		Body:   scrub(truncateBytes(data, maxErrorBody)),
+		// Scrubbed before it is cut, so that a secret crossing the cut
+		// leaves no start behind.
+		Body: truncateBytes(scrub.String(string(data)), maxErrorBody),
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		se.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
 	}
 	if readErr != nil && len(data) == 0 {
-		se.Err = sanitize(readErr, scrub)
+		se.Err = scrub.Error(secret.WithoutURL(readErr))
 	}
 	return se
 }
@@ -179,86 +181,12 @@ func parseRetryAfter(v string) time.Duration {
 	return time.Duration(min(s, 24*60*60) * float64(time.Second))
 }
 
-func truncateBytes(b []byte, n int) string {
-	if len(b) > n {
-		b = b[:n]
+// truncateBytes is the first n bytes of s, as valid UTF-8.
+func truncateBytes(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
 	}
-	return strings.ToValidUTF8(string(b), "")
-}
-
-// sanitize strips a *url.Error of its URL, keeping its Op and its cause,
-// and scrubs the resulting text as a backstop. errors.Is and errors.As
-// still reach the cause.
-func sanitize(err error, scrub func(string) string) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = &opError{op: strings.ToLower(ue.Op), err: ue.Err}
-	}
-	return &scrubbedError{text: scrub(err.Error()), err: err}
-}
-
-// opError is what remains of a *url.Error without its URL.
-type opError struct {
-	op  string
-	err error
-}
-
-func (e *opError) Error() string { return e.op + ": " + e.err.Error() }
-func (e *opError) Unwrap() error { return e.err }
-
-// scrubbedError presents err with a text from which the URL was removed.
-type scrubbedError struct {
-	text string
-	err  error
-}
-
-func (e *scrubbedError) Error() string { return e.text }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-// redacted replaces secret parts of a webhook URL, as `pingpanda config`
-// does.
-const redacted = "REDACTED"
-
-// scrubber returns a function that removes rawURL's secrets from a text:
-// the URL itself, its path and query (raw and decoded), and every path
-// segment or query value long enough to be a token.
-func scrubber(rawURL string) func(string) string {
-	var secrets []string
-	addSecret := func(s string) {
-		if s != "" && s != "/" {
-			secrets = append(secrets, s)
-		}
-	}
-	addSecret(rawURL)
-	if u, err := url.Parse(rawURL); err == nil {
-		addSecret(u.EscapedPath())
-		addSecret(u.Path)
-		addSecret(u.RawQuery)
-		if q, err := url.QueryUnescape(u.RawQuery); err == nil {
-			addSecret(q)
-		}
-		segs := strings.Split(strings.Trim(u.Path, "/"), "/")
-		for i, seg := range segs {
-			if len(seg) >= 10 || i == len(segs)-1 {
-				addSecret(seg)
-			}
-		}
-		for _, vs := range u.Query() {
-			for _, v := range vs {
-				if len(v) >= 10 {
-					addSecret(v)
-				}
-			}
-		}
-	}
-	// Longest first, so a part never leaves the rest of a longer secret.
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	return func(s string) string {
-		for _, sec := range secrets {
-			s = strings.ReplaceAll(s, sec, redacted)
-		}
-		return s
-	}
+	return strings.ToValidUTF8(s, "")
 }
 
 // named sets the provider of a *SendError returned by post.

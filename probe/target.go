@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/pingpanda/pingpanda/probe/secret"
 )
 
 // Target is one thing to check. Address is normalised by ParseTarget, so the
@@ -32,106 +34,18 @@ func (t Target) ID() string { return string(t.Check) + ":" + t.Shown() }
 // Shown is the address as it may be stored, logged, reported and exported.
 // An http target's URL can carry credentials: its userinfo (user and
 // password alike, since APIs take a token as the user name) and the values
-// of query parameters named like secrets (see secretParam) are replaced by
-// "redacted". Only the prober sees Address itself.
+// of query parameters named like secrets are replaced by "redacted" (see
+// secret.URL). Only the prober sees Address itself.
 func (t Target) Shown() string {
 	if t.Check != HTTP || !strings.ContainsAny(t.Address, "@?") {
 		return t.Address
 	}
-	return RedactURL(t.Address)
+	return secret.URL(t.Address)
 }
 
-// secretWords are the words of a query parameter's name that make its
-// value a secret: api_key, apiKey, access_token, X-Amz-Signature,
-// X-Amz-Credential, client_secret, sessionid… but not keyword, monkey,
-// signup or author.
-var secretWords = map[string]bool{
-	"token": true, "key": true, "apikey": true, "secret": true, "password": true, "passwd": true,
-	"pass": true, "pwd": true, "sig": true, "signature": true, "auth": true, "authorization": true,
-	"credential": true, "credentials": true, "session": true, "sessionid": true, "sid": true, "jwt": true,
-}
-
-// secretParam reports whether a query parameter's name holds a secret word:
-// the name is split into words at every character that is not a letter or
-// digit and where lower case turns to upper (apiKey → api, key).
-func secretParam(name string) bool {
-	word := make([]rune, 0, len(name))
-	found := false
-	flush := func() {
-		if len(word) > 0 && secretWords[strings.ToLower(string(word))] {
-			found = true
-		}
-		word = word[:0]
-	}
-	var prev rune
-	for _, r := range name {
-		switch {
-		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
-			flush()
-		case unicode.IsUpper(r) && unicode.IsLower(prev):
-			flush()
-			word = append(word, r)
-		default:
-			word = append(word, r)
-		}
-		prev = r
-	}
-	flush()
-	return found
-}
-
-// RedactURL hides the secrets a URL may carry (see Target.Shown). Of a
-// string that does not parse as a URL, the query is hidden whole, and so
-// is anything before an @ in what would be its host.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" {
-		// ("user:pass@host/p" parses as scheme "user", opaque "pass@…".)
-		s, _, hadQuery := strings.Cut(raw, "?")
-		scheme, rest, ok := strings.Cut(s, "://")
-		if !ok {
-			scheme, rest = "", s
-		}
-		authority, path, hasPath := strings.Cut(rest, "/")
-		if i := strings.LastIndexByte(authority, '@'); i >= 0 {
-			authority = "redacted" + authority[i:]
-		}
-		s = authority
-		if hasPath {
-			s += "/" + path
-		}
-		if ok {
-			s = scheme + "://" + s
-		}
-		if hadQuery {
-			s += "?redacted"
-		}
-		return s
-	}
-	if u.User != nil {
-		u.User = url.User("redacted")
-	}
-	if u.RawQuery != "" {
-		// Rewritten by hand rather than through url.Values, which would
-		// reorder the parameters and change IDs that need no redaction.
-		parts := strings.Split(u.RawQuery, "&")
-		for i, p := range parts {
-			name, _, hasValue := strings.Cut(p, "=")
-			if !hasValue {
-				continue
-			}
-			n, err := url.QueryUnescape(name)
-			if err != nil {
-				n = name
-			}
-			if secretParam(n) {
-				parts[i] = name + "=redacted"
-			}
-		}
-		u.RawQuery = strings.Join(parts, "&")
-	}
-	return u.String()
-}
+// RedactURL hides the secrets a URL may carry, as Target.Shown does: it is
+// secret.URL.
+func RedactURL(raw string) string { return secret.URL(raw) }
 
 // ErrUnknownCheck is returned by ParseCheck for a name that is not a check.
 var ErrUnknownCheck = errors.New("unknown check")
@@ -180,7 +94,7 @@ func ParseTarget(check Check, raw string) (Target, error) {
 	}
 	if err != nil {
 		if check == HTTP {
-			raw = RedactURL(raw) // the error is printed; the URL may hold a token
+			raw = secret.URL(raw) // the error is printed; the URL may hold a token
 		}
 		return Target{}, fmt.Errorf("%q: %w", raw, err)
 	}
@@ -304,7 +218,7 @@ func parsePort(p string) (int, error) {
 // host, drops a default port and gives an empty path "/".
 func normaliseURL(s string) (string, error) {
 	if !strings.Contains(s, "://") {
-		return "", fmt.Errorf("missing scheme; did you mean https://%s ?", RedactURL(s))
+		return "", fmt.Errorf("missing scheme; did you mean https://%s ?", secret.URL(s))
 	}
 	u, err := url.Parse(s)
 	if err != nil {

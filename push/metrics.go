@@ -5,8 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/pingpanda/pingpanda/probe"
 	"github.com/pingpanda/pingpanda/state"
 )
@@ -33,107 +31,19 @@ type Sweep struct {
 	AlertsPending int
 }
 
-// Registry returns a fresh registry holding the sweep's metrics. They are
-// computed now, so changing s afterwards changes nothing; gathering the
-// registry any number of times gives the same families. WriteText writes
-// the same metrics without building them: prefer it where the metrics
-// only need writing out (at 10,000 targets the registry is some 20 MB).
-//
-// Per target (labels: the original's domain, target or url for the
-// per-check metrics; check and target for the new ones; the value is
-// always the normalised target address, never a display name):
-//
-//   - status and target_up are 1 up, 0 down. A result that says nothing
-//     about the target — skipped (circuit open, backoff), unsupported (the
-//     check cannot run here) or down before its first attempt (sweep
-//     deadline) — reports the stored status instead, and nothing when that
-//     is unknown.
-//   - errors_total are counters holding the stored total of failures, so
-//     they keep increasing across invocations; they are left out for a
-//     target without a stored state.
-//   - response_seconds is the last successful check's latency, left out
-//     until there has been one.
-//   - probe_duration_seconds is this sweep's latency (the successful
-//     attempt's, or the last failed one's); left out when the result is not
-//     an observation (see status).
-//   - ssl_days_remaining and ssl_expiry_timestamp_seconds come from this
-//     sweep's certificate, else from the last one stored (days then counted
-//     from At).
-//   - consecutive_failures, circuit_state and flapping come from the state.
-//
-// A target that appears twice in Results gets the metrics of its first
-// result only (two would make the registry fail to gather).
-//
-// Per sweep: sweep_duration_seconds, alerts_pending,
-// last_sweep_timestamp_seconds, and sweep_targets{result} counting the
-// results by their status as the report shows it, with unsupported counted
-// as skipped (the check was not made); all three results are always
-// present, zero included.
-func Registry(s Sweep) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(s))
-	return reg
-}
-
-// collector hands out metrics computed once, from one sweep.
-type collector struct {
-	descs   []*prometheus.Desc
-	metrics []prometheus.Metric
-}
-
-func newCollector(s Sweep) *collector {
-	c := constSink{}
-	for f := range numFams {
-		fi := &families[f]
-		c.descs[f] = prometheus.NewDesc(fi.name, fi.help, fi.labels, nil)
-	}
-	p := newPlan(s.Results)
-	for _, i := range p.order {
-		p.target(&c, &s, int(i))
-	}
-	sweepMetrics(&c, &s, p.counts)
-	return &collector{descs: c.descs[:], metrics: c.metrics}
-}
-
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs {
-		ch <- d
-	}
-}
-
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.metrics {
-		ch <- m
-	}
-}
-
 // sink receives the metrics of one sweep from target and sweepMetrics,
-// which decide every value: constSink builds them for Registry, textSink
-// writes them for WriteText. l0 and l1 are the values of the family's
-// labels, in the order of family.labels; those past its labels are "".
+// which decide every value; textSink writes them for WriteText. l0 and l1
+// are the values of the family's labels, in the order of family.labels;
+// those past its labels are "".
 type sink interface {
 	add(f fam, v float64, l0, l1 string)
 }
 
-// constSink builds const metrics, for Registry.
-type constSink struct {
-	descs   [numFams]*prometheus.Desc
-	metrics []prometheus.Metric
-}
-
-func (c *constSink) add(f fam, v float64, l0, l1 string) {
-	typ := prometheus.GaugeValue
-	if families[f].counter {
-		typ = prometheus.CounterValue
-	}
-	labels := [2]string{l0, l1}
-	c.metrics = append(c.metrics, prometheus.MustNewConstMetric(c.descs[f], typ, v, labels[:len(families[f].labels)]...))
-}
-
 // plan is the order in which a sweep's targets get their metrics: by check,
-// then by address as shown, the order in which a registry gathers their
-// series, so that WriteText writes what the registry's exposition holds,
-// byte for byte. Of a target that appears more than once in the results,
+// then by address as shown, the order in which a Prometheus registry
+// gathers series, so that WriteText writes, byte for byte, what expfmt
+// writes for the families a registry of the same metrics would gather. Of
+// a target that appears more than once in the results,
 // only the first result is in the order. A plan is about 20 bytes per
 // result, and is read-only once made.
 type plan struct {

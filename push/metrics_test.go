@@ -2,25 +2,26 @@ package push
 
 import (
 	"bytes"
+	"cmp"
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/pingpanda/pingpanda/probe"
 	"github.com/pingpanda/pingpanda/state"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/push")
-
-// goldenRegistry is the exposition of realisticSweep.
-const goldenRegistry = "../testdata/push/registry.prom"
 
 // sweepAt is when every test sweep runs.
 var sweepAt = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -34,7 +35,7 @@ func target(t testing.TB, check probe.Check, raw string) probe.Target {
 	return tg
 }
 
-// exposition is g's families in the text format.
+// exposition is g's families in the text format, as expfmt writes them.
 func exposition(t testing.TB, g prometheus.Gatherer) []byte {
 	t.Helper()
 	mfs, err := g.Gather()
@@ -48,6 +49,44 @@ func exposition(t testing.TB, g prometheus.Gatherer) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// textFamilies reads a text exposition with Prometheus' own parser and
+// returns its families by name. It fails the test on text the parser
+// refuses, and on a series that appears twice in a family (which the
+// parser lets through, and Prometheus refuses).
+func textFamilies(t testing.TB, b []byte) []*dto.MetricFamily {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	parsed, err := parser.TextToMetricFamilies(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not the text format: %v\n%s", err, b)
+	}
+	mfs := make([]*dto.MetricFamily, 0, len(parsed))
+	for _, mf := range parsed {
+		seen := map[string]bool{}
+		for _, m := range mf.GetMetric() {
+			var key strings.Builder
+			for _, l := range m.GetLabel() {
+				key.WriteString(l.GetName() + "\x00" + l.GetValue() + "\x00")
+			}
+			if seen[key.String()] {
+				t.Errorf("%s{%q} appears twice", mf.GetName(), key.String())
+			}
+			seen[key.String()] = true
+		}
+		mfs = append(mfs, mf)
+	}
+	slices.SortFunc(mfs, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
+	return mfs
+}
+
+// textGatherer gathers what WriteText writes for s, read back by
+// textFamilies, for testutil's comparisons.
+func textGatherer(t testing.TB, s Sweep) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		return textFamilies(t, text(t, s)), nil
+	})
 }
 
 // realisticSweep has one target of each kind and situation: up, down,
@@ -126,26 +165,36 @@ func withStates(s statesSweep) Sweep {
 	return out
 }
 
-func TestRegistryMatchesGoldenFile(t *testing.T) {
-	got := exposition(t, Registry(realisticSweep(t)))
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(goldenRegistry), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(goldenRegistry, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(goldenRegistry)
-	if err != nil {
-		t.Fatalf("%v (run go test ./push -run Golden -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("exposition differs from %s (run with -update after checking the change):\n%s", goldenRegistry, got)
+func TestWriteTextMatchesGoldenFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name, golden string
+		sweep        Sweep
+	}{
+		{"a realistic sweep", "../testdata/push/realistic.prom", realisticSweep(t)},
+		{"100 mixed targets in every situation", "../testdata/push/mixed-100.prom", mixedSweep(t, 100)},
+	} {
+		t.Run(tc.name+" is written as "+filepath.Base(tc.golden)+" holds it", func(t *testing.T) {
+			got := text(t, tc.sweep)
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(tc.golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(tc.golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(tc.golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./push -run Golden -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("WriteText differs from %s (run with -update after checking the change):\n%s", tc.golden, lineDiff(got, want))
+			}
+		})
 	}
 }
 
-func TestRegistry(t *testing.T) {
+func TestWriteTextOfOneTarget(t *testing.T) {
 	dns := target(t, probe.DNS, "example.com")
 	ping := target(t, probe.Ping, "192.0.2.1")
 	web := target(t, probe.HTTP, "https://example.org/health")
@@ -314,14 +363,14 @@ pingpanda_website_status{url="https://example.org/health"} 1
 			if tc.state != nil {
 				s.States = []state.TargetState{*tc.state}
 			}
-			if err := testutil.GatherAndCompare(Registry(s), strings.NewReader(tc.want), tc.names...); err != nil {
+			if err := testutil.GatherAndCompare(textGatherer(t, s), strings.NewReader(tc.want), tc.names...); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 }
 
-func TestRegistrySweepMetrics(t *testing.T) {
+func TestWriteTextSweepMetrics(t *testing.T) {
 	t.Run("counts results by status, unsupported as skipped, zeros included", func(t *testing.T) {
 		s := Sweep{
 			At:            sweepAt,
@@ -350,36 +399,32 @@ pingpanda_sweep_targets{result="down"} 0
 pingpanda_sweep_targets{result="skipped"} 2
 pingpanda_sweep_targets{result="up"} 2
 `
-		if err := testutil.GatherAndCompare(Registry(s), strings.NewReader(want),
+		if err := testutil.GatherAndCompare(textGatherer(t, s), strings.NewReader(want),
 			AlertsPending, LastSweepTimestamp, SweepDuration, SweepTargets); err != nil {
 			t.Error(err)
 		}
 	})
 	t.Run("an empty sweep still says when it ran", func(t *testing.T) {
-		n, err := testutil.GatherAndCount(Registry(Sweep{At: sweepAt}), LastSweepTimestamp, SweepTargets)
+		n, err := testutil.GatherAndCount(textGatherer(t, Sweep{At: sweepAt}), LastSweepTimestamp, SweepTargets)
 		if err != nil || n != 4 {
 			t.Errorf("got %d series, %v; want last_sweep_timestamp and three sweep_targets", n, err)
 		}
 	})
 	t.Run("a sweep without a time leaves the timestamp out rather than report year 1", func(t *testing.T) {
-		n, err := testutil.GatherAndCount(Registry(Sweep{}), LastSweepTimestamp)
+		n, err := testutil.GatherAndCount(textGatherer(t, Sweep{}), LastSweepTimestamp)
 		if err != nil || n != 0 {
 			t.Errorf("got %d series, %v; want none", n, err)
 		}
 	})
 }
 
-func TestRegistryErrorCountersGrowWithTheStoredTotals(t *testing.T) {
+func TestWriteTextErrorCountersGrowWithTheStoredTotals(t *testing.T) {
 	dns := target(t, probe.DNS, "example.com")
 	counter := func(failures int64) float64 {
 		s := Sweep{At: sweepAt,
 			Results: []probe.Result{{Target: dns, Status: probe.StatusDown, Attempts: 1}},
 			States:  []state.TargetState{{Status: state.Down, Stats: state.Stats{Failures: failures}}}}
-		mfs, err := Registry(s).Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
+		for _, mf := range textFamilies(t, text(t, s)) {
 			if mf.GetName() == DNSErrorsTotal {
 				return mf.GetMetric()[0].GetCounter().GetValue()
 			}
@@ -387,20 +432,16 @@ func TestRegistryErrorCountersGrowWithTheStoredTotals(t *testing.T) {
 		t.Fatalf("no %s", DNSErrorsTotal)
 		return 0
 	}
-	// Two invocations, each a fresh process with a fresh registry: the
-	// counter carries the total, not this sweep's failures.
+	// Two invocations, each a fresh process: the counter carries the
+	// total, not this sweep's failures.
 	if first, second := counter(41), counter(42); first != 41 || second != 42 {
 		t.Errorf("counter went %v then %v; want 41 then 42", first, second)
 	}
 }
 
-func TestRegistryExportsEveryNameWithHelp(t *testing.T) {
-	mfs, err := Registry(realisticSweep(t)).Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestWriteTextExportsEveryNameWithHelp(t *testing.T) {
 	got := map[string]bool{}
-	for _, mf := range mfs {
+	for _, mf := range textFamilies(t, text(t, realisticSweep(t))) {
 		got[mf.GetName()] = true
 		if mf.GetHelp() == "" {
 			t.Errorf("%s has no HELP", mf.GetName())
@@ -417,34 +458,5 @@ func TestRegistryExportsEveryNameWithHelp(t *testing.T) {
 	}
 	for name := range got {
 		t.Errorf("%s is exported but not in MetricNames", name)
-	}
-}
-
-func TestRegistryIsASnapshot(t *testing.T) {
-	s := realisticSweep(t)
-	reg := Registry(s)
-	before := exposition(t, reg)
-	for i := range s.States {
-		s.States[i].Stats.Failures += 100
-	}
-	s.Results[0].Status = probe.StatusDown
-	if after := exposition(t, reg); !bytes.Equal(before, after) {
-		t.Error("changing the sweep after Registry changed the registry's metrics")
-	}
-}
-
-func TestRegistryKeepsTheFirstOfADuplicatedTarget(t *testing.T) {
-	dns := target(t, probe.DNS, "example.com")
-	s := Sweep{At: sweepAt, Results: []probe.Result{
-		{Target: dns, Status: probe.StatusUp, Attempts: 1},
-		{Target: dns, Status: probe.StatusDown, Attempts: 1},
-	}}
-	want := `
-# HELP pingpanda_dns_status Whether the DNS check of the domain succeeded (1) or failed (0); a target skipped this sweep keeps its last status.
-# TYPE pingpanda_dns_status gauge
-pingpanda_dns_status{domain="example.com"} 1
-`
-	if err := testutil.GatherAndCompare(Registry(s), strings.NewReader(want), DNSStatus); err != nil {
-		t.Error(err)
 	}
 }

@@ -1,8 +1,7 @@
 // Package push turns a sweep into Prometheus metrics and hands them to an
 // outlet: a Pushgateway, a node_exporter textfile, or the /metrics endpoint
 // of serve mode. The outlets write the text format straight from the sweep
-// (WriteText), family by family, without building the metrics; Registry
-// builds the same metrics as a registry, for callers that want one.
+// (WriteText), family by family, without building the metrics.
 package push
 
 // Metric names. The original's names come first, unchanged, so existing

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/pingpanda/pingpanda/probe/secret"
 )
 
 // HTTPDoer sends one HTTP request; *http.Client is one. It is the seam
@@ -55,9 +57,9 @@ type PushgatewayOptions struct {
 type Pushgateway struct {
 	url                string // of the group: scheme://host/prefix/metrics/job/…, without credentials
 	shown              string // scheme://host, the only part errors show
-	prefix             string // the URL's path, scrubbed from errors like the password
 	job, instance      string
 	username, password string
+	scrub              secret.Scrubber // the password's forms, and the URL's path (which may hold a token)
 	client             HTTPDoer
 	err                error // from the options; returned by every Push
 }
@@ -100,9 +102,16 @@ func NewPushgateway(o PushgatewayOptions) *Pushgateway {
 	u.User = nil
 	p.url = strings.TrimSuffix(u.String(), "/") + groupPath(p.job, p.instance)
 	p.shown = u.Scheme + "://" + u.Host
+	// A gateway, or a proxy in front of it, may echo the request in its
+	// answer: the password in any of its forms, and the URL's path prefix.
+	secrets := secret.BasicAuth(p.username, p.password)
 	if prefix := strings.Trim(u.EscapedPath(), "/"); prefix != "" {
-		p.prefix = "/" + prefix
+		secrets = append(secrets, "/"+prefix)
+		if unescaped, err := url.PathUnescape("/" + prefix); err == nil {
+			secrets = append(secrets, unescaped)
+		}
 	}
+	p.scrub = secret.NewScrubber(secrets...)
 	return p
 }
 
@@ -155,7 +164,7 @@ func (p *Pushgateway) Push(ctx context.Context, s Sweep) error {
 		if errors.As(err, &ue) {
 			err = ue.Err // drops the URL and the method
 		}
-		return &PushError{Gateway: p.shown, Err: p.redact(err)}
+		return &PushError{Gateway: p.shown, Err: p.scrub.Error(err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted {
@@ -165,8 +174,8 @@ func (p *Pushgateway) Push(ctx context.Context, s Sweep) error {
 	}
 	// Read past what is kept by the longest secret, so that one starting
 	// inside the kept part is whole when scrubbed.
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, int64(maxErrorBody+p.longestSecret())))
-	return &PushError{Gateway: p.shown, Status: resp.StatusCode, Body: errorBody(p.scrub(string(b)))}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, int64(maxErrorBody+p.scrub.Longest())))
+	return &PushError{Gateway: p.shown, Status: resp.StatusCode, Body: errorBody(p.scrub.String(string(b)))}
 }
 
 // errPushDone is what the body's writer sees when the request is over
@@ -203,45 +212,6 @@ func groupPath(job, instance string) string {
 	return "/metrics/" + component("job", job) + "/" + component("instance", instance)
 }
 
-// scrub removes from s every form the password could take, and the URL's
-// path prefix (which may hold a token): a gateway, or a proxy in front of
-// it, may echo the request in its answer.
-func (p *Pushgateway) scrub(s string) string {
-	for _, secret := range p.secrets() {
-		s = strings.ReplaceAll(s, secret, "[redacted]")
-	}
-	return s
-}
-
-func (p *Pushgateway) longestSecret() int {
-	n := 0
-	for _, s := range p.secrets() {
-		n = max(n, len(s))
-	}
-	return n
-}
-
-// secrets are what scrub removes, encoded forms before the raw ones they
-// contain.
-func (p *Pushgateway) secrets() []string {
-	var secrets []string
-	if p.password != "" {
-		secrets = append(secrets,
-			base64.StdEncoding.EncodeToString([]byte(p.username+":"+p.password)),
-			url.UserPassword(p.username, p.password).String(),
-			url.QueryEscape(p.password),
-			url.PathEscape(p.password),
-			p.password)
-	}
-	if p.prefix != "" {
-		secrets = append(secrets, p.prefix)
-		if unescaped, err := url.PathUnescape(p.prefix); err == nil {
-			secrets = append(secrets, unescaped)
-		}
-	}
-	return secrets
-}
-
 // errorBody is the part of a refusal a PushError keeps: its start, as
 // valid UTF-8.
 func errorBody(s string) string {
@@ -250,24 +220,6 @@ func errorBody(s string) string {
 	}
 	return strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
 }
-
-// redact returns err with its text scrubbed; errors.Is and errors.As still
-// see through it.
-func (p *Pushgateway) redact(err error) error {
-	msg := p.scrub(err.Error())
-	if msg == err.Error() {
-		return err
-	}
-	return &redacted{msg: msg, err: err}
-}
-
-type redacted struct {
-	msg string
-	err error
-}
-
-func (r *redacted) Error() string { return r.msg }
-func (r *redacted) Unwrap() error { return r.err }
 
 // PushError is a push the gateway refused or never answered.
 type PushError struct {

@@ -311,7 +311,7 @@ func TestPushRequest(t *testing.T) {
 			if r.auth != tc.wantAuth || r.user != tc.wantUser || r.password != tc.wantPass {
 				t.Errorf("basic auth %v %q:%q; want %v %q:%q", r.auth, r.user, r.password, tc.wantAuth, tc.wantUser, tc.wantPass)
 			}
-			// The body is the registry's families, in the format it says.
+			// The body is the sweep's families, in the format it says.
 			dec := expfmt.NewDecoder(bytes.NewReader(r.body), expfmt.Format(r.contentType))
 			n := 0
 			for {
@@ -326,8 +326,7 @@ func TestPushRequest(t *testing.T) {
 			if r.contentType != TextContentType {
 				t.Errorf("content type %q; want %q", r.contentType, TextContentType)
 			}
-			want, _ := Registry(sweep).Gather()
-			if n != len(want) {
+			if want := textFamilies(t, text(t, sweep)); n != len(want) {
 				t.Errorf("pushed %d families; want %d", n, len(want))
 			}
 			// Sent as it is written: no length known beforehand.

@@ -16,13 +16,45 @@ const TextContentType = "text/plain; version=0.0.4; charset=utf-8"
 // textBufferSize is the buffer WriteText writes through.
 const textBufferSize = 32 << 10
 
-// WriteText writes the sweep's metrics — those Registry(s) holds, the same
-// families, series and values — to w in the text exposition format
+// WriteText writes the sweep's metrics to w in the text exposition format
 // (TextContentType). It writes them as it computes them, family by family,
 // without building them: beyond its 32 KiB buffer (none when w is a
 // *bufio.Writer) it holds about 20 bytes per result, the order it writes
-// the targets in. The text is byte for byte what expfmt writes for
-// Registry(s)'s gathered families. The only errors are w's.
+// the targets in. The text is byte for byte what expfmt writes for the
+// same families gathered from a Prometheus registry: families by name,
+// series by label values. The only errors are w's.
+//
+// Per target (labels: the original's domain, target or url for the
+// per-check metrics; check and target for the new ones; the value is
+// always the normalised target address, never a display name):
+//
+//   - status and target_up are 1 up, 0 down. A result that says nothing
+//     about the target — skipped (circuit open, backoff), unsupported (the
+//     check cannot run here) or down before its first attempt (sweep
+//     deadline) — reports the stored status instead, and nothing when that
+//     is unknown.
+//   - errors_total are counters holding the stored total of failures, so
+//     they keep increasing across invocations; they are left out for a
+//     target without a stored state.
+//   - response_seconds is the last successful check's latency, left out
+//     until there has been one.
+//   - probe_duration_seconds is this sweep's latency (the successful
+//     attempt's, or the last failed one's); left out when the result is not
+//     an observation (see status).
+//   - ssl_days_remaining and ssl_expiry_timestamp_seconds come from this
+//     sweep's certificate, else from the last one stored (days then counted
+//     from At).
+//   - consecutive_failures, circuit_state and flapping come from the state.
+//
+// A target that appears twice in Results gets the metrics of its first
+// result only (two would make a series appear twice, which Prometheus
+// refuses).
+//
+// Per sweep: sweep_duration_seconds, alerts_pending,
+// last_sweep_timestamp_seconds, and sweep_targets{result} counting the
+// results by their status as the report shows it, with unsupported counted
+// as skipped (the check was not made); all three results are always
+// present, zero included.
 func WriteText(w io.Writer, s Sweep) error {
 	return newPlan(s.Results).writeText(w, &s)
 }

@@ -3,7 +3,6 @@ package push
 import (
 	"bytes"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,8 +40,8 @@ func TestWriteTextfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Run("writes the registry's exposition", func(t *testing.T) {
-		if want := exposition(t, Registry(sweep)); !bytes.Equal(got, want) {
+	t.Run("writes WriteText's exposition", func(t *testing.T) {
+		if want := text(t, sweep); !bytes.Equal(got, want) {
 			t.Errorf("file holds\n%s\nwant\n%s", got, want)
 		}
 		if fams := parseText(t, got); len(fams) != len(MetricNames()) {
@@ -137,28 +136,6 @@ func TestWriteTextfileErrors(t *testing.T) {
 		err := WriteTextfile(path, Sweep{At: sweepAt})
 		if err == nil || !strings.Contains(err.Error(), path) || !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("got %v; want an error naming %s, wrapping ErrNotExist", err, path)
-		}
-	})
-	t.Run("a failed write leaves the previous file as it was", func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "pingpanda.prom")
-		if err := WriteTextfile(path, Sweep{At: sweepAt}); err != nil {
-			t.Fatal(err)
-		}
-		before, _ := os.ReadFile(path)
-		err := writeTextfile(path, func(w io.Writer) error {
-			io.WriteString(w, "# HELP pingpanda_half")
-			return errors.New("disk full")
-		})
-		if err == nil || err.Error() != "disk full" {
-			t.Errorf("got %v; want the write error", err)
-		}
-		after, _ := os.ReadFile(path)
-		if !bytes.Equal(before, after) {
-			t.Error("the file changed")
-		}
-		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-			t.Errorf("directory holds %d entries; want 1", len(entries))
 		}
 	})
 	t.Run("a path that is a directory is refused and the temporary file removed", func(t *testing.T) {

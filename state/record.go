@@ -2,14 +2,11 @@ package state
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // A version 2 record is a JSON array of the TargetState's fields in a
@@ -257,383 +254,34 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// errRecord says what is wrong with a version 2 record.
-var errRecord = errors.New("malformed version 2 record")
-
-// decodeRecordV2 reads a version 2 record, b starting at its '['. When the
-// record's ID is id, the state shares id's string.
-func decodeRecordV2(s *TargetState, b []byte, id string) error {
-	*s = TargetState{}
-	r := recordReader{b: b}
-	r.expect('[')
-	if v := r.parseInt(r.number()); r.err == nil && v != Version {
-		return fmt.Errorf("%w %d (this build reads %d and %d)", ErrVersion, v, versionJSON, Version)
-	}
-	s.V = Version
-	if raw, str, unescaped := r.rawStr(); unescaped {
-		s.ID = str
-	} else if string(raw) == id {
-		s.ID = id
-	} else {
-		s.ID = string(raw)
-	}
-	s.Check = r.check()
-	// The target is nearly always the ID without its "check:": share it.
-	if raw, str, unescaped := r.rawStr(); unescaped {
-		s.Target = str
-	} else if t, ok := strings.CutPrefix(s.ID, s.Check+":"); ok && t == string(raw) {
-		s.Target = t
-	} else {
-		s.Target = string(raw)
-	}
-	s.Name = r.str()
-	s.Status = r.status()
-	s.Since = r.time()
-	s.ConsecutiveFailures = r.int()
-	s.ConsecutiveSuccesses = r.int()
-	s.IncidentStart = r.time()
-	s.AlertedAt = r.time()
-	s.LastReminderAt = r.time()
-	s.AlertedIncident = r.time()
-	s.Circuit = r.circuit()
-	s.OpenedAt = r.time()
-	s.BackoffMultiplier = r.int()
-	s.NextProbeAt = r.time()
-	r.array(func() { s.StatusChanges = append(s.StatusChanges, r.timeValue()) })
-	switch r.int() {
-	case 0:
-	case 1:
-		s.Flapping = true
-	default:
-		r.fail("flapping is neither 0 nor 1")
-	}
-	s.FlappingSince = r.time()
-	s.CertLevel = r.certLevel()
-	s.CertDays = r.float()
-	s.NotAfter = r.time()
-	st := &s.Stats
-	st.Checks = r.int64()
-	st.Failures = r.int64()
-	st.UptimeSeconds = r.float()
-	st.DowntimeSeconds = r.float()
-	st.DowntimeEvents = r.int64()
-	r.array(func() {
-		o := Outage{Start: r.timeValue()}
-		r.comma()
-		o.End = r.timeValue()
-		st.Outages = append(st.Outages, o)
-	})
-	st.LatencyLast = r.float()
-	st.LatencyMin = r.float()
-	st.LatencyMax = r.float()
-	st.LatencyEWMA = r.float()
-	s.LastError = r.str()
-	s.LastProbeAt = r.time()
-	s.LastSeen = r.time()
-	r.expect(']')
-	r.space()
-	if r.err == nil && r.i != len(r.b) {
-		r.fail("bytes after the record")
-	}
-	return r.err
+// record is one encoded TargetState.
+type record struct {
+	id  string
+	raw []byte
 }
 
-// recordReader reads the elements of a version 2 record. After the first
-// error every read returns a zero value.
-type recordReader struct {
-	b   []byte
-	i   int
-	err error
-}
-
-func (r *recordReader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s at byte %d", errRecord, what, r.i)
-	}
-}
-
-func (r *recordReader) space() {
-	for r.i < len(r.b) {
-		switch r.b[r.i] {
-		case ' ', '\t', '\n', '\r':
-			r.i++
-		default:
-			return
+// encodeAll encodes states for a Save, refusing the whole request if one
+// of them cannot be stored, so that nothing is half written.
+func encodeAll(states []TargetState) ([]record, error) {
+	// One buffer for all the records, sliced once it stops growing.
+	recs := make([]record, 0, len(states))
+	ends := make([]int, 0, len(states))
+	buf := make([]byte, 0, 256*len(states))
+	for i := range states {
+		st := &states[i]
+		if st.ID == "" {
+			return nil, fmt.Errorf("state %d of %d has no target id", i+1, len(states))
 		}
-	}
-}
-
-func (r *recordReader) expect(c byte) {
-	if r.err != nil {
-		return
-	}
-	r.space()
-	if r.i >= len(r.b) || r.b[r.i] != c {
-		r.fail("want " + strconv.QuoteRune(rune(c)))
-		return
-	}
-	r.i++
-}
-
-func (r *recordReader) comma() { r.expect(',') }
-
-// array reads a ',' and then an array, calling elem for each element.
-func (r *recordReader) array(elem func()) {
-	r.comma()
-	r.expect('[')
-	if r.err != nil {
-		return
-	}
-	r.space()
-	if r.i < len(r.b) && r.b[r.i] == ']' {
-		r.i++
-		return
-	}
-	for n := 0; r.err == nil; n++ {
-		if n > 0 {
-			r.comma()
+		var err error
+		if buf, err = appendRecord(buf, st); err != nil {
+			return nil, fmt.Errorf("encode %s: %w", st.ID, err)
 		}
-		elem()
-		r.space()
-		if r.err == nil && r.i < len(r.b) && r.b[r.i] == ']' {
-			r.i++
-			return
-		}
+		ends = append(ends, len(buf))
 	}
-}
-
-// token reads a ',' and then a number's bytes.
-func (r *recordReader) token() []byte {
-	r.comma()
-	return r.number()
-}
-
-// number reads a number's bytes.
-func (r *recordReader) number() []byte {
-	if r.err != nil {
-		return nil
+	start := 0
+	for i, end := range ends {
+		recs = append(recs, record{id: states[i].ID, raw: buf[start:end:end]})
+		start = end
 	}
-	r.space()
-	start := r.i
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		if (c < '0' || c > '9') && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
-			break
-		}
-		r.i++
-	}
-	if r.i == start {
-		r.fail("want a number")
-		return nil
-	}
-	return r.b[start:r.i]
-}
-
-// parseInt reads a JSON integer: an optional '-' and digits.
-func (r *recordReader) parseInt(t []byte) int64 {
-	if r.err != nil {
-		return 0
-	}
-	neg := len(t) > 0 && t[0] == '-'
-	if neg {
-		t = t[1:]
-	}
-	if len(t) == 0 || len(t) > 19 || (len(t) > 1 && t[0] == '0') {
-		r.fail("want an integer")
-		return 0
-	}
-	var n uint64
-	for _, c := range t {
-		if c < '0' || c > '9' {
-			r.fail("want an integer")
-			return 0
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	if neg && n <= 1<<63 {
-		return int64(-n) // two's complement: -(1<<63) wraps to itself
-	}
-	if n > math.MaxInt64 {
-		r.fail("integer out of range")
-		return 0
-	}
-	return int64(n)
-}
-
-func (r *recordReader) int64() int64 { return r.parseInt(r.token()) }
-
-func (r *recordReader) int() int {
-	n := r.int64()
-	if n < math.MinInt || n > math.MaxInt {
-		r.fail("integer out of range")
-		return 0
-	}
-	return int(n)
-}
-
-func (r *recordReader) float() float64 {
-	t := r.token()
-	if r.err != nil {
-		return 0
-	}
-	// A view of t, not a copy: ParseFloat keeps nothing of it but in its
-	// error, which is dropped.
-	f, err := strconv.ParseFloat(unsafe.String(&t[0], len(t)), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		r.fail("want a finite number")
-		return 0
-	}
-	return f
-}
-
-func (r *recordReader) time() time.Time {
-	r.comma()
-	return r.timeValue()
-}
-
-func (r *recordReader) timeValue() time.Time {
-	n := r.parseInt(r.number())
-	if n == 0 || r.err != nil {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
-// rawStr reads a ',' and then a string. It returns the bytes between the
-// quotes when they need no unescaping and are valid UTF-8, else the
-// unescaped string in s.
-func (r *recordReader) rawStr() (raw []byte, s string, unescaped bool) {
-	r.comma()
-	if r.err != nil {
-		return nil, "", false
-	}
-	r.space()
-	if r.i >= len(r.b) || r.b[r.i] != '"' {
-		r.fail("want a string")
-		return nil, "", false
-	}
-	start := r.i
-	r.i++
-	plain := true
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			r.i++
-			body := r.b[start+1 : r.i-1]
-			if plain && utf8.Valid(body) {
-				return body, "", false
-			}
-			// The rare string with escapes or invalid UTF-8 is left to
-			// encoding/json, which also replaces invalid UTF-8 as version 1
-			// records always did.
-			s, err := unquote(r.b[start:r.i])
-			if err != nil {
-				r.fail("bad string")
-				return nil, "", false
-			}
-			return nil, s, true
-		case c == '\\':
-			plain = false
-			r.i += 2
-		case c < 0x20:
-			r.fail("control character in a string")
-			return nil, "", false
-		default:
-			r.i++
-		}
-	}
-	r.fail("unterminated string")
-	return nil, "", false
-}
-
-// unquote decodes a JSON string with escapes. It is a function of its own
-// so that the string it decodes into, which escapes to the heap, is
-// allocated only for those strings, not at every rawStr.
-func unquote(b []byte) (string, error) {
-	var s string
-	err := json.Unmarshal(b, &s)
-	return s, err
-}
-
-func (r *recordReader) str() string {
-	raw, s, unescaped := r.rawStr()
-	if unescaped {
-		return s
-	}
-	return string(raw)
-}
-
-// check, status, circuit and certLevel read strings that are nearly
-// always one of a few constants, without allocating for those.
-func (r *recordReader) check() string {
-	raw, s, unescaped := r.rawStr()
-	if unescaped {
-		return s
-	}
-	switch string(raw) {
-	case "dns":
-		return "dns"
-	case "ping":
-		return "ping"
-	case "http":
-		return "http"
-	case "tls":
-		return "tls"
-	}
-	return string(raw)
-}
-
-func (r *recordReader) status() Status {
-	raw, s, unescaped := r.rawStr()
-	if unescaped {
-		return Status(s)
-	}
-	switch string(raw) {
-	case string(Up):
-		return Up
-	case string(Down):
-		return Down
-	case string(Unknown):
-		return Unknown
-	}
-	return Status(raw)
-}
-
-func (r *recordReader) circuit() Circuit {
-	raw, s, unescaped := r.rawStr()
-	if unescaped {
-		return Circuit(s)
-	}
-	switch string(raw) {
-	case "":
-		return ""
-	case string(Closed):
-		return Closed
-	case string(Open):
-		return Open
-	case string(HalfOpen):
-		return HalfOpen
-	}
-	return Circuit(raw)
-}
-
-func (r *recordReader) certLevel() string {
-	raw, s, unescaped := r.rawStr()
-	if unescaped {
-		return s
-	}
-	switch string(raw) {
-	case "":
-		return ""
-	case "ok":
-		return "ok"
-	case "warning":
-		return "warning"
-	case "critical":
-		return "critical"
-	case "expired":
-		return "expired"
-	}
-	return string(raw)
+	return recs, nil
 }

@@ -532,8 +532,9 @@ func TestRedisErrorsNeverShowThePassword(t *testing.T) {
 	})
 
 	t.Run("an error that would quote the password has it masked", func(t *testing.T) {
-		err := scrub(fmt.Errorf("wrapped: %w", errors.New("server said "+password)), []string{password, ""})
-		if err.Error() != "wrapped: server said xxxxx" {
+		s := openRedisStore(t, RedisOptions{URL: "redis://user:" + password + "@localhost:6379"})
+		err := s.fail("lock", "k", fmt.Errorf("wrapped: %w", errors.New("server said "+password)))
+		if err.Error() != "redis lock k: wrapped: server said xxxxx" {
 			t.Errorf("scrubbed to %q", err)
 		}
 		if errors.Unwrap(err) == nil {
@@ -585,6 +586,35 @@ func TestRedisURLs(t *testing.T) {
 			tc.check(t, s.client)
 		})
 	}
+
+	t.Run("every kind of client gets the store's options", func(t *testing.T) {
+		for _, raw := range []string{"redis://h:6379", "redis://n1:7000?addr=n2:7000", "redis://s1:26379?master_name=m"} {
+			u, err := parseRedisURL(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := u.connect()
+			var deadline, noIdentity bool
+			pipelinePool := -1 // a failover client's options do not say
+			switch c := c.(type) {
+			case *redis.Client:
+				o := c.Options()
+				deadline, noIdentity = o.ContextTimeoutEnabled, o.DisableIdentity
+				if !strings.Contains(raw, "master_name") {
+					pipelinePool = o.PipelinePoolSize
+				}
+			case *redis.ClusterClient:
+				o := c.Options()
+				deadline, noIdentity, pipelinePool = o.ContextTimeoutEnabled, o.DisableIdentity, o.PipelinePoolSize
+			default:
+				t.Fatalf("%s: client %T", raw, c)
+			}
+			if !deadline || !noIdentity || pipelinePool != -1 {
+				t.Errorf("%s: context deadline %v, no CLIENT SETINFO %v, pipeline pool %d; want true, true, -1", raw, deadline, noIdentity, pipelinePool)
+			}
+			c.Close()
+		}
+	})
 
 	t.Run("bad options are refused", func(t *testing.T) {
 		for _, opts := range []RedisOptions{

@@ -56,10 +56,11 @@ func TestEveryKindOfRedissURLVerifiesCertificates(t *testing.T) {
 		"rediss://sentinel1:26379?master_name=mymaster",
 	} {
 		t.Run(raw, func(t *testing.T) {
-			c, _, _, err := newRedisClient(raw, true)
+			u, err := parseRedisURL(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
+			c := u.connect()
 			defer c.Close()
 			var insecure, tlsOn bool
 			switch o := c.(type) {

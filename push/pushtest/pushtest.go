@@ -6,18 +6,17 @@
 package pushtest
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"strings"
+	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pingpanda/pingpanda/state/servertest"
 )
 
 // Gateway is a running Pushgateway.
@@ -25,11 +24,9 @@ type Gateway struct {
 	// Addr is host:port on 127.0.0.1.
 	Addr string
 
-	bin    string
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	out    *syncBuffer
+	bin  string
+	mu   sync.Mutex
+	proc *servertest.Process // nil while killed
 }
 
 // binaries are the names the Pushgateway goes by: Debian's, upstream's.
@@ -51,12 +48,7 @@ func Start(t testing.TB) *Gateway {
 	g := &Gateway{bin: bin}
 	var lastErr error
 	for range 5 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.Addr = l.Addr().String()
-		l.Close()
+		g.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(servertest.FreePort(t)))
 		if lastErr = g.start(); lastErr == nil {
 			t.Cleanup(g.Kill)
 			return g
@@ -70,41 +62,30 @@ func Start(t testing.TB) *Gateway {
 func (g *Gateway) URL() string { return "http://" + g.Addr }
 
 func (g *Gateway) start() error {
-	out := &syncBuffer{}
 	// An empty --persistence.file keeps the groups in memory only;
 	// Debian's build would otherwise default to a file under
 	// /var/lib/prometheus, shared by every gateway started.
-	cmd := exec.Command(g.bin, "--web.listen-address="+g.Addr, "--persistence.file=", "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test binary
-	if err := cmd.Start(); err != nil {
+	proc, err := servertest.Start(g.bin, "--web.listen-address="+g.Addr, "--persistence.file=", "--log.level=warn")
+	if err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
 	g.mu.Lock()
-	g.cmd, g.exited, g.out = cmd, exited, out
+	g.proc = proc
 	g.mu.Unlock()
-
 	client := &http.Client{Timeout: 500 * time.Millisecond}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("pushgateway on %s exited: %s", g.Addr, strings.TrimSpace(out.String()))
-		default:
+	ready := func() bool {
+		resp, err := client.Get(g.URL() + "/-/ready")
+		if err != nil {
+			return false
 		}
-		if resp, err := client.Get(g.URL() + "/-/ready"); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	}
-	g.Kill()
-	return fmt.Errorf("pushgateway on %s was not ready within 10 s: %s", g.Addr, strings.TrimSpace(out.String()))
+	if err := proc.WaitReady(10*time.Second, 20*time.Millisecond, ready); err != nil {
+		return fmt.Errorf("pushgateway on %s: %w", g.Addr, err)
+	}
+	return nil
 }
 
 // Metrics returns the gateway's /metrics page in the text format: every
@@ -136,41 +117,17 @@ func (g *Gateway) Metrics(t testing.TB) []byte {
 // again is harmless.
 func (g *Gateway) Kill() {
 	g.mu.Lock()
-	cmd, exited := g.cmd, g.exited
-	g.cmd = nil
+	proc := g.proc
+	g.proc = nil
 	g.mu.Unlock()
-	if cmd == nil {
-		return
+	if proc != nil {
+		proc.Kill()
 	}
-	cmd.Process.Kill()
-	<-exited
 }
 
 // Need skips a test whose environment is missing — or fails it when
 // PINGPANDA_CI is set.
 func Need(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("PINGPANDA_CI") != "" {
-		t.Fatalf("PINGPANDA_CI is set, so this must run: %s", msg)
-	}
-	t.Skip(msg)
-}
-
-// syncBuffer collects a child's output, written from os/exec's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	servertest.Need(t, format, args...)
 }

@@ -6,18 +6,15 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pingpanda/pingpanda/state/servertest"
 )
 
 // Options shape the server.
@@ -37,10 +34,8 @@ type Server struct {
 	dir  string
 	opts Options
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	out    *syncBuffer
+	mu   sync.Mutex
+	proc *servertest.Process // nil while killed
 }
 
 // Start runs a redis-server for the rest of the test.
@@ -53,7 +48,7 @@ func Start(t testing.TB, opts Options) *Server {
 	s := &Server{bin: bin, dir: t.TempDir(), opts: opts}
 	var lastErr error
 	for range 5 {
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(servertest.FreePort(t)))
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Kill)
 			return s
@@ -75,47 +70,29 @@ func (s *Server) start() error {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
-	out := &syncBuffer{}
-	cmd := exec.Command(s.bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test binary
-	if err := cmd.Start(); err != nil {
+	proc, err := servertest.Start(s.bin, args...)
+	if err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
 	s.mu.Lock()
-	s.cmd, s.exited, s.out = cmd, exited, out
+	s.proc = proc
 	s.mu.Unlock()
-
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("redis-server on port %s exited: %s", port, strings.TrimSpace(out.String()))
-		default:
-		}
-		if Ping(s.Addr) {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := proc.WaitReady(5*time.Second, 10*time.Millisecond, func() bool { return Ping(s.Addr) }); err != nil {
+		return fmt.Errorf("redis-server on port %s: %w", port, err)
 	}
-	s.Kill()
-	return fmt.Errorf("redis-server on port %s did not answer PING within 5 s: %s", port, strings.TrimSpace(out.String()))
+	return nil
 }
 
 // Kill stops the server at once with SIGKILL, as a crash would, and waits
 // for it to exit. Calling it again is harmless.
 func (s *Server) Kill() {
 	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.cmd = nil
+	proc := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
-		return
+	if proc != nil {
+		proc.Kill()
 	}
-	cmd.Process.Kill()
-	<-exited
 }
 
 // Restart starts a killed server again on the same port and directory;
@@ -135,42 +112,11 @@ func (s *Server) Restart(t testing.TB) {
 	t.Fatalf("restart: %v", err)
 }
 
-// FreePort returns a loopback TCP port that is free now, chosen below the
-// kernel's ephemeral range (net.ipv4.ip_local_port_range), where no
-// outgoing connection takes it as its local port between the check and
-// the server's bind, or while a killed server is restarted on it.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
-				low = n
-			}
-		}
-	}
-	for range 100 {
-		port := 10000 + rand.IntN(low-10000)
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return port
-	}
-	t.Fatalf("no free loopback port found between 10000 and %d", low)
-	return 0
-}
-
 // Need skips a test whose environment is missing — or fails it when
 // PINGPANDA_CI is set.
 func Need(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("PINGPANDA_CI") != "" {
-		t.Fatalf("PINGPANDA_CI is set, so this must run: %s", msg)
-	}
-	t.Skip(msg)
+	servertest.Need(t, format, args...)
 }
 
 // Ping reports whether a Redis at addr answers PING.
@@ -186,22 +132,4 @@ func Ping(addr string) bool {
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return err == nil && line == "+PONG\r\n"
-}
-
-// syncBuffer collects a child's output, written from os/exec's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"text/tabwriter"
+
+	"github.com/pingpanda/pingpanda/probe/secret"
 )
 
 // Print prints every key's effective value and its source, secrets
@@ -62,31 +63,7 @@ func Print(w io.Writer, cfg *Config, asJSON bool) error {
 	return nil
 }
 
-// redacted stands in for a secret.
-const redacted = "REDACTED"
-
 // redact hides a secret value. A URL keeps its scheme, user name and host,
 // so an operator can tell which endpoint is configured; its password, path
 // and query (where webhook tokens live) are replaced.
-func redact(v string) string {
-	if v == "" {
-		return ""
-	}
-	u, err := url.Parse(v)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return redacted
-	}
-	out := u.Scheme + "://"
-	if u.User != nil {
-		out += u.User.Username()
-		if _, ok := u.User.Password(); ok {
-			out += ":" + redacted
-		}
-		out += "@"
-	}
-	out += u.Host
-	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
-		out += "/" + redacted
-	}
-	return out
-}
+func redact(v string) string { return secret.Endpoint(v) }
