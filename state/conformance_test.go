@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -386,6 +387,26 @@ func testOutboxConformance(t *testing.T, setup func(t *testing.T) (conformanceBa
 			t.Errorf("Dropped %v from an empty outbox", res.Dropped)
 		}
 		assertOutbox(t, loadOutbox(t, s))
+	})
+
+	t.Run("Save returns the outbox it wrote: the loaded entries with what it queued, less what it dropped", func(t *testing.T) {
+		b, clock := setup(t)
+		s := b.open(t)
+		t0 := clock.Now().Add(-time.Hour)
+		old := queued(t0.Add(-48*time.Hour), "ping:old", "slack")
+		a := queued(t0, "tls:a", "slack")
+		saveOK(t, s, SaveRequest{Enqueue: []OutboxEntry{old, a}})
+		loaded := loadOutbox(t, s)
+		again := queued(t0, "tls:a", "discord") // the same event, for another provider
+		c := queued(t0.Add(time.Minute), "http:c", "teams")
+		res := saveOK(t, s, SaveRequest{Loaded: loaded, Enqueue: []OutboxEntry{c, again}, Outbox: OutboxPolicy{MaxAge: 24 * time.Hour}})
+		if len(res.Dropped) != 1 || res.Dropped[0].Entry.Event.ID != old.Event.ID {
+			t.Fatalf("Dropped %+v; want the entry over the age limit", res.Dropped)
+		}
+		assertOutbox(t, res.Outbox, loadOutbox(t, s)...)
+		if len(res.Outbox) != 2 || res.Outbox[0].Event.ID != a.Event.ID || !slices.Equal(res.Outbox[0].Pending, []string{"discord", "slack"}) {
+			t.Errorf("Outbox %+v; want tls:a pending for discord and slack, then http:c", res.Outbox)
+		}
 	})
 
 	t.Run("queued entries load oldest first, then by event id, in the same save as the records", func(t *testing.T) {

@@ -84,6 +84,7 @@ func (s *FileStore) Save(ctx context.Context, lease Lease, req SaveRequest) (Sav
 		return SaveResult{}, fmt.Errorf("save %s: %w", s.path, err)
 	}
 	res := SaveResult{Dropped: applyOutboxPolicy(doc.Outbox, req.Outbox, clock)}
+	res.Outbox = outboxAfter(req.Loaded, enq, res.Dropped)
 	if err := s.write(ctx, kept, recs, doc); err != nil {
 		return SaveResult{}, err
 	}

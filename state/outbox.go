@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -82,6 +83,10 @@ type SaveResult struct {
 	// Dropped are the outbox entries the OutboxPolicy removed, oldest
 	// first (those over the age limit, then those over the cap).
 	Dropped []DroppedEntry
+	// Outbox is the outbox as this Save wrote it, oldest first: the
+	// SaveRequest's Loaded entries with what it queued, merged by event
+	// ID, less what it dropped. It is what delivery works from.
+	Outbox []OutboxEntry
 }
 
 // Loaded is what Load reads, in one round trip.
@@ -297,4 +302,45 @@ func outboxCutoff(p OutboxPolicy, now time.Time) (cutoff int64, ok bool) {
 		return 0, false
 	}
 	return now.UnixMilli() - p.MaxAge.Milliseconds(), true
+}
+
+// outboxAfter is the outbox as a Save left it: what was loaded, plus what
+// it queued (merged by event ID), minus what it dropped; oldest first.
+func outboxAfter(loaded []OutboxEntry, queued []queuedEntry, dropped []DroppedEntry) []OutboxEntry {
+	byID := map[string]*OutboxEntry{}
+	var order []*OutboxEntry
+	queuedEntries := make([]OutboxEntry, len(queued))
+	for i, q := range queued {
+		queuedEntries[i] = q.entry
+	}
+	for _, list := range [][]OutboxEntry{loaded, queuedEntries} {
+		for _, e := range list {
+			if have, ok := byID[e.Event.ID]; ok {
+				for _, p := range e.Pending {
+					if !slices.Contains(have.Pending, p) && !slices.Contains(have.Delivered, p) {
+						have.Pending = append(have.Pending, p)
+					}
+				}
+				slices.Sort(have.Pending) // as the stores keep them
+				continue
+			}
+			e.Pending = slices.Clone(e.Pending) // merged into below, not into the caller's
+			byID[e.Event.ID] = &e
+			order = append(order, &e)
+		}
+	}
+	gone := map[string]bool{}
+	for _, d := range dropped {
+		gone[d.Entry.Event.ID] = true
+	}
+	var out []OutboxEntry
+	for _, e := range order {
+		if !gone[e.Event.ID] {
+			out = append(out, *e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b OutboxEntry) int {
+		return cmp.Or(a.QueuedAt.Compare(b.QueuedAt), cmp.Compare(a.Event.ID, b.Event.ID))
+	})
+	return out
 }

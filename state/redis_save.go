@@ -179,6 +179,7 @@ func (s *RedisStore) Save(ctx context.Context, lease Lease, req SaveRequest) (Sa
 	for i := 0; i+2 < len(dropped); i += 3 {
 		res.Dropped = append(res.Dropped, droppedEntry(dropped[i+1], []byte(dropped[i+2]), DropReason(dropped[i])))
 	}
+	res.Outbox = outboxAfter(req.Loaded, enq, res.Dropped)
 	return res, nil
 }
 

@@ -56,6 +56,10 @@ type SaveRequest struct {
 	// Outbox bounds the outbox, enforced after Enqueue; Save returns what
 	// it dropped.
 	Outbox OutboxPolicy
+	// Loaded is the outbox as this sweep's Load returned it (under the
+	// same lease, so unchanged since); Save returns it updated
+	// (SaveResult.Outbox).
+	Loaded []OutboxEntry
 }
 
 // Store keeps target states and the alert outbox between processes. Every

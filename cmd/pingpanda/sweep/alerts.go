@@ -1,7 +1,6 @@
 package sweep
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -68,42 +67,6 @@ func (s *Sweeper) enqueue(events []state.Event, at time.Time) []state.OutboxEntr
 			out = append(out, state.OutboxEntry{Event: e, Pending: slices.Clone(names), QueuedAt: queued})
 		}
 	}
-	return out
-}
-
-// outboxAfterSave is the outbox as Save left it: what was loaded, plus what
-// was queued (merged by event ID), minus what Save dropped; oldest first.
-func outboxAfterSave(loaded, queued []state.OutboxEntry, dropped []state.DroppedEntry) []state.OutboxEntry {
-	byID := map[string]*state.OutboxEntry{}
-	var order []*state.OutboxEntry
-	for _, list := range [][]state.OutboxEntry{loaded, queued} {
-		for _, e := range list {
-			if have, ok := byID[e.Event.ID]; ok {
-				for _, p := range e.Pending {
-					if !slices.Contains(have.Pending, p) && !slices.Contains(have.Delivered, p) {
-						have.Pending = append(have.Pending, p)
-					}
-				}
-				continue
-			}
-			e := e
-			byID[e.Event.ID] = &e
-			order = append(order, &e)
-		}
-	}
-	gone := map[string]bool{}
-	for _, d := range dropped {
-		gone[d.Entry.Event.ID] = true
-	}
-	var out []state.OutboxEntry
-	for _, e := range order {
-		if !gone[e.Event.ID] {
-			out = append(out, *e)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b state.OutboxEntry) int {
-		return cmp.Or(a.QueuedAt.Compare(b.QueuedAt), cmp.Compare(a.Event.ID, b.Event.ID))
-	})
 	return out
 }
 

@@ -1,6 +1,8 @@
 package sweep
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +19,23 @@ func TestEventsOfOneSweepKeepTheirOrderInTheOutbox(t *testing.T) {
 		// IDs that sort against the order the events happened in.
 		events = append(events, state.Event{ID: strings.Repeat("f", 3-i), Kind: k})
 	}
-	got := outboxAfterSave(nil, sw.enqueue(events, at), nil)
+	// Through a real store: the order is what Save hands delivery.
+	st, err := state.NewFileStore(filepath.Join(t.TempDir(), "state.json"), state.FileOptions{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	lease, err := st.Lock(ctx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := st.Save(ctx, lease, state.SaveRequest{Enqueue: sw.enqueue(events, at)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var kinds []string
-	for _, e := range got {
+	for _, e := range saved.Outbox {
 		kinds = append(kinds, string(e.Event.Kind))
 	}
 	if strings.Join(kinds, " ") != "flap_resolved down cert_warning" {

@@ -60,7 +60,7 @@ func (sw *sweep) run(ctx context.Context) (*report.Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("state store %s: cannot save; the stored state is as before this sweep: %w", sw.store, err)
 	}
-	record := sw.deliver(ctx, sw.w.deadline.Add(-recordMargin(sw.w.kept)), sw.lease, outboxAfterSave(sw.loaded.Outbox, sw.queued, saved.Dropped), saved.Dropped, &rep.Alerts)
+	record := sw.deliver(ctx, sw.w.deadline.Add(-recordMargin(sw.w.kept)), sw.lease, saved.Outbox, saved.Dropped, &rep.Alerts)
 	// Recording the deliveries and pushing metrics share the end of the
 	// reserve, side by side, so a stuck Pushgateway cannot cost a record.
 	var wg sync.WaitGroup
@@ -124,7 +124,7 @@ func (sw *sweep) save(ctx context.Context) (state.SaveResult, error) {
 	sw.queued = sw.enqueue(sw.events, sw.w.start)
 	return sw.store.Save(ctx, sw.lease, state.SaveRequest{
 		States: sw.next, Retention: sw.cfg.Policy.Retention,
-		Enqueue: sw.queued, Outbox: sw.cfg.Alerts.Outbox,
+		Enqueue: sw.queued, Outbox: sw.cfg.Alerts.Outbox, Loaded: sw.loaded.Outbox,
 	})
 }
 
