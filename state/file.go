@@ -24,6 +24,8 @@ type FileOptions struct {
 	// outbox's age limit and the names of corrupt files moved aside. It is
 	// required: a store never reads the wall clock behind its caller's back.
 	Now func() time.Time
+	// Host names the lock's holder for a sweep that finds it taken.
+	Host string
 }
 
 // FileStore keeps the state in one JSON file on local disk, the store used
@@ -55,6 +57,7 @@ type FileStore struct {
 	path string
 	now  func() time.Time
 
+	host string
 	mu   sync.Mutex
 	held *fileLease // nil while this store holds no lease
 }
@@ -62,33 +65,29 @@ type FileStore struct {
 var _ Store = (*FileStore)(nil)
 
 // DefaultStatePath is where the state file lives when STATE_FILE is not
-// set: $XDG_STATE_HOME/pingpanda/state.json, or
+// set, with getenv reading the process's environment: $XDG_STATE_HOME/pingpanda/state.json, or
 // ~/.local/state/pingpanda/state.json when XDG_STATE_HOME is unset or not
 // an absolute path (as the XDG Base Directory specification requires).
-func DefaultStatePath() (string, error) {
-	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+func DefaultStatePath(getenv func(string) string) (string, error) {
+	if dir := getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
 		return filepath.Join(dir, "pingpanda", "state.json"), nil
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no place for the state file (set STATE_FILE): %w", err)
+	home := getenv("HOME")
+	if home == "" {
+		return "", errors.New("no place for the state file (set STATE_FILE): $HOME is not defined")
 	}
 	return filepath.Join(home, ".local", "state", "pingpanda", "state.json"), nil
 }
 
-// NewFileStore returns a store keeping its state at path (DefaultStatePath
-// when path is empty). It creates the directory, mode 0700, if missing; it
+// NewFileStore returns a store keeping its state at path (see
+// DefaultStatePath). It creates the directory, mode 0700, if missing; it
 // neither reads nor creates the file itself.
 func NewFileStore(path string, opts FileOptions) (*FileStore, error) {
 	if opts.Now == nil {
 		return nil, errors.New("state: FileOptions.Now (the sweep's clock) is required")
 	}
 	if path == "" {
-		p, err := DefaultStatePath()
-		if err != nil {
-			return nil, err
-		}
-		path = p
+		return nil, errors.New("state: the state file's path is empty (see DefaultStatePath)")
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -97,7 +96,7 @@ func NewFileStore(path string, opts FileOptions) (*FileStore, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("state file %s: %w", abs, err)
 	}
-	return &FileStore{path: abs, now: opts.Now}, nil
+	return &FileStore{path: abs, now: opts.Now, host: opts.Host}, nil
 }
 
 // Path is the state file's absolute path.

@@ -46,8 +46,7 @@ func (s *FileStore) Lock(ctx context.Context, ttl time.Duration) (Lease, error) 
 		return Lease{}, err
 	}
 	now := s.now()
-	host, _ := os.Hostname()
-	info, _ := json.Marshal(lockHolder{PID: os.Getpid(), Host: host, Since: now.UTC()})
+	info, _ := json.Marshal(lockHolder{PID: os.Getpid(), Host: s.host, Since: now.UTC()})
 	if err := writeHolder(f, append(info, '\n')); err != nil {
 		f.Close() // releases the flock
 		return Lease{}, fmt.Errorf("lock %s: %w", s.lockPath(), err)

@@ -95,44 +95,35 @@ func pokeDoc(t *testing.T, path string, change func(doc *fileDoc)) {
 
 func TestDefaultStatePath(t *testing.T) {
 	t.Run("XDG_STATE_HOME is used when absolute", func(t *testing.T) {
-		t.Setenv("XDG_STATE_HOME", "/var/lib/someone")
-		t.Setenv("HOME", "/home/someone")
-		assertPath(t, "/var/lib/someone/pingpanda/state.json")
+		assertPath(t, env{"XDG_STATE_HOME": "/var/lib/someone", "HOME": "/home/someone"}, "/var/lib/someone/pingpanda/state.json")
 	})
 	t.Run("a relative XDG_STATE_HOME is ignored, as the XDG specification says", func(t *testing.T) {
-		t.Setenv("XDG_STATE_HOME", "relative/dir")
-		t.Setenv("HOME", "/home/someone")
-		assertPath(t, "/home/someone/.local/state/pingpanda/state.json")
+		assertPath(t, env{"XDG_STATE_HOME": "relative/dir", "HOME": "/home/someone"}, "/home/someone/.local/state/pingpanda/state.json")
 	})
 	t.Run("the home directory is used when XDG_STATE_HOME is unset", func(t *testing.T) {
-		t.Setenv("XDG_STATE_HOME", "")
-		t.Setenv("HOME", "/home/someone")
-		assertPath(t, "/home/someone/.local/state/pingpanda/state.json")
+		assertPath(t, env{"HOME": "/home/someone"}, "/home/someone/.local/state/pingpanda/state.json")
 	})
 	t.Run("no home directory is an error that says to set STATE_FILE", func(t *testing.T) {
-		t.Setenv("XDG_STATE_HOME", "")
-		t.Setenv("HOME", "")
-		_, err := DefaultStatePath()
+		_, err := DefaultStatePath(env{}.get)
 		if err == nil || !strings.Contains(err.Error(), "STATE_FILE") {
 			t.Errorf("DefaultStatePath() error %v, want one naming STATE_FILE", err)
 		}
 	})
-	t.Run("an empty path means the default", func(t *testing.T) {
-		dir := t.TempDir()
-		t.Setenv("XDG_STATE_HOME", dir)
-		s, err := NewFileStore("", FileOptions{Now: fixedClock(t0)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := filepath.Join(dir, "pingpanda", "state.json"); s.Path() != want || s.String() != "file "+want {
-			t.Errorf("Path() = %q, String() = %q; want %q", s.Path(), s.String(), want)
+	t.Run("an empty path is refused", func(t *testing.T) {
+		if _, err := NewFileStore("", FileOptions{Now: fixedClock(t0)}); err == nil {
+			t.Error("NewFileStore(\"\") opened a store")
 		}
 	})
 }
 
-func assertPath(t *testing.T, want string) {
+// env is an environment a test builds itself.
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+func assertPath(t *testing.T, e env, want string) {
 	t.Helper()
-	got, err := DefaultStatePath()
+	got, err := DefaultStatePath(e.get)
 	if err != nil || got != want {
 		t.Errorf("DefaultStatePath() = %q, %v; want %q", got, err, want)
 	}

@@ -319,6 +319,7 @@ func startSweeper(ctx context.Context, cfg *config.Config, warnings []string, sy
 		Config: cfg, Log: logger, Now: sys.now, Version: version,
 		Source:  sweep.SourceName(cfg.Alerts, sys.environ, sys.hostname),
 		Outlets: outlets, KeepConnections: len(outlets) > 0, AfterLoad: sys.afterLoad,
+		Environ: sys.environ, Host: sys.hostname,
 	}
 	if dryRun {
 		sw, err = sweep.NewProber(o)
@@ -341,7 +342,7 @@ func startSweeper(ctx context.Context, cfg *config.Config, warnings []string, sy
 // runStatus prints the stored state of every target: the configured ones
 // first, in configuration order, then those still remembered.
 func runStatus(ctx context.Context, cfg *config.Config, sys stdio, asJSON bool) int {
-	store, err := sweep.OpenStore(ctx, cfg, sys.now)
+	store, err := sweep.OpenStore(ctx, cfg, sweep.StoreEnv{Now: sys.now, Environ: sys.environ, Host: sys.hostname})
 	if err != nil {
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 		return exitFailed

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pingpanda/pingpanda/alert"
@@ -32,6 +33,10 @@ type Options struct {
 	Version string
 	// Source is the host named in alerts (see SourceName).
 	Source string
+	// Environ is the process environment (the state file's default
+	// place is read from it); Host is this host's name, for the lock.
+	Environ []string
+	Host    string
 	// Outlets receive each full sweep's metrics besides the configured
 	// Pushgateway and textfile (serve mode's /metrics).
 	Outlets []Outlet
@@ -65,7 +70,7 @@ func New(ctx context.Context, o Options) (*Sweeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.store, err = OpenStore(ctx, o.Config, o.Now); err != nil {
+	if s.store, err = OpenStore(ctx, o.Config, StoreEnv{Now: o.Now, Environ: o.Environ, Host: o.Host}); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -125,9 +130,28 @@ func (s *Sweeper) Log() *slog.Logger { return s.log }
 // Now reads the sweep's clock.
 func (s *Sweeper) Now() time.Time { return s.now() }
 
-// OpenStore opens Redis when REDIS_URL is set, else the state file; now is
-// the sweep's clock.
-func OpenStore(ctx context.Context, cfg *config.Config, now func() time.Time) (state.Store, error) {
+// StoreEnv is what a state store takes from the process: the sweep's
+// clock, the environment (for the state file's default place) and the
+// host's name (for the lock's holder).
+type StoreEnv struct {
+	Now     func() time.Time
+	Environ []string
+	Host    string
+}
+
+// getenv reads the environment's key.
+func (e StoreEnv) getenv(key string) string {
+	for _, kv := range slices.Backward(e.Environ) {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// OpenStore opens Redis when REDIS_URL is set, else the state file.
+func OpenStore(ctx context.Context, cfg *config.Config, env StoreEnv) (state.Store, error) {
+	now := env.Now
 	if cfg.RedisURL != "" {
 		st, err := state.NewRedisStore(ctx, state.RedisOptions{URL: cfg.RedisURL, Namespace: cfg.Namespace, Shard: cfg.Shard, Now: now})
 		if err != nil {
@@ -137,13 +161,13 @@ func OpenStore(ctx context.Context, cfg *config.Config, now func() time.Time) (s
 	}
 	path := cfg.StateFile
 	if path == "" {
-		p, err := state.DefaultStatePath()
+		p, err := state.DefaultStatePath(env.getenv)
 		if err != nil {
 			return nil, err
 		}
 		path = p
 	}
-	st, err := state.NewFileStore(path, state.FileOptions{Now: now})
+	st, err := state.NewFileStore(path, state.FileOptions{Now: now, Host: env.Host})
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
