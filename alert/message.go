@@ -125,13 +125,14 @@ func NewMessage(e state.Event, source string) Message {
 	case state.KindFlapResolved:
 		add("Flapped for", HumanDuration(orElapsed(0, e.Since, e.At)))
 	case state.KindCertWarning, state.KindCertCritical, state.KindCertExpired, state.KindCertOK:
-		add("Days left", fmt.Sprintf("%.1f", e.DaysLeft))
 		// The event carries days left as measured at e.At; the expiry is
-		// that far from it (to within the probe's own duration).
+		// that far from it (to within the probe's own duration). Once
+		// expired, the message says how long ago, never a negative count.
 		expiry := at.Add(time.Duration(e.DaysLeft * float64(24*time.Hour))).Round(time.Minute)
-		label := "Expires"
-		if e.DaysLeft < 0 {
-			label = "Expired"
+		label := "Expired"
+		if e.DaysLeft >= 0 {
+			label = "Expires"
+			add("Days left", fmt.Sprintf("%.1f", e.DaysLeft))
 		}
 		add(label, expiry.Format("2006-01-02 15:04 UTC"))
 	}

@@ -59,7 +59,7 @@ func testEvent(kind state.Kind) state.Event {
 		e.TargetID, e.Check, e.Target, e.Name = "tls:example.com:443", "tls", "example.com:443", ""
 		e.CertLevel = strings.TrimPrefix(string(kind), "cert_")
 		e.DaysLeft = days
-		e.Message = fmt.Sprintf("certificate expires %s (%.1f days)", notAfter.Format(time.RFC3339), days)
+		e.Message = state.CertExpiryMessage(notAfter, days)
 	}
 	return e
 }
@@ -88,7 +88,7 @@ func TestNewMessage(t *testing.T) {
 		{state.KindCertCritical, "PingPanda: 🔴 TLS check for example.com:443", SeverityDanger, "CERTIFICATE EXPIRING SOON",
 			[]string{"Days left: 3.2", "Expires: 2026-11-27 09:00 UTC"}, nil},
 		{state.KindCertExpired, "PingPanda: 🔴 TLS check for example.com:443", SeverityDanger, "CERTIFICATE EXPIRED",
-			[]string{"Days left: -2.0", "Expired: 2026-11-22 03:00 UTC"}, nil},
+			[]string{"Message: certificate expired 2.0 days ago (2026-11-22T03:00:00Z)", "Expired: 2026-11-22 03:00 UTC"}, []string{"Days left", "-2.0"}},
 		{state.KindCertOK, "PingPanda: ✅ TLS check for example.com:443", SeverityGood, "CERTIFICATE RENEWED",
 			[]string{"Days left: 89.8", "Expires: 2027-02-21 21:00 UTC"}, nil},
 	}

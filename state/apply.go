@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -293,8 +294,41 @@ func certTransitions(s *TargetState, ev *eventer, r *probe.Result) {
 	}
 	ev.add(kind, ev.now, func(e *Event) {
 		e.CertLevel, e.DaysLeft = level, r.TLS.DaysLeft
-		e.Message = fmt.Sprintf("certificate expires %s (%.1f days)", r.TLS.NotAfter.UTC().Format(time.RFC3339), r.TLS.DaysLeft)
+		e.Message = CertExpiryMessage(r.TLS.NotAfter, r.TLS.DaysLeft)
 	})
+}
+
+// CertExpiryMessage is a certificate event's message: when the certificate
+// expires or expired, and how far that is from the check, daysLeft (as
+// probe.TLSDetail.DaysLeft: negative once expired). A day or more away is
+// given in days to one decimal, less in whole hours (rounded down), less than an
+// hour as such:
+//
+//	certificate expires 2026-12-15T15:00:00Z (in 21.5 days)
+//	certificate expires 2026-11-24T08:00:00Z (in 5 hours)
+//	certificate expires 2026-11-24T03:20:00Z (in less than an hour)
+//	certificate expired less than an hour ago (2026-11-24T02:40:00Z)
+//	certificate expired 2.0 days ago (2026-11-22T03:00:00Z)
+//
+// Zero days left is "in less than an hour": the certificate is still valid.
+func CertExpiryMessage(notAfter time.Time, daysLeft float64) string {
+	at := notAfter.UTC().Format(time.RFC3339)
+	hours := math.Abs(daysLeft) * 24
+	var span string
+	switch {
+	case hours >= 24:
+		span = fmt.Sprintf("%.1f days", math.Abs(daysLeft))
+	case hours >= 2:
+		span = fmt.Sprintf("%d hours", int(hours))
+	case hours >= 1:
+		span = "1 hour"
+	default:
+		span = "less than an hour"
+	}
+	if daysLeft < 0 {
+		return fmt.Sprintf("certificate expired %s ago (%s)", span, at)
+	}
+	return fmt.Sprintf("certificate expires %s (in %s)", at, span)
 }
 
 // breakerTransitions moves the circuit breaker and sets the backoff.

@@ -157,6 +157,40 @@ func TestApplyTransitions(t *testing.T) {
 	}
 }
 
+func TestCertExpiryMessage(t *testing.T) {
+	hours := func(h float64) float64 { return h / 24 }
+	tests := []struct {
+		name     string
+		daysLeft float64
+		want     string
+	}{
+		{"a certificate weeks from expiry expires in days", 21.5, "certificate expires 2026-12-15T15:00:00Z (in 21.5 days)"},
+		{"a certificate a day from expiry expires in 1.0 days", 1, "certificate expires 2026-11-25T03:00:00Z (in 1.0 days)"},
+		{"a certificate hours from expiry expires in whole hours", hours(5.5), "certificate expires 2026-11-24T08:30:00Z (in 5 hours)"},
+		{"a certificate just over an hour from expiry expires in 1 hour", hours(1.5), "certificate expires 2026-11-24T04:30:00Z (in 1 hour)"},
+		{"a certificate minutes from expiry expires in less than an hour", hours(0.25), "certificate expires 2026-11-24T03:15:00Z (in less than an hour)"},
+		{"zero days left is still valid: it expires in less than an hour", 0, "certificate expires 2026-11-24T03:00:00Z (in less than an hour)"},
+		{"a certificate expired minutes ago expired less than an hour ago", -hours(0.25), "certificate expired less than an hour ago (2026-11-24T02:45:00Z)"},
+		{"a certificate expired hours ago says how many", -hours(7), "certificate expired 7 hours ago (2026-11-23T20:00:00Z)"},
+		{"a certificate expired days ago says how many, never a negative number", -2, "certificate expired 2.0 days ago (2026-11-22T03:00:00Z)"},
+		{"a certificate expired long ago says so in days", -400.25, "certificate expired 400.2 days ago (2025-10-19T21:00:00Z)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			notAfter := t0.Add(time.Duration(tt.daysLeft * float64(24*time.Hour)))
+			if got := CertExpiryMessage(notAfter, tt.daysLeft); got != tt.want {
+				t.Errorf("CertExpiryMessage(%s, %v) = %q, want %q", notAfter.Format(time.RFC3339), tt.daysLeft, got, tt.want)
+			}
+		})
+	}
+	t.Run("a cert_expired event of Apply reads expired 1.0 days ago", func(t *testing.T) {
+		_, events := play(t, noBackoff(), []step{{0, "ok", ""}, {60, "expired", "cert_expired"}})
+		if want := "certificate expired 1.0 days ago (2026-11-23T03:00:00Z)"; events[0].Message != want {
+			t.Errorf("message %q, want %q", events[0].Message, want)
+		}
+	})
+}
+
 func TestBackoffWaitsDoubleAndTheCircuitOpensAtTheThreshold(t *testing.T) {
 	p := defaults()
 	var prev []TargetState
