@@ -94,53 +94,99 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Outcome is the result of delivering one message to one provider.
+// Outcome is the result of delivering one message to one provider. Err
+// says what the caller does with the message:
+//
+//   - nil: delivered; mark it done for the provider.
+//   - errors.Is(Err, ErrHeldBack): not attempted (check this first); keep
+//     it, it has not failed.
+//   - errors.Is(Err, ErrRejected): the provider refused this message and
+//     always will; drop it for the provider (mark it done) and log why.
+//   - errors.Is(Err, ErrChannelBroken): the channel is broken (see
+//     Delivery.Broken); keep it for when the channel is fixed.
+//   - anything else (a 429 or 5xx left after the retries, a timeout, a
+//     network error, another 4xx): keep it for the next sweep.
 type Outcome struct {
 	EventID  string
 	Provider string
 	Err      error // nil: delivered
 }
 
-// ErrHeldBack is the Outcome error of a message that was not attempted
-// because an earlier message to the same provider failed with a retryable
-// error (the provider looks unavailable), or because ctx ended first. The
-// message keeps its place: delivering it now would put it before the one
-// that failed.
+// ErrHeldBack is the Outcome error of a message that was not attempted:
+// an earlier message to the same provider failed with a retryable error
+// (the provider looks unavailable) or found the channel broken (the error
+// also matches ErrChannelBroken then), or ctx ended first (the error also
+// matches ctx's). The message keeps its place: delivering it now would put
+// it before the one that failed.
 var ErrHeldBack = errors.New("held back behind an undelivered earlier message")
 
-// DeliverAll sends every message to every notifier with r, the providers in
-// parallel and independently (one goroutine each, so a slow or failing
-// provider never delays another), each provider's messages in the order
-// given (oldest first). After a retryable failure the provider's later
-// messages are not attempted (ErrHeldBack); after a non-retryable one (a
-// payload the provider rejects) the next message is tried. Every goroutine
-// ends with ctx. The outcomes are in notifier order, then message order.
-func DeliverAll(ctx context.Context, notifiers []Notifier, msgs []Message, r Retry) []Outcome {
-	out := make([]Outcome, len(notifiers)*len(msgs))
+// Owed is what one notifier still owes: the messages not yet delivered
+// through it, oldest first.
+type Owed struct {
+	Notifier Notifier
+	Messages []Message
+}
+
+// Delivery is what Deliver did with one notifier's messages.
+type Delivery struct {
+	Provider string
+	// Outcomes has one Outcome per message, in the order given.
+	Outcomes []Outcome
+	// Broken is the answer that showed the channel broken
+	// (errors.Is(Broken, ErrChannelBroken); Broken.Diagnosis says what to
+	// fix), or nil. The message that got it and every later one are kept
+	// and were not tried again.
+	Broken *SendError
+	// Rejected counts the messages the provider refused (ErrRejected).
+	Rejected int
+}
+
+// Deliver sends each notifier the messages it owes, with r: the notifiers
+// in parallel and independently (one goroutine each, so a slow, failing or
+// broken provider never delays another), each one's messages in the order
+// given (oldest first). After a retryable failure or a broken channel
+// (ErrChannelBroken) a provider's later messages are not attempted
+// (ErrHeldBack); after a rejected message (ErrRejected) or another
+// non-retryable failure the next message is tried. Every goroutine ends
+// with ctx. The deliveries are in the order of owed.
+func Deliver(ctx context.Context, owed []Owed, r Retry) []Delivery {
+	out := make([]Delivery, len(owed))
 	var wg sync.WaitGroup
-	for i, n := range notifiers {
-		row := out[i*len(msgs) : (i+1)*len(msgs)]
-		wg.Go(func() { deliverOne(ctx, n, msgs, r, row) })
+	for i, o := range owed {
+		wg.Go(func() { out[i] = deliverOne(ctx, o, r) })
 	}
 	wg.Wait()
 	return out
 }
 
-// deliverOne delivers msgs through n in order, filling out.
-func deliverOne(ctx context.Context, n Notifier, msgs []Message, r Retry, out []Outcome) {
+// deliverOne delivers o's messages through o.Notifier in order.
+func deliverOne(ctx context.Context, o Owed, r Retry) Delivery {
+	n := o.Notifier
+	d := Delivery{Provider: n.Name(), Outcomes: make([]Outcome, len(o.Messages))}
 	var blocked error
-	for j, m := range msgs {
-		out[j] = Outcome{EventID: m.EventID, Provider: n.Name()}
+	for j, m := range o.Messages {
+		out := &d.Outcomes[j]
+		*out = Outcome{EventID: m.EventID, Provider: d.Provider}
 		switch {
 		case blocked != nil:
-			out[j].Err = blocked
+			out.Err = blocked
+			continue
 		case ctx.Err() != nil:
-			out[j].Err = fmt.Errorf("%w: %w", ErrHeldBack, ctx.Err())
-		default:
-			out[j].Err = r.Send(ctx, n, m)
-			if out[j].Err != nil && (retryable(out[j].Err) || ctx.Err() != nil) {
-				blocked = fmt.Errorf("%w (%s)", ErrHeldBack, m.EventID)
-			}
+			out.Err = fmt.Errorf("%w: %w", ErrHeldBack, ctx.Err())
+			continue
+		}
+		out.Err = r.Send(ctx, n, m)
+		var se *SendError
+		switch {
+		case out.Err == nil:
+		case errors.Is(out.Err, ErrChannelBroken) && errors.As(out.Err, &se):
+			d.Broken = se
+			blocked = fmt.Errorf("%w (%s): %w", ErrHeldBack, m.EventID, se)
+		case errors.Is(out.Err, ErrRejected):
+			d.Rejected++
+		case retryable(out.Err) || ctx.Err() != nil:
+			blocked = fmt.Errorf("%w (%s)", ErrHeldBack, m.EventID)
 		}
 	}
+	return d
 }

@@ -153,32 +153,45 @@ func msgs(ids ...string) []Message {
 	return out
 }
 
-func TestDeliverAll(t *testing.T) {
-	t.Run("every provider gets every message, oldest first, and outcomes come in notifier then message order", func(t *testing.T) {
+// owedByAll is every message owed by every notifier.
+func owedByAll(notifiers []Notifier, m []Message) []Owed {
+	out := make([]Owed, len(notifiers))
+	for i, n := range notifiers {
+		out[i] = Owed{Notifier: n, Messages: m}
+	}
+	return out
+}
+
+func TestDeliver(t *testing.T) {
+	t.Run("every notifier gets the messages it owes, oldest first, and deliveries come in the order owed", func(t *testing.T) {
 		a, b := &fakeNotifier{name: "a"}, &fakeNotifier{name: "b"}
-		out := DeliverAll(context.Background(), []Notifier{a, b}, msgs("e1", "e2", "e3"), Retry{Attempts: 1})
+		out := Deliver(context.Background(), []Owed{
+			{Notifier: a, Messages: msgs("e1", "e2", "e3")},
+			{Notifier: b, Messages: msgs("e2")},
+		}, Retry{Attempts: 1})
 		var got []string
-		for _, o := range out {
-			if o.Err != nil {
-				t.Errorf("%s/%s: %v", o.Provider, o.EventID, o.Err)
+		for _, d := range out {
+			for _, o := range d.Outcomes {
+				if o.Err != nil || o.Provider != d.Provider {
+					t.Errorf("%s/%s (delivery of %s): %v", o.Provider, o.EventID, d.Provider, o.Err)
+				}
+				got = append(got, o.Provider+"/"+o.EventID)
 			}
-			got = append(got, o.Provider+"/"+o.EventID)
 		}
-		if want := []string{"a/e1", "a/e2", "a/e3", "b/e1", "b/e2", "b/e3"}; !slices.Equal(got, want) {
+		if want := []string{"a/e1", "a/e2", "a/e3", "b/e2"}; !slices.Equal(got, want) {
 			t.Errorf("outcomes %v, want %v", got, want)
 		}
-		for _, n := range []*fakeNotifier{a, b} {
-			if !slices.Equal(n.sent(), []string{"e1", "e2", "e3"}) {
-				t.Errorf("%s sent %v", n.name, n.sent())
-			}
+		if !slices.Equal(a.sent(), []string{"e1", "e2", "e3"}) || !slices.Equal(b.sent(), []string{"e2"}) {
+			t.Errorf("a sent %v, b sent %v", a.sent(), b.sent())
 		}
 	})
 	t.Run("after a retryable failure a provider's later messages are held back, and only that provider's", func(t *testing.T) {
 		down := &fakeNotifier{name: "down", errs: []error{errUnavailable}}
 		up := &fakeNotifier{name: "up"}
 		var s sleepRecorder
-		out := DeliverAll(context.Background(), []Notifier{down, up}, msgs("e1", "e2"), Retry{Attempts: 2, Sleep: s.sleep})
-		if !errors.Is(out[0].Err, errUnavailable) || !errors.Is(out[1].Err, ErrHeldBack) || out[2].Err != nil || out[3].Err != nil {
+		out := Deliver(context.Background(), owedByAll([]Notifier{down, up}, msgs("e1", "e2")), Retry{Attempts: 2, Sleep: s.sleep})
+		d, u := out[0].Outcomes, out[1].Outcomes
+		if !errors.Is(d[0].Err, errUnavailable) || !errors.Is(d[1].Err, ErrHeldBack) || u[0].Err != nil || u[1].Err != nil {
 			t.Errorf("outcomes %+v", out)
 		}
 		if !slices.Equal(down.sent(), []string{"e1", "e1"}) {
@@ -187,17 +200,29 @@ func TestDeliverAll(t *testing.T) {
 	})
 	t.Run("after a rejected message the next one is still tried", func(t *testing.T) {
 		n := &fakeNotifier{name: "picky", errs: []error{errRejected, nil}}
-		out := DeliverAll(context.Background(), []Notifier{n}, msgs("e1", "e2"), Retry{Attempts: 3})
-		if !errors.Is(out[0].Err, errRejected) || out[1].Err != nil {
-			t.Errorf("outcomes %+v", out)
+		d := Deliver(context.Background(), owedByAll([]Notifier{n}, msgs("e1", "e2")), Retry{Attempts: 3})[0]
+		if !errors.Is(d.Outcomes[0].Err, ErrRejected) || d.Outcomes[1].Err != nil || d.Rejected != 1 {
+			t.Errorf("delivery %+v", d)
+		}
+	})
+	t.Run("after a broken channel the provider's later messages are held back, and only that provider's", func(t *testing.T) {
+		broken := &fakeNotifier{name: "broken", errs: []error{&SendError{Provider: "broken", Status: 404}}}
+		up := &fakeNotifier{name: "up"}
+		out := Deliver(context.Background(), owedByAll([]Notifier{broken, up}, msgs("e1", "e2")), Retry{Attempts: 3})
+		b := out[0]
+		if b.Broken == nil || b.Broken.Status != 404 || !errors.Is(b.Outcomes[1].Err, ErrHeldBack) || !errors.Is(b.Outcomes[1].Err, ErrChannelBroken) {
+			t.Errorf("broken provider's delivery %+v", b)
+		}
+		if !slices.Equal(broken.sent(), []string{"e1"}) || len(up.sent()) != 2 || out[1].Broken != nil {
+			t.Errorf("broken sent %v, up sent %v", broken.sent(), up.sent())
 		}
 	})
 	t.Run("a context already over attempts nothing", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		n := &fakeNotifier{name: "n"}
-		out := DeliverAll(ctx, []Notifier{n}, msgs("e1", "e2"), Retry{Attempts: 3})
-		for _, o := range out {
+		d := Deliver(ctx, owedByAll([]Notifier{n}, msgs("e1", "e2")), Retry{Attempts: 3})[0]
+		for _, o := range d.Outcomes {
 			if !errors.Is(o.Err, ErrHeldBack) || !errors.Is(o.Err, context.Canceled) {
 				t.Errorf("outcome %+v", o)
 			}
@@ -206,9 +231,12 @@ func TestDeliverAll(t *testing.T) {
 			t.Errorf("sent %v", n.sent())
 		}
 	})
-	t.Run("no messages give no outcomes", func(t *testing.T) {
-		if out := DeliverAll(context.Background(), []Notifier{&fakeNotifier{name: "n"}}, nil, Retry{}); len(out) != 0 {
-			t.Errorf("outcomes %+v", out)
+	t.Run("nothing owed gives no outcomes", func(t *testing.T) {
+		if out := Deliver(context.Background(), nil, Retry{}); len(out) != 0 {
+			t.Errorf("deliveries %+v", out)
+		}
+		if d := Deliver(context.Background(), owedByAll([]Notifier{&fakeNotifier{name: "n"}}, nil), Retry{})[0]; d.Provider != "n" || len(d.Outcomes) != 0 {
+			t.Errorf("delivery %+v", d)
 		}
 	})
 }
@@ -226,7 +254,7 @@ func (f *finishWatcher) Send(ctx context.Context, m Message) error {
 	return err
 }
 
-func TestDeliverAllDoesNotWaitForAHangingProvider(t *testing.T) {
+func TestDeliverDoesNotWaitForAHangingProvider(t *testing.T) {
 	// Slack comes first and hangs until the context ends; Discord answers
 	// at once. Slack's handler, while still holding its request, sees
 	// Discord's delivery finish; only then is the context ended.
@@ -256,7 +284,8 @@ func TestDeliverAllDoesNotWaitForAHangingProvider(t *testing.T) {
 
 	outcomes := make(chan []Outcome, 1)
 	go func() {
-		outcomes <- DeliverAll(ctx, []Notifier{slack, discord}, msgs("0123456789abcdef01234567"), Retry{Attempts: 3, Sleep: (&sleepRecorder{}).sleep})
+		ds := Deliver(ctx, owedByAll([]Notifier{slack, discord}, msgs("0123456789abcdef01234567")), Retry{Attempts: 3, Sleep: (&sleepRecorder{}).sleep})
+		outcomes <- []Outcome{ds[0].Outcomes[0], ds[1].Outcomes[0]}
 	}()
 
 	select {
@@ -280,16 +309,28 @@ func TestDeliverAllDoesNotWaitForAHangingProvider(t *testing.T) {
 	}
 }
 
-func ExampleDeliverAll() {
+func ExampleDeliver() {
 	slack := &fakeNotifier{name: "slack", errs: []error{errUnavailable}}
-	discord := &fakeNotifier{name: "discord"}
-	out := DeliverAll(context.Background(), []Notifier{slack, discord}, msgs("e1", "e2"), Retry{Attempts: 1})
-	for _, o := range out {
-		fmt.Printf("%s %s: %v\n", o.Provider, o.EventID, o.Err)
+	discord := &fakeNotifier{name: "discord", errs: []error{&SendError{Provider: "discord", Status: 400}, nil}}
+	teams := &fakeNotifier{name: "teams", errs: []error{&SendError{Provider: "teams", Status: 404}}}
+	out := Deliver(context.Background(), []Owed{
+		{Notifier: slack, Messages: msgs("e1", "e2")},
+		{Notifier: discord, Messages: msgs("e1", "e2")},
+		{Notifier: teams, Messages: msgs("e2")},
+	}, Retry{Attempts: 1})
+	for _, d := range out {
+		for _, o := range d.Outcomes {
+			fmt.Printf("%s %s: %v\n", o.Provider, o.EventID, o.Err)
+		}
+		if d.Broken != nil {
+			fmt.Printf("%s is broken: %s\n", d.Provider, d.Broken.Diagnosis())
+		}
 	}
 	// Output:
 	// slack e1: fake: webhook answered HTTP 503 Service Unavailable
 	// slack e2: held back behind an undelivered earlier message (e1)
-	// discord e1: <nil>
+	// discord e1: discord: webhook answered HTTP 400 Bad Request
 	// discord e2: <nil>
+	// teams e2: teams: webhook answered HTTP 404 Not Found
+	// teams is broken: the Microsoft Teams webhook answered HTTP 404: the webhook was deleted or its URL is wrong
 }

@@ -96,11 +96,11 @@ func (d *Discord) buildRequestBody(m Message) ([]byte, error) {
 // Retry-After header.
 func (d *Discord) Send(ctx context.Context, m Message) error {
 	if d.postURL == "" {
-		return &SendError{Provider: d.Name(), Err: &permanentError{"invalid webhook URL"}}
+		return &SendError{Provider: d.Name(), Err: errInvalidURL}
 	}
 	body, err := d.buildRequestBody(m)
 	if err != nil {
-		return &SendError{Provider: d.Name(), Err: &permanentError{"encode payload: " + err.Error()}}
+		return &SendError{Provider: d.Name(), Err: errEncode(err)}
 	}
 	err = named(d.Name(), post(ctx, d.client, d.postURL, body))
 	var se *SendError

@@ -3,8 +3,15 @@
 //
 // Each provider lives in its own file behind the Notifier interface. A
 // Notifier's Send makes exactly one attempt; Retry adds attempts, backoff and
-// the server's Retry-After, and DeliverAll fans messages out to every
-// provider at once so that one slow or failing provider never delays another.
+// the server's Retry-After, and Deliver takes, per notifier, the messages it
+// owes and delivers them, every provider at once so that one slow or failing
+// provider never delays another, returning each message's Outcome.
+//
+// Failures say what the caller should do through errors.Is: ErrRejected
+// (the provider refuses this message for good: drop it), ErrChannelBroken
+// (the webhook is bad or revoked: keep the messages, fix the
+// configuration), ErrHeldBack (not attempted); anything else is worth
+// another try on the next sweep.
 //
 // Webhook URLs are secrets (the token is in the path or the query): no error
 // this package returns contains one.

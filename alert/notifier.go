@@ -140,7 +140,7 @@ func post(ctx context.Context, client HTTPDoer, rawURL string, body []byte) erro
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
 		// The parse error quotes the URL: say nothing of it.
-		return &SendError{Err: &permanentError{"invalid webhook URL"}}
+		return &SendError{Err: errInvalidURL}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "pingpanda")

@@ -77,7 +77,7 @@ func (s *Slack) buildRequestBody(m Message) ([]byte, error) {
 func (s *Slack) Send(ctx context.Context, m Message) error {
 	body, err := s.buildRequestBody(m)
 	if err != nil {
-		return &SendError{Provider: s.Name(), Err: &permanentError{"encode payload: " + err.Error()}}
+		return &SendError{Provider: s.Name(), Err: errEncode(err)}
 	}
 	return named(s.Name(), post(ctx, s.client, s.opts.URL, body))
 }

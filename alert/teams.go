@@ -177,7 +177,7 @@ func buildAdaptiveCard(m Message) ([]byte, error) {
 func (t *Teams) Send(ctx context.Context, m Message) error {
 	body, err := t.buildRequestBody(m)
 	if err != nil {
-		return &SendError{Provider: t.Name(), Err: &permanentError{"encode payload: " + err.Error()}}
+		return &SendError{Provider: t.Name(), Err: errEncode(err)}
 	}
 	return named(t.Name(), post(ctx, t.client, t.opts.URL, body))
 }

@@ -1,0 +1,109 @@
+package alert
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// ErrRejected matches (errors.Is) a failure that no later attempt of the
+// same message can fix: the provider refused the message itself — HTTP 400
+// Bad Request, 413 Content Too Large, 422 Unprocessable Content — or it
+// could not be encoded. The channel works; the caller should drop the
+// message (mark it done for that provider) and go on with the next.
+var ErrRejected = errors.New("message rejected by the provider")
+
+// ErrChannelBroken matches (errors.Is) a failure that says the channel
+// itself is broken, whatever the message: HTTP 401 Unauthorized, 403
+// Forbidden, 404 Not Found, 410 Gone (a bad, deleted or revoked webhook),
+// or a webhook URL that does not parse. No message can get through until
+// someone fixes the configuration; the caller should keep the messages
+// and stop trying the provider for now. (*SendError).Diagnosis says what
+// to fix.
+var ErrChannelBroken = errors.New("alert channel broken")
+
+// errInvalidURL is the cause of a SendError for a webhook URL that does
+// not parse; its text says nothing of the URL.
+var errInvalidURL = &permanentError{"invalid webhook URL"}
+
+// errEncode is the cause of a SendError for a message that cannot be
+// encoded as the provider's payload.
+func errEncode(err error) error {
+	return &permanentError{"encode payload: " + err.Error()}
+}
+
+// rejectedStatus reports whether an HTTP status refuses the message.
+func rejectedStatus(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
+}
+
+// brokenStatus reports whether an HTTP status says the channel is broken.
+func brokenStatus(status int) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusGone:
+		return true
+	}
+	return false
+}
+
+// Is makes errors.Is(err, ErrRejected) and errors.Is(err, ErrChannelBroken)
+// true for the failures those sentinels describe.
+func (e *SendError) Is(target error) bool {
+	switch target {
+	case ErrRejected:
+		if e.Status != 0 {
+			return rejectedStatus(e.Status)
+		}
+		var pe *permanentError
+		return errors.As(e.Err, &pe) && pe != errInvalidURL
+	case ErrChannelBroken:
+		if e.Status != 0 {
+			return brokenStatus(e.Status)
+		}
+		return e.Err == errInvalidURL
+	}
+	return false
+}
+
+// Diagnosis says, for a broken channel (errors.Is(e, ErrChannelBroken)),
+// what its answer means, naming the provider, for an operator to act on:
+// "the Slack webhook answered HTTP 404: the webhook was deleted or its URL
+// is wrong". It is "" for other failures. It never contains the URL.
+func (e *SendError) Diagnosis() string {
+	if !e.Is(ErrChannelBroken) {
+		return ""
+	}
+	what := "the " + ProviderTitle(e.Provider) + " webhook"
+	var why string
+	switch e.Status {
+	case 0:
+		return what + " URL does not parse"
+	case http.StatusUnauthorized:
+		why = "its token is invalid or was revoked"
+	case http.StatusForbidden:
+		why = "it may not post: it was revoked, or its app or workflow lost access to the channel"
+	case http.StatusNotFound:
+		why = "the webhook was deleted or its URL is wrong"
+	case http.StatusGone:
+		why = "the webhook or its channel is gone (deleted or archived)"
+	}
+	return fmt.Sprintf("%s answered HTTP %d: %s", what, e.Status, why)
+}
+
+// ProviderTitle is a provider's name as people write it: "Slack",
+// "Microsoft Teams", "Discord"; an unknown name is returned as it is.
+func ProviderTitle(provider string) string {
+	switch provider {
+	case "slack":
+		return "Slack"
+	case "teams":
+		return "Microsoft Teams"
+	case "discord":
+		return "Discord"
+	}
+	return provider
+}
