@@ -8,7 +8,9 @@ type fam uint8
 // The families, in the order of their names: the order a registry gathers
 // them in, and the order WriteText writes them in.
 const (
-	famAlertsPending fam = iota
+	famAlertChannelBroken fam = iota
+	famAlertsPending
+	famAlertsRejected
 	famCircuitState
 	famConsecutiveFailures
 	famDNSErrors
@@ -45,10 +47,11 @@ type family struct {
 }
 
 var (
-	labelsCT     = []string{"check", "target"}
-	labelsDomain = []string{"domain"}
-	labelsTarget = []string{"target"}
-	labelsURL    = []string{"url"}
+	labelsCT       = []string{"check", "target"}
+	labelsProvider = []string{"provider"}
+	labelsDomain   = []string{"domain"}
+	labelsTarget   = []string{"target"}
+	labelsURL      = []string{"url"}
 )
 
 // families is read-only.
@@ -75,6 +78,8 @@ var families = [numFams]family{
 	famSweepDuration:       {name: SweepDuration, help: "Duration of the last sweep, in seconds.", perSweep: true},
 	famSweepTargets:        {name: SweepTargets, help: "Targets of the last sweep by result: up, down, or skipped (circuit open, backoff, or check unsupported here).", labels: []string{"result"}, perSweep: true},
 	famAlertsPending:       {name: AlertsPending, help: "Alert messages not yet delivered, left in the outbox for the next sweep.", perSweep: true},
+	famAlertsRejected:      {name: AlertsRejected, help: "Alert messages the provider refused for good in the last sweep (HTTP 400, 413 or 422), dropped from the outbox; see the sweep's error log.", labels: labelsProvider, perSweep: true},
+	famAlertChannelBroken:  {name: AlertChannelBroken, help: "Whether the provider's webhook answered in the last sweep that it is broken (1: HTTP 401, 403, 404 or 410; fix its *_WEBHOOK_URL) or not (0); its alerts wait in the outbox.", labels: labelsProvider, perSweep: true},
 	famLastSweep:           {name: LastSweepTimestamp, help: "When the last sweep ran, in seconds since the Unix epoch; alert on its age.", perSweep: true},
 }
 

@@ -210,6 +210,7 @@ func TestAlertRules(t *testing.T) {
 		"PingPandaSweepStale", "PingPandaTargetDown",
 		"PingPandaCertificateExpiringSoon", "PingPandaCertificateExpiringCritical",
 		"PingPandaCircuitOpen", "PingPandaFlapping", "PingPandaAlertsStuck", "PingPandaSweepSlow",
+		"PingPandaAlertChannelBroken", "PingPandaAlertRejected",
 	} {
 		if !slices.Contains(names, want) {
 			t.Errorf("alert %s missing", want)

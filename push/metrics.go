@@ -29,6 +29,13 @@ type Sweep struct {
 	// AlertsPending is the number of messages left in the outbox after
 	// delivery.
 	AlertsPending int
+	// Channels are the configured alert providers, each with what
+	// delivery saw of it this sweep. Each gets alert_channel_broken and
+	// alerts_rejected, zeros included; a provider named twice gets the
+	// series of its first entry only. alerts_rejected is this sweep's
+	// count, not a counter: a one-shot process has no total to carry on,
+	// as the errors_total have in the state store.
+	Channels []Channel
 }
 
 // sink receives the metrics of one sweep from target and sweepMetrics,
@@ -158,12 +165,40 @@ func (p *plan) target(k sink, s *Sweep, i int) {
 func sweepMetrics(k sink, s *Sweep, counts [3]int) {
 	k.add(famSweepDuration, s.Duration.Seconds(), "", "")
 	k.add(famAlertsPending, float64(s.AlertsPending), "", "")
+	for _, c := range channelsByName(s.Channels) {
+		broken := 0.0
+		if c.Broken {
+			broken = 1
+		}
+		k.add(famAlertChannelBroken, broken, c.Provider, "")
+		k.add(famAlertsRejected, float64(c.Rejected), c.Provider, "")
+	}
 	if !s.At.IsZero() {
 		k.add(famLastSweep, unixSeconds(s.At), "", "")
 	}
 	k.add(famSweepTargets, float64(counts[countDown]), "down", "")
 	k.add(famSweepTargets, float64(counts[countSkipped]), "skipped", "")
 	k.add(famSweepTargets, float64(counts[countUp]), "up", "")
+}
+
+// Channel is one alert provider's part of a sweep.
+type Channel struct {
+	Provider string // "discord", "slack", "teams"
+	// Rejected counts the messages it refused for good (alert.ErrRejected)
+	// and that were dropped.
+	Rejected int
+	// Broken is set when it answered that the channel is broken
+	// (alert.ErrChannelBroken). Not set means not seen broken: it was
+	// working, or it had nothing to deliver.
+	Broken bool
+}
+
+// channelsByName is cs sorted by provider (the order a registry gathers
+// their series in), without repeats, in a new slice.
+func channelsByName(cs []Channel) []Channel {
+	out := slices.Clone(cs)
+	slices.SortStableFunc(out, func(a, b Channel) int { return cmp.Compare(a.Provider, b.Provider) })
+	return slices.CompactFunc(out, func(a, b Channel) bool { return a.Provider == b.Provider })
 }
 
 // observed reports whether a result says anything about its target; it is

@@ -108,6 +108,7 @@ func realisticSweep(t testing.TB) Sweep {
 		At:            sweepAt,
 		Duration:      1500 * time.Millisecond,
 		AlertsPending: 2,
+		Channels:      []Channel{{Provider: "slack", Broken: true}, {Provider: "discord", Rejected: 2}},
 		Results: []probe.Result{
 			{Target: dnsUp, Status: probe.StatusUp, Latency: 12 * time.Millisecond, Attempts: 1,
 				DNS: &probe.DNSDetail{Rcode: "NOERROR", Answers: 1}},
@@ -148,6 +149,7 @@ type statesSweep struct {
 	At            time.Time
 	Duration      time.Duration
 	AlertsPending int
+	Channels      []Channel
 	Results       []probe.Result
 	States        map[string]state.TargetState
 }
@@ -155,7 +157,7 @@ type statesSweep struct {
 // withStates is s with States in the order of its results (a target
 // missing from s.States has none).
 func withStates(s statesSweep) Sweep {
-	out := Sweep{At: s.At, Duration: s.Duration, AlertsPending: s.AlertsPending, Results: s.Results}
+	out := Sweep{At: s.At, Duration: s.Duration, AlertsPending: s.AlertsPending, Channels: s.Channels, Results: s.Results}
 	if s.States != nil {
 		out.States = make([]state.TargetState, len(s.Results))
 		for i, r := range s.Results {

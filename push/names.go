@@ -29,6 +29,8 @@ const (
 	SweepDuration       = "pingpanda_sweep_duration_seconds"       //
 	SweepTargets        = "pingpanda_sweep_targets"                // {result="up|down|skipped"}
 	AlertsPending       = "pingpanda_alerts_pending"               //
+	AlertsRejected      = "pingpanda_alerts_rejected"              // {provider}, this sweep's
+	AlertChannelBroken  = "pingpanda_alert_channel_broken"         // {provider} 1 broken, 0 not seen broken
 	LastSweepTimestamp  = "pingpanda_last_sweep_timestamp_seconds" //
 )
 
@@ -39,6 +41,6 @@ func MetricNames() []string {
 		DNSErrorsTotal, PingErrorsTotal, WebsiteErrorsTotal, SSLErrorsTotal,
 		DNSResponse, PingResponse, WebsiteResponse,
 		TargetUp, ProbeDuration, ConsecutiveFailures, CircuitState, Flapping,
-		SSLExpiryTimestamp, SweepDuration, SweepTargets, AlertsPending, LastSweepTimestamp,
+		SSLExpiryTimestamp, SweepDuration, SweepTargets, AlertsPending, AlertsRejected, AlertChannelBroken, LastSweepTimestamp,
 	}
 }
