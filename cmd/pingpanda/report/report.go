@@ -261,6 +261,9 @@ func Write(w io.Writer, rep *Report, cfg *config.Config, asJSON bool) error {
 	if len(rep.Events) > 0 {
 		fmt.Fprintln(w)
 	}
+	if err := rep.Alerts.writeProblems(w); err != nil {
+		return err
+	}
 	_, err := fmt.Fprintf(w, "\n%s in %.2fs\n", line, rep.DurationSeconds)
 	return err
 }

@@ -149,6 +149,7 @@ func (sw *sweep) publishSweep(ctx context.Context, rep *report.Report) {
 	}
 	if err := sw.publish(ctx, push.Sweep{
 		At: sw.w.start, Duration: sw.now().Sub(sw.w.start), Results: sw.obs, States: sw.next, AlertsPending: rep.Alerts.Pending,
+		Channels: sw.channels(&rep.Alerts),
 	}); err != nil {
 		rep.PushFailed, rep.PushError = true, err.Error()
 	}
