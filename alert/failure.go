@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 )
 
 // ErrRejected matches (errors.Is) a failure that no later attempt of the
@@ -106,4 +108,33 @@ func ProviderTitle(provider string) string {
 		return "Discord"
 	}
 	return provider
+}
+
+// ParseSendError reads back the provider and the HTTP status from the text
+// of a *SendError (as an outbox entry's last error keeps it), with or
+// without Retry's "after N attempts: " in front; a webhook URL that did not
+// parse is recognised too. Only those fields are set, so errors.Is with
+// ErrRejected or ErrChannelBroken and Diagnosis work on the result. It
+// returns nil for a text that is not a SendError's with a provider and a
+// status (or the invalid URL).
+func ParseSendError(text string) *SendError {
+	if _, rest, ok := strings.Cut(text, " attempts: "); ok && strings.HasPrefix(text, "after ") {
+		text = rest
+	}
+	provider, rest, ok := strings.Cut(text, ": ")
+	if !ok || provider == "" || strings.ContainsAny(provider, " :") {
+		return nil
+	}
+	if rest == errInvalidURL.msg {
+		return &SendError{Provider: provider, Err: errInvalidURL}
+	}
+	digits, ok := strings.CutPrefix(rest, "webhook answered HTTP ")
+	if !ok || len(digits) < 3 {
+		return nil
+	}
+	status, err := strconv.Atoi(digits[:3])
+	if err != nil || status < 100 || (len(digits) > 3 && digits[3] != ' ' && digits[3] != ':') {
+		return nil
+	}
+	return &SendError{Provider: provider, Status: status}
 }

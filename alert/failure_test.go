@@ -204,3 +204,36 @@ func verdicts(out []Outcome) []verdict {
 	}
 	return v
 }
+
+func TestParseSendErrorReadsBackWhatErrorWrote(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want *SendError // nil: not recognised
+	}{
+		{"a 404 with a body", &SendError{Provider: "slack", Status: 404, Body: "no_service"}, &SendError{Provider: "slack", Status: 404}},
+		{"a 410 without a body", &SendError{Provider: "discord", Status: 410}, &SendError{Provider: "discord", Status: 410}},
+		{"a 503 after Retry's attempts", gaveUp(3, &SendError{Provider: "teams", Status: 503}), &SendError{Provider: "teams", Status: 503}},
+		{"a 429 with its wait", &SendError{Provider: "slack", Status: 429, RetryAfter: 5 * time.Second}, &SendError{Provider: "slack", Status: 429}},
+		{"a webhook URL that did not parse", &SendError{Provider: "discord", Err: errInvalidURL}, &SendError{Provider: "discord", Err: errInvalidURL}},
+		{"a network error has no status", &SendError{Provider: "slack", Err: errors.New("dial tcp: connection refused")}, nil},
+		{"any other text", errors.New("boom"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ParseSendError(tt.err.Error())
+			switch {
+			case tt.want == nil && got != nil:
+				t.Errorf("ParseSendError(%q) = %+v, want nil", tt.err, got)
+			case tt.want != nil && (got == nil || got.Provider != tt.want.Provider || got.Status != tt.want.Status || got.Err != tt.want.Err):
+				t.Errorf("ParseSendError(%q) = %+v, want %+v", tt.err, got, tt.want)
+			}
+		})
+	}
+	t.Run("what it reads back diagnoses as the original does", func(t *testing.T) {
+		se := &SendError{Provider: "slack", Status: 404, Body: `"quoted": REDACTED`}
+		if got := ParseSendError(se.Error()); got == nil || got.Diagnosis() != se.Diagnosis() || !errors.Is(got, ErrChannelBroken) {
+			t.Errorf("read back %+v", got)
+		}
+	})
+}

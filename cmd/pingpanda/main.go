@@ -357,11 +357,32 @@ func runStatus(ctx context.Context, cfg *config.Config, sys stdio, asJSON bool) 
 		fmt.Fprintf(sys.stderr, "pingpanda: warning: stored state of %s is unreadable: %v\n", w.ID, w.Err)
 	}
 	rows, sum := report.StatusRows(cfg, all, sys.now())
-	if err := report.WriteStatus(sys.stdout, store.String(), rows, sum, asJSON); err != nil {
+	channels := report.StatusChannels(cfg.Alerts.Providers(), statusOutbox(ctx, store, warnings, sys))
+	if err := report.WriteStatus(sys.stdout, store.String(), rows, sum, channels, asJSON); err != nil {
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// statusOutbox reads the alert outbox for `pingpanda status`, or nothing
+// when the state file is unreadable as a whole (warnings has ID "*"): Load
+// would move it aside, which only a sweep holding the lease may do.
+func statusOutbox(ctx context.Context, store state.Store, warnings []state.Warning, sys stdio) []state.OutboxEntry {
+	for _, w := range warnings {
+		if w.ID == "*" {
+			return nil
+		}
+	}
+	loaded, err := store.Load(ctx, nil)
+	if err != nil {
+		fmt.Fprintf(sys.stderr, "pingpanda: warning: state store %s: cannot read the alert outbox: %v\n", store, err)
+		return nil
+	}
+	for _, w := range loaded.OutboxWarnings {
+		fmt.Fprintf(sys.stderr, "pingpanda: warning: queued alert %s is unreadable: %v\n", w.ID, w.Err)
+	}
+	return loaded.Outbox
 }
 
 // inLambda reports whether the process was started by the AWS Lambda

@@ -137,20 +137,24 @@ func StatusRows(cfg *config.Config, all map[string]state.TargetState, now time.T
 	return rows, sum
 }
 
-// WriteStatus prints the status rows of the named store as a table or as
-// the JSON document of `pingpanda status --json`.
-func WriteStatus(w io.Writer, store string, rows []StatusTarget, sum StatusSummary, asJSON bool) error {
+// WriteStatus prints the status rows and alert channels of the named store
+// as a table or as the JSON document of `pingpanda status --json`.
+func WriteStatus(w io.Writer, store string, rows []StatusTarget, sum StatusSummary, channels []StatusChannel, asJSON bool) error {
 	if !asJSON {
-		return writeStatusTable(w, rows, sum)
+		if err := writeStatusTable(w, rows, sum); err != nil {
+			return err
+		}
+		return writeChannels(w, channels)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // URLs keep their & and <>
 	return enc.Encode(struct {
-		Store   string         `json:"store"`
-		Targets []StatusTarget `json:"targets"`
-		Summary StatusSummary  `json:"summary"`
-	}{store, rows, sum})
+		Store    string          `json:"store"`
+		Targets  []StatusTarget  `json:"targets"`
+		Summary  StatusSummary   `json:"summary"`
+		Channels []StatusChannel `json:"channels"`
+	}{store, rows, sum, channels})
 }
 
 func writeStatusTable(w io.Writer, rows []StatusTarget, sum StatusSummary) error {
