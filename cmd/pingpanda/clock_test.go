@@ -89,7 +89,7 @@ func checkClockPaths(t *testing.T, w *alertWorld) {
 		t.Fatalf("at +25h: events %+v alerts %+v; want a recovery pending", rep.Events, rep.Alerts)
 	}
 	rep = sweepAt(start.Add(50 * time.Hour))
-	if rep.Alerts.Dropped != 1 || rep.Alerts.Providers["slack"]["dropped"] != 1 {
+	if rep.Alerts.Dropped != 1 || rep.Alerts.Tally("slack").Dropped != 1 {
 		t.Errorf("at +50h: alerts %+v; the recovery queued 25 hours ago must be dropped (OUTBOX_MAX_AGE_SECONDS=86400)", rep.Alerts)
 	}
 

@@ -40,10 +40,7 @@ type sweepReport struct {
 		DurationSeconds                float64 `json:"duration_seconds"`
 	} `json:"events"`
 	Summary map[string]int `json:"summary"`
-	Alerts  struct {
-		Delivered, Pending, Dropped int
-		Providers                   map[string]map[string]int
-	} `json:"alerts"`
+	Alerts  report.Alerts  `json:"alerts"`
 }
 
 func decodeReport(t *testing.T, out string) sweepReport {
