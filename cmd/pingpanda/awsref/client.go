@@ -99,6 +99,9 @@ func FromConfig(cfg aws.Config, env map[string]string) (Fetcher, error) {
 		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
 			o.BaseEndpoint = s3URL
 			o.UsePathStyle = s3URL != nil || strings.EqualFold(env["AWS_S3_USE_PATH_STYLE"], "true")
+			// An object stored without a checksum (most are) would make
+			// the SDK print a DEBUG line to stderr on every read.
+			o.DisableLogOutputChecksumValidationSkipped = true
 		}),
 	}, nil
 }
