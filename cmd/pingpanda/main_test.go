@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -10,9 +9,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/pingpanda/pingpanda/state/servertest"
 )
 
 // runCLI runs the whole command in-process and returns its exit code,
@@ -51,22 +51,7 @@ func runCLIContext(t *testing.T, ctx context.Context, env []string, args ...stri
 // syncLog is a buffer safe to write from several goroutines: the Redis
 // client logs through the process-wide logger from goroutines of its own
 // (a dial still under way when a sweep ends), which may be another test's.
-type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncLog = servertest.SyncBuffer
 
 // testEnv makes an environment safe for a test: the state file in a
 // temporary directory, and the built-in default targets (google.com,

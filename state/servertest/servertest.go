@@ -52,13 +52,13 @@ func FreePort(t testing.TB) int {
 type Process struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once the child has exited
-	out    *syncBuffer   // its stdout and stderr
+	out    *SyncBuffer   // its stdout and stderr
 }
 
 // Start runs bin with args. Where the system allows (Linux), the child is
 // killed when the test binary dies, so that no server outlives a test run.
 func Start(bin string, args ...string) (*Process, error) {
-	p := &Process{cmd: exec.Command(bin, args...), exited: make(chan struct{}), out: &syncBuffer{}}
+	p := &Process{cmd: exec.Command(bin, args...), exited: make(chan struct{}), out: &SyncBuffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = dieWithParent()
 	if err := p.cmd.Start(); err != nil {
@@ -98,19 +98,20 @@ func (p *Process) Kill() {
 	<-p.exited
 }
 
-// syncBuffer collects a child's output, written from os/exec's goroutines.
-type syncBuffer struct {
+// SyncBuffer is a buffer safe to write from several goroutines: a child's
+// output, written from os/exec's, or a log written from a client's own.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
