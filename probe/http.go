@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pingpanda/pingpanda/probe/secret"
 )
 
 // HTTPDetail is what an http check records.
@@ -264,7 +266,7 @@ func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
 		// Set even on error: after too many redirects, resp is the last
 		// redirect, its body already closed.
 		d.StatusCode = resp.StatusCode
-		d.FinalURL = RedactURL(resp.Request.URL.String()) // redirects can add tokens too
+		d.FinalURL = secret.URL(resp.Request.URL.String()) // redirects can add tokens too
 	}
 	if err != nil {
 		res.Error = httpErrorText(ctx, err, res.Latency, visited)
@@ -318,10 +320,11 @@ func httpErrorText(ctx context.Context, err error, elapsed time.Duration, visite
 			text = err.Error()
 		}
 	}
+	var queries []string
 	for _, u := range visited {
 		if u.RawQuery != "" {
-			text = strings.ReplaceAll(text, u.RawQuery, "REDACTED")
+			queries = append(queries, u.RawQuery)
 		}
 	}
-	return text
+	return secret.NewScrubber(queries...).String(text)
 }

@@ -43,10 +43,6 @@ func (t Target) Shown() string {
 	return secret.URL(t.Address)
 }
 
-// RedactURL hides the secrets a URL may carry, as Target.Shown does: it is
-// secret.URL.
-func RedactURL(raw string) string { return secret.URL(raw) }
-
 // ErrUnknownCheck is returned by ParseCheck for a name that is not a check.
 var ErrUnknownCheck = errors.New("unknown check")
 

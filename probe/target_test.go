@@ -3,6 +3,8 @@ package probe
 import (
 	"strings"
 	"testing"
+
+	"github.com/pingpanda/pingpanda/probe/secret"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -141,8 +143,8 @@ func TestRedactURLOfWhatDoesNotParse(t *testing.T) {
 		{"%zz?sig=s3cr3t", "%zz?redacted"},
 	}
 	for _, tt := range tests {
-		if got := RedactURL(tt.raw); got != tt.want || strings.Contains(got, "s3cr3t") {
-			t.Errorf("RedactURL(%q) = %q, want %q", tt.raw, got, tt.want)
+		if got := secret.URL(tt.raw); got != tt.want || strings.Contains(got, "s3cr3t") {
+			t.Errorf("secret.URL(%q) = %q, want %q", tt.raw, got, tt.want)
 		}
 	}
 }
