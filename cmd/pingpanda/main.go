@@ -73,7 +73,7 @@ func main() {
 	var code int
 	if inLambda(sys.environ) {
 		code = lambda.Run(lambda.Env{Stderr: sys.stderr, Environ: sys.environ, Start: func(ctx context.Context, cfg *config.Config, warnings []string) (*sweep.Sweeper, func(), int) {
-			return startSweeper(ctx, cfg, warnings, sys, false)
+			return startSweeper(ctx, cfg, warnings, sys, sweepMode{})
 		}})
 	} else {
 		code = run(ctx, os.Args[1:], sys)
@@ -258,7 +258,7 @@ func run(ctx context.Context, args []string, sys stdio) int {
 // runSweep is the sweep command: one sweep (or a dry run's probing), the
 // report, the exit code.
 func runSweep(ctx context.Context, cfg *config.Config, warnings []string, sys stdio, opts options) int {
-	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, opts.dryRun)
+	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, sweepMode{dryRun: opts.dryRun})
 	if sw == nil {
 		return code
 	}
@@ -299,11 +299,19 @@ func runSweep(ctx context.Context, cfg *config.Config, warnings []string, sys st
 	return exitOK
 }
 
+// sweepMode is how a command runs its sweeps: a dry run only probes; serve
+// adds its /metrics outlet and keeps connections for its next sweep.
+type sweepMode struct {
+	dryRun          bool
+	outlets         []sweep.Outlet
+	keepConnections bool
+}
+
 // startSweeper sets up logging, logs the configuration's warnings, builds
 // the probers and opens the state store. On failure it has said why and
 // returns a nil sweeper and the exit code; closeAll releases the store and
 // the log file.
-func startSweeper(ctx context.Context, cfg *config.Config, warnings []string, sys stdio, dryRun bool, outlets ...sweep.Outlet) (sw *sweep.Sweeper, closeAll func(), code int) {
+func startSweeper(ctx context.Context, cfg *config.Config, warnings []string, sys stdio, mode sweepMode) (sw *sweep.Sweeper, closeAll func(), code int) {
 	logger, closer, err := logfile.New(cfg.Log, sys.stderr, sys.stderrTTY)
 	if err != nil {
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
@@ -318,10 +326,10 @@ func startSweeper(ctx context.Context, cfg *config.Config, warnings []string, sy
 	o := sweep.Options{
 		Config: cfg, Log: logger, Now: sys.now, Version: version,
 		Source:  sweep.SourceName(cfg.Alerts, sys.environ, sys.hostname),
-		Outlets: outlets, KeepConnections: len(outlets) > 0, AfterLoad: sys.afterLoad,
+		Outlets: mode.outlets, KeepConnections: mode.keepConnections, AfterLoad: sys.afterLoad,
 		Environ: sys.environ, Host: sys.hostname,
 	}
-	if dryRun {
+	if mode.dryRun {
 		sw, err = sweep.NewProber(o)
 	} else {
 		sw, err = sweep.New(ctx, o)

@@ -29,7 +29,9 @@ const serveShutdown = 300 * time.Millisecond
 // probes: no state, no alerts, no pushes (/metrics still shows them).
 func runServe(ctx context.Context, cfg *config.Config, warnings []string, sys stdio, dryRun bool) int {
 	latest := &push.Latest{}
-	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, dryRun, sweep.LatestOutlet(latest))
+	sw, closeAll, code := startSweeper(ctx, cfg, warnings, sys, sweepMode{
+		dryRun: dryRun, outlets: []sweep.Outlet{sweep.LatestOutlet(latest)}, keepConnections: true,
+	})
 	if sw == nil {
 		return code
 	}
