@@ -19,10 +19,11 @@ const (
 	Ping Check = "ping"
 	HTTP Check = "http"
 	TLS  Check = "tls"
+	TCP  Check = "tcp"
 )
 
 // Checks lists every check in report order.
-var Checks = []Check{DNS, Ping, HTTP, TLS}
+var Checks = []Check{DNS, Ping, HTTP, TLS, TCP}
 
 // Status is the outcome of probing one target.
 type Status string
@@ -57,12 +58,16 @@ type Result struct {
 	Attempts int
 	// TimedOut is set when the sweep deadline cut the check short.
 	TimedOut bool
+	// Degraded: up, but slower than the monitor's warn_latency. It is a
+	// warning, never a failure.
+	Degraded bool `json:",omitempty"`
 
 	// At most one of these is set, matching Target.Check.
 	DNS  *DNSDetail  `json:",omitempty"`
 	Ping *PingDetail `json:",omitempty"`
 	HTTP *HTTPDetail `json:",omitempty"`
 	TLS  *TLSDetail  `json:",omitempty"`
+	TCP  *TCPDetail  `json:",omitempty"`
 
 	// final marks a failure that another attempt cannot change (ICMP not
 	// permitted, a certificate that fails verification): the runner does

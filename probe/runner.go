@@ -180,7 +180,11 @@ func (s *sweep) record(i int, res Result) {
 		s.finish(i, res)
 		return
 	}
-	if res.Status == StatusUp || res.final || s.tries[i] >= s.attempts {
+	attempts := s.attempts
+	if spec := s.targets[i].Spec; spec != nil && spec.Attempts > 0 {
+		attempts = spec.Attempts
+	}
+	if res.Status == StatusUp || res.final || s.tries[i] >= attempts {
 		s.finish(i, res)
 		return
 	}
@@ -285,7 +289,11 @@ func (r *Runner) attempt(ctx context.Context, t Target) Result {
 	if !ok {
 		return Result{Status: StatusDown, Error: fmt.Sprintf("check %q is not enabled", t.Check), final: true}
 	}
-	if d := r.AttemptTimeout[t.Check]; d > 0 {
+	d := r.AttemptTimeout[t.Check]
+	if t.Spec != nil && t.Spec.Timeout > 0 {
+		d = t.Spec.Timeout
+	}
+	if d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
@@ -293,6 +301,11 @@ func (r *Runner) attempt(ctx context.Context, t Target) Result {
 	res := p.Probe(ctx, t)
 	if res.Status == "" {
 		res.Status = StatusDown
+	}
+	if res.Error != "" && t.Spec != nil && t.Spec.Secrets.Longest() > 0 {
+		// The monitor's headers and body hold secrets; an error
+		// quoting what the server echoed must not carry them on.
+		res.Error = t.Spec.Secrets.String(res.Error)
 	}
 	return res
 }

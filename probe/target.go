@@ -24,12 +24,23 @@ type Target struct {
 	Address string
 	// Name is an optional display name from TARGETS_FILE.
 	Name string
+	// CustomID, when set, is the ID the monitors file gave the target
+	// (`id:`), in place of "<check>:<address>".
+	CustomID string
+	// Spec holds the monitor's own settings; nil means the defaults.
+	// Targets with equal settings share one.
+	Spec *Spec
 }
 
-// ID is the target's stable identity, "<check>:<address>" with the address
-// as Shown: the key of its state, its metric labels and its alert
-// de-duplication.
-func (t Target) ID() string { return string(t.Check) + ":" + t.Shown() }
+// ID is the target's stable identity: its CustomID when it has one, else
+// "<check>:<address>" with the address as Shown. It keys its state, its
+// alerts' de-duplication and its history.
+func (t Target) ID() string {
+	if t.CustomID != "" {
+		return t.CustomID
+	}
+	return string(t.Check) + ":" + t.Shown()
+}
 
 // Shown is the address as it may be stored, logged, reported and exported.
 // An http target's URL can carry credentials: its userinfo (user and
@@ -58,8 +69,10 @@ func ParseCheck(s string) (Check, error) {
 		return HTTP, nil
 	case "tls", "ssl":
 		return TLS, nil
+	case "tcp":
+		return TCP, nil
 	}
-	return "", fmt.Errorf("%q: %w (want dns, ping, http or tls)", s, ErrUnknownCheck)
+	return "", fmt.Errorf("%q: %w (want dns, ping, http, tls or tcp)", s, ErrUnknownCheck)
 }
 
 // DefaultTLSPort is the port a tls target without one is checked on.
@@ -85,6 +98,8 @@ func ParseTarget(check Check, raw string) (Target, error) {
 		addr, err = normaliseURL(s)
 	case TLS:
 		addr, err = normaliseHostPort(s, DefaultTLSPort)
+	case TCP:
+		addr, err = normaliseHostPort(s, 0)
 	default:
 		return Target{}, fmt.Errorf("%q: %w", string(check), ErrUnknownCheck)
 	}
@@ -198,6 +213,9 @@ func normaliseHostPort(s string, defaultPort int) (string, error) {
 	h, err := normaliseHost(host)
 	if err != nil {
 		return "", err
+	}
+	if port == 0 {
+		return "", errors.New("missing port (write host:port, or [address]:port for IPv6)")
 	}
 	return net.JoinHostPort(h, strconv.Itoa(port)), nil
 }
