@@ -46,7 +46,8 @@ type Spec struct {
 	Secrets secret.Scrubber
 }
 
-// AlertSpec is the part of a monitor's settings state.Apply works by.
+// AlertSpec is the part of a monitor's settings state.Apply works by. A
+// Threshold below 1 means the sweep's policy decides all three.
 type AlertSpec struct {
 	// Threshold is the failures (or degraded results) in a row that raise
 	// an alert (ALERT_THRESHOLD, ≥1).

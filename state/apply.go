@@ -68,13 +68,65 @@ func Due(s *TargetState, now time.Time, p Policy) (due bool, note string) {
 // stopped before their first attempt, are not observations of the target:
 // they change no counter, only the flap window's expiry. A state that is
 // another target's is not carried over: that target starts afresh.
+//
+// A target whose Spec sets its alert policy (Spec.Alert.Threshold ≥ 1) is
+// judged by that threshold, reminder interval and recovery setting, the
+// rest of p applying as it is.
 func Apply(prev []TargetState, results []probe.Result, now time.Time, p Policy) (next []TargetState, events []Event) {
 	next = make([]TargetState, len(results))
 	copy(next, prev)
+	var own policies
 	for i := range results {
-		events = applyOne(&next[i], &results[i], now, &p, events)
+		events = applyOne(&next[i], &results[i], now, own.of(&p, results[i].Target.Spec), events)
 	}
 	return next, events
+}
+
+// policies holds the policy of each distinct Spec of a sweep: monitors
+// with equal settings share a Spec, so there are few.
+type policies struct {
+	last    *probe.Spec
+	lastPol *Policy
+	by      map[*probe.Spec]*Policy
+}
+
+// of returns the policy a target with spec is judged by.
+func (ps *policies) of(p *Policy, spec *probe.Spec) *Policy {
+	if spec == nil || spec.Alert.Threshold < 1 {
+		return p
+	}
+	if spec == ps.last {
+		return ps.lastPol
+	}
+	pol, ok := ps.by[spec]
+	if !ok {
+		c := *p
+		c.AlertThreshold = spec.Alert.Threshold
+		c.RealertInterval = spec.Alert.Realert
+		c.NotifyRecovery = spec.Alert.NotifyRecovery
+		pol = &c
+		if ps.by == nil {
+			ps.by = map[*probe.Spec]*Policy{}
+		}
+		ps.by[spec] = pol
+	}
+	ps.last, ps.lastPol = spec, pol
+	return pol
+}
+
+// DueEvery reports whether a monitor probed at most every every is due at
+// now. A tenth of every, at most 30 s, is forgiven, so that a sweep
+// schedule's jitter does not push a probe to the sweep after. A last
+// probe in the future (the clock went backwards) does not hold it back.
+func DueEvery(s *TargetState, every time.Duration, now time.Time) (due bool, note string) {
+	if every <= 0 || s.LastProbeAt.IsZero() || s.LastProbeAt.After(now) {
+		return true, ""
+	}
+	next := s.LastProbeAt.Add(every)
+	if !now.Before(next.Add(-min(every/10, 30*time.Second))) {
+		return true, ""
+	}
+	return false, "not due until " + next.UTC().Format(time.RFC3339)
 }
 
 // observed reports whether a result says anything about the target.
@@ -93,8 +145,11 @@ func observed(r *probe.Result) bool {
 func applyOne(s *TargetState, r *probe.Result, now time.Time, p *Policy, events []Event) []Event {
 	t := &r.Target
 	shown := t.Shown()
-	if s.ID == "" || s.Check != string(t.Check) || s.Target != shown {
-		id := string(t.Check) + ":" + shown // t.ID(), built only when the state does not name the target already
+	if s.ID == "" || s.Check != string(t.Check) || s.Target != shown || (t.CustomID != "" && s.ID != t.CustomID) {
+		id := t.CustomID
+		if id == "" {
+			id = string(t.Check) + ":" + shown // t.ID(), built only when the state does not name the target already
+		}
 		if s.ID != id {
 			*s = TargetState{} // never seen, or another target's state
 		}
@@ -167,8 +222,62 @@ func applyOne(s *TargetState, r *probe.Result, now time.Time, p *Policy, events 
 	}
 
 	certTransitions(s, &ev, r)
+	degradedTransitions(s, &ev, p, r)
 	breakerTransitions(s, &ev, p, up)
 	return ev.events
+}
+
+// degradedTransitions counts the up results in a row slower than
+// warn_latency, raises degraded at the alert threshold and
+// degraded_resolved at the first up result under it again. A failure
+// breaks the run but not the latch: the target's down and recovered
+// alerts speak for that time.
+func degradedTransitions(s *TargetState, ev *eventer, p *Policy, r *probe.Result) {
+	switch {
+	case r.Status != probe.StatusUp:
+		s.ConsecutiveDegraded = 0
+		if !s.Degraded {
+			s.DegradedSince = time.Time{}
+		}
+	case !r.Degraded:
+		s.ConsecutiveDegraded = 0
+		if s.Degraded {
+			ev.add(KindDegradedResolved, s.DegradedSince, func(e *Event) {
+				e.Message = "latency " + roundLatency(r.Latency) + " is back under warn_latency " + warnLatency(r)
+				e.Duration = nonNegative(ev.now.Sub(s.DegradedSince))
+			})
+		}
+		s.Degraded, s.DegradedSince = false, time.Time{}
+	default:
+		if s.ConsecutiveDegraded == 0 && !s.Degraded {
+			s.DegradedSince = ev.now
+		}
+		s.ConsecutiveDegraded++
+		if !s.Degraded && s.ConsecutiveDegraded >= p.AlertThreshold {
+			s.Degraded = true
+			n := s.ConsecutiveDegraded
+			ev.add(KindDegraded, s.DegradedSince, func(e *Event) {
+				e.Message = fmt.Sprintf("latency %s above warn_latency %s (%d in a row)", roundLatency(r.Latency), warnLatency(r), n)
+			})
+		}
+	}
+}
+
+// roundLatency writes a latency to the millisecond (to the microsecond
+// under one).
+func roundLatency(d time.Duration) string {
+	if d >= time.Millisecond {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// warnLatency is the warn_latency r was judged by.
+func warnLatency(r *probe.Result) string {
+	if sp := r.Target.Spec; sp != nil && sp.HTTP != nil && sp.HTTP.WarnLatency > 0 {
+		return sp.HTTP.WarnLatency.String()
+	}
+	return "(unset)"
 }
 
 // accountTime credits the time since the last probe to the status the

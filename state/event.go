@@ -21,6 +21,10 @@ const (
 	KindCertCritical Kind = "cert_critical"
 	KindCertExpired  Kind = "cert_expired"
 	KindCertOK       Kind = "cert_ok"
+	// KindDegraded: alert_threshold up results in a row slower than
+	// warn_latency; KindDegradedResolved: the first one under it again.
+	KindDegraded         Kind = "degraded"
+	KindDegradedResolved Kind = "degraded_resolved"
 
 	KindCircuitOpened Kind = "circuit_opened"
 	KindCircuitClosed Kind = "circuit_closed"

@@ -18,8 +18,12 @@ import (
 //	 [status_changes…],flapping,flapping_since,cert_level,cert_days,
 //	 not_after,checks,failures,uptime_seconds,downtime_seconds,
 //	 downtime_events,[outage start,outage end,…],latency_last,latency_min,
-//	 latency_max,latency_ewma,last_error,last_probe_at,last_seen]
+//	 latency_max,latency_ewma,last_error,last_probe_at,last_seen
+//	 [,consecutive_degraded,degraded,degraded_since]]
 //
+// The bracketed tail is written only for a target with something in it,
+// so the records of every other target are as the release before wrote
+// them, and that release's records read as they are.
 // Times are integer Unix nanoseconds (0 for the zero time), flapping is
 // 0 or 1. It is under half the version 1 object's size and is written
 // and read by hand, field by field, without reflection: encoding takes
@@ -117,6 +121,15 @@ func appendRecordV2(b []byte, s *TargetState) ([]byte, bool) {
 	w.str(s.LastError)
 	w.time(s.LastProbeAt)
 	w.time(s.LastSeen)
+	if s.ConsecutiveDegraded != 0 || s.Degraded || !s.DegradedSince.IsZero() {
+		w.int(int64(s.ConsecutiveDegraded))
+		if s.Degraded {
+			w.int(1)
+		} else {
+			w.int(0)
+		}
+		w.time(s.DegradedSince)
+	}
 	w.b = append(w.b, ']')
 	return w.b, w.ok
 }

@@ -32,7 +32,7 @@ func decodeRecordV2(s *TargetState, b []byte, id string) error {
 	} else {
 		s.ID = string(raw)
 	}
-	s.Check = r.known("dns", "ping", "http", "tls")
+	s.Check = r.known("dns", "ping", "http", "tls", "tcp")
 	// The target is nearly always the ID without its "check:": share it.
 	if raw, str, unescaped := r.rawStr(); unescaped {
 		s.Target = str
@@ -55,13 +55,7 @@ func decodeRecordV2(s *TargetState, b []byte, id string) error {
 	s.BackoffMultiplier = r.int()
 	s.NextProbeAt = r.time()
 	r.array(func() { s.StatusChanges = append(s.StatusChanges, r.timeValue()) })
-	switch r.int() {
-	case 0:
-	case 1:
-		s.Flapping = true
-	default:
-		r.fail("flapping is neither 0 nor 1")
-	}
+	s.Flapping = r.flag("flapping")
 	s.FlappingSince = r.time()
 	s.CertLevel = r.known("ok", "warning", "critical", "expired")
 	s.CertDays = r.float()
@@ -85,6 +79,11 @@ func decodeRecordV2(s *TargetState, b []byte, id string) error {
 	s.LastError = r.str()
 	s.LastProbeAt = r.time()
 	s.LastSeen = r.time()
+	if r.more() {
+		s.ConsecutiveDegraded = r.int()
+		s.Degraded = r.flag("degraded")
+		s.DegradedSince = r.time()
+	}
 	r.expect(']')
 	r.space()
 	if r.err == nil && r.i != len(r.b) {
@@ -131,6 +130,27 @@ func (r *recordReader) expect(c byte) {
 }
 
 func (r *recordReader) comma() { r.expect(',') }
+
+// more reports whether another element follows, rather than the ']'.
+func (r *recordReader) more() bool {
+	if r.err != nil {
+		return false
+	}
+	r.space()
+	return r.i < len(r.b) && r.b[r.i] == ','
+}
+
+// flag reads a ',' and a 0 or 1.
+func (r *recordReader) flag(name string) bool {
+	switch r.int() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	r.fail(name + " is neither 0 nor 1")
+	return false
+}
 
 // array reads a ',' and then an array, calling elem for each element.
 func (r *recordReader) array(elem func()) {

@@ -80,6 +80,14 @@ type TargetState struct {
 	Flapping      bool        `json:"flapping,omitempty"`
 	FlappingSince time.Time   `json:"flapping_since,omitzero"`
 
+	// ConsecutiveDegraded counts the up results in a row slower than the
+	// monitor's warn_latency; DegradedSince is the first of them (zero
+	// when the last result was not degraded). Degraded latches the
+	// degraded event, cleared with degraded_resolved.
+	ConsecutiveDegraded int       `json:"consecutive_degraded,omitempty"`
+	DegradedSince       time.Time `json:"degraded_since,omitzero"`
+	Degraded            bool      `json:"degraded,omitempty"`
+
 	// CertLevel is the last certificate level seen (tls checks).
 	CertLevel string    `json:"cert_level,omitempty"`
 	CertDays  float64   `json:"cert_days,omitempty"`

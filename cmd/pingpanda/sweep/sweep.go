@@ -322,7 +322,13 @@ func (s *Sweeper) probeDue(ctx context.Context, targets []probe.Target, prev []s
 	var due []probe.Target
 	var dueAt []int
 	for i, t := range targets {
-		ok, note := state.Due(&prev[i], now, s.cfg.Policy)
+		ok, note := true, ""
+		if t.Spec != nil && t.Spec.Every > 0 {
+			ok, note = state.DueEvery(&prev[i], t.Spec.Every, now)
+		}
+		if ok {
+			ok, note = state.Due(&prev[i], now, s.cfg.Policy)
+		}
 		if !ok {
 			if skipped == nil {
 				skipped = make([]probe.Result, len(targets))
@@ -373,6 +379,9 @@ func (s *Sweeper) logResult(r probe.Result) {
 		"latency_seconds", r.Latency.Seconds()}
 	switch r.Status {
 	case probe.StatusUp:
+		if r.Degraded {
+			attrs = append(attrs, "degraded", true)
+		}
 		s.log.Info("check up", attrs...)
 	case probe.StatusSkipped:
 		s.log.Info("check skipped", append(attrs, "reason", r.Error)...)
@@ -396,7 +405,7 @@ func (s *Sweeper) logEvents(events []state.Event) {
 			s.log.Info("circuit opened", attrs...)
 		case state.KindCircuitClosed:
 			s.log.Info("circuit closed", attrs...)
-		case state.KindRecovered, state.KindFlapResolved, state.KindCertOK:
+		case state.KindRecovered, state.KindFlapResolved, state.KindCertOK, state.KindDegradedResolved:
 			s.log.Info("event "+string(e.Kind), append(attrs, "duration_seconds", e.Duration.Seconds())...)
 		default:
 			s.log.Warn("event "+string(e.Kind), attrs...)
