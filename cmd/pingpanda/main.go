@@ -89,6 +89,7 @@ type options struct {
 	json       bool
 	dryRun     bool
 	failOnDown bool
+	monitors   bool
 	version    bool
 	profile    string            // --profile cpu:FILE or mem:FILE
 	flags      map[string]string // configuration keys set by flags
@@ -100,7 +101,8 @@ commands:
   sweep    probe every target once, save state, print the report and exit (the default)
   serve    sweep every INTERVAL ± JITTER_SECONDS/2 until stopped; /metrics and /healthz
   status   print every target's stored state: status, since, availability, latency, breaker
-  config   check the configuration and print the effective values (secrets redacted)
+  config   check the configuration and print the effective values (secrets redacted);
+           config --monitors prints every monitor's settings and where each came from
 
 flags:
   -c FILE               read settings from an env-file (overrides the environment)
@@ -110,6 +112,7 @@ flags:
   --verbose             log every attempt at DEBUG level (VERBOSE)
   --show-only-success   show only targets that are up (SHOW_ONLY_SUCCESS)
   --show-only-failure   show only targets that are not up (SHOW_ONLY_FAILURE)
+  --monitors            (config) print each monitor's effective settings and their sources
   --fail-on-down        exit 3 when the sweep completes with a target down
   --profile cpu:FILE    write a pprof CPU profile of the sweep to FILE (or mem:FILE
                         for its allocations); also PINGPANDA_PROFILE=cpu:FILE
@@ -129,6 +132,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "")
 	fs.BoolVar(&o.failOnDown, "fail-on-down", false, "")
+	fs.BoolVar(&o.monitors, "monitors", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	fs.StringVar(&o.profile, "profile", "", "")
 	fs.Func("timeout", "", func(s string) error {
@@ -161,6 +165,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		if len(args) == 0 {
 			if o.command == "serve" && (o.json || o.failOnDown) {
 				return o, errors.New("serve prints no report: --json and --fail-on-down do not apply")
+			}
+			if o.monitors && o.command != "config" {
+				return o, errors.New("--monitors applies to the config command only (pingpanda config --monitors)")
 			}
 			if o.profile != "" {
 				if _, err := parseProfile(o.profile); err != nil {
@@ -217,7 +224,7 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		fmt.Fprintf(sys.stdout, "pingpanda %s\n", version)
 		return exitOK
 	}
-	src := config.Sources{Environ: sys.environ, EnvFile: opts.envFile, Flags: opts.flags}
+	src := config.Sources{Environ: sys.environ, EnvFile: opts.envFile, Flags: opts.flags, ExplainMonitors: opts.monitors}
 	if sys.dir != "" {
 		src.DotEnv = sys.dir + string(os.PathSeparator) + ".env"
 	}
@@ -239,7 +246,11 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		for _, w := range warnings {
 			fmt.Fprintf(sys.stderr, "pingpanda: warning: %s\n", w)
 		}
-		if err := config.Print(sys.stdout, cfg, opts.json); err != nil {
+		print := config.Print
+		if opts.monitors {
+			print = config.PrintMonitors
+		}
+		if err := print(sys.stdout, cfg, opts.json); err != nil {
 			fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 			return exitFailed
 		}

@@ -171,7 +171,7 @@ func TestAWSReferencesAreResolvedThroughTheAPIs(t *testing.T) {
 		{
 			name:     "a bad targets file in SSM is reported by line",
 			env:      []string{"TARGETS_FILE=ssm:/pingpanda/targets-bad"},
-			problems: []string{`TARGETS_FILE: ssm:/pingpanda/targets-bad:1: check "smtp": unknown check (want dns, ping, http or tls)`},
+			problems: []string{`ssm:/pingpanda/targets-bad:1: monitor mail.example: check: "smtp": unknown check (want dns, ping, http, tls or tcp)`},
 			seen:     "ssm /pingpanda/targets-bad",
 		},
 		{

@@ -47,8 +47,8 @@ func (l *loader) build(ctx context.Context) *Config {
 
 	l.buildChecks(cfg)
 	cfg.Log = l.logConfig()
-	cfg.Targets = l.targets()
-	l.buildState(cfg)
+	l.buildState(cfg) // the monitors' defaults come from the policy
+	cfg.Targets = l.targets(ctx, cfg)
 	cfg.AllTargets = cfg.Targets
 	cfg.Targets = shardTargets(cfg.AllTargets, l.int("SHARD_INDEX"), l.int("SHARD_COUNT"))
 	l.buildOutputs(cfg)
@@ -91,6 +91,7 @@ func (l *loader) buildChecks(cfg *Config) {
 		probe.Ping: l.seconds("PING_TIMEOUT_SECONDS"),
 		probe.HTTP: l.seconds("HTTP_TIMEOUT_SECONDS"),
 		probe.TLS:  l.seconds("SSL_TIMEOUT_SECONDS"),
+		probe.TCP:  l.seconds("TCP_TIMEOUT_SECONDS"),
 	}
 	cfg.RetryCount = l.int("RETRY_COUNT")
 	cfg.SweepTimeout = l.seconds("SWEEP_TIMEOUT_SECONDS")

@@ -64,6 +64,10 @@ type Config struct {
 	Metrics Metrics
 	Serve   Serve
 
+	// Monitors explains each monitor of the monitors file, field by
+	// field, when Sources.ExplainMonitors asked for it.
+	Monitors []Monitor
+
 	// values holds every key's effective value and where it came from,
 	// for `pingpanda config`.
 	values map[string]setting
@@ -134,6 +138,9 @@ type Sources struct {
 	// s3:// references; nil means awsref.New. It is called only when a
 	// reference is present.
 	NewAWS awsref.NewFunc
+	// ExplainMonitors keeps, for `pingpanda config --monitors`, every
+	// monitor's fields and where each came from (Config.Monitors).
+	ExplainMonitors bool
 }
 
 // Error lists every problem in a configuration. Its message has one
@@ -152,7 +159,7 @@ func (e *Error) Error() string { return strings.Join(e.Problems, "\n") }
 // log. On invalid input the error is a *Error listing every problem,
 // each naming its key.
 func Load(ctx context.Context, src Sources) (*Config, []string, error) {
-	l := loader{values: map[string]setting{}, environ: src.Environ, newAWS: src.NewAWS}
+	l := loader{values: map[string]setting{}, environ: src.Environ, newAWS: src.NewAWS, explain: src.ExplainMonitors}
 	for _, k := range keys {
 		l.values[k.name] = setting{value: k.def, source: "default"}
 	}

@@ -42,7 +42,7 @@ var keys = []keySpec{
 	{name: "PING_IPS", def: "1.1.1.1", kind: kList, help: "hosts or IPs to ping (comma-separated)"},
 	{name: "CHECK_WEBSITE", def: "", kind: kList, help: "http:// or https:// URLs to fetch (comma-separated)"},
 	{name: "SSL_CHECK_DOMAINS", def: "google.com", kind: kList, help: "`host`, `host:port`, `[v6]` or `[v6]:port` whose certificate to check"},
-	{name: "TARGETS_FILE", def: "", kind: kString, help: "YAML list of more targets: `- {check: http, target: https://…, name: …}`; a path, `s3://bucket/key` or `ssm:/parameter`"},
+	{name: "TARGETS_FILE", def: "", kind: kString, help: "the monitors file (see Monitors), or a YAML list of more targets (`- {check: http, target: https://…, name: …}`); a path, `s3://bucket/key` or `ssm:/parameter`"},
 	{name: "SUCCESS_HTTP_CODES", def: "200", kind: kString, help: "status codes that count as up; ranges allowed (`200-299,301`)"},
 	{name: "SSL_WARN_DAYS", def: "30", kind: kFloat, min: 0, max: 3650, help: "certificate level `warning` at or below this many days left"},
 	{name: "SSL_CRITICAL_DAYS", def: "7", kind: kFloat, min: 0, max: 3650, help: "certificate level `critical` at or below this many days left (less than SSL_WARN_DAYS)"},
@@ -56,6 +56,7 @@ var keys = []keySpec{
 	{name: "HTTP_TIMEOUT_SECONDS", def: "10", kind: kFloat, min: 0.01, max: 3600, help: "time limit of one http attempt"},
 	{name: "SSL_TIMEOUT_SECONDS", def: "5", kind: kFloat, min: 0.01, max: 3600, help: "time limit of one tls attempt"},
 	{name: "DNS_TIMEOUT_SECONDS", def: "5", kind: kFloat, min: 0.01, max: 3600, help: "time limit of one dns attempt"},
+	{name: "TCP_TIMEOUT_SECONDS", def: "5", kind: kFloat, min: 0.01, max: 3600, help: "time limit of one tcp attempt (monitors file `check: tcp`)"},
 	{name: "RETRY_COUNT", def: "3", kind: kInt, min: 1, max: 20, help: "attempts per check; waits of 1 s, 2 s, 4 s … (at most 10 s) between them"},
 
 	// The sweep.

@@ -30,6 +30,8 @@ type loader struct {
 	// targetsData is what it named (nil if it could not be read).
 	targetsRef  bool
 	targetsData []byte
+	// explain: see Sources.ExplainMonitors.
+	explain bool
 }
 
 // problem records a problem once, however many times a key is read.

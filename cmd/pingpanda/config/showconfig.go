@@ -67,3 +67,47 @@ func Print(w io.Writer, cfg *Config, asJSON bool) error {
 // so an operator can tell which endpoint is configured; its password, path
 // and query (where webhook tokens live) are replaced.
 func redact(v string) string { return secret.Endpoint(v) }
+
+// PrintMonitors prints every monitor of the monitors file with each of
+// its settings' effective value and source (built-in default,
+// environment key, the file's defaults, its group, the monitor itself).
+// Secrets show as written: ${NAME} or the reference, never the value.
+func PrintMonitors(w io.Writer, cfg *Config, asJSON bool) error {
+	mons := cfg.Monitors
+	if mons == nil {
+		mons = []Monitor{}
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Monitors []Monitor `json:"monitors"`
+		}{mons})
+	}
+	if len(mons) == 0 {
+		_, err := fmt.Fprintln(w, "# no monitors file: TARGETS_FILE is unset, or lists no monitors")
+		return err
+	}
+	for i, m := range mons {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		head := m.ID
+		if m.Name != "" && m.Name != m.ID {
+			head += " (" + m.Name + ")"
+		}
+		fmt.Fprintf(w, "%s\t# %s check of %s, %s", head, m.Check, m.Target, m.Where)
+		if m.Group != "" {
+			fmt.Fprintf(w, ", group %s", m.Group)
+		}
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, f := range m.Fields {
+			fmt.Fprintf(tw, "  %s\t%s\t# %s\n", f.Field, f.Value, f.Source)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,14 +1,10 @@
 package config
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/pingpanda/pingpanda/probe"
 )
@@ -22,105 +18,30 @@ type fileTarget struct {
 // maxTargetsFile bounds the size of TARGETS_FILE.
 const maxTargetsFile = 16 << 20
 
-// readTargetsFile reads a YAML list of targets:
-//
-//   - {check: http, target: https://example.com/health, name: shop}
-//   - check: dns
-//     target: example.com
-//
-// Every bad entry is reported, one per line of the error, as
-// "path:line: problem".
-func readTargetsFile(path string) ([]fileTarget, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, unwrapPathError(err))
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxTargetsFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > maxTargetsFile {
-		return nil, fmt.Errorf("%s: larger than %d MiB", path, maxTargetsFile>>20)
-	}
-	return parseTargetsYAML(data, path)
-}
-
+// parseTargetsYAML reads a TARGETS_FILE, either form, with the
+// environment's defaults; tests and the fuzz target use it.
 func parseTargetsYAML(data []byte, path string) ([]fileTarget, error) {
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil // an empty file lists no targets
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+	l := &loader{values: map[string]setting{}}
+	for _, k := range keys {
+		l.values[k.name] = setting{value: k.def, source: "default"}
 	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
+	cfg := &Config{}
+	l.buildChecks(cfg)
+	l.buildState(cfg)
+	p := &monitorParser{l: l, path: path, getenv: func(string) (string, bool) { return "", false }}
+	p.parse(data)
+	ts, _ := p.buildMonitors(cfg, false)
+	p.checkIDs(ts)
+	p.sortProblems()
+	if len(p.problems) > 0 {
+		return ts, errors.New(strings.Join(p.problems, "\n"))
 	}
-	if root.Kind != yaml.SequenceNode {
-		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("%s:%d: want a list of targets (- {check: …, target: …})", path, root.Line)
-	}
-	var (
-		out  []fileTarget
-		errs []error
-	)
-	for _, item := range root.Content {
-		var entry struct {
-			Check  string `yaml:"check"`
-			Target string `yaml:"target"`
-			Name   string `yaml:"name"`
-		}
-		if item.Kind != yaml.MappingNode {
-			errs = append(errs, fmt.Errorf("%s:%d: want a mapping with check and target", path, item.Line))
-			continue
-		}
-		if err := decodeStrict(item, &entry); err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %w", path, item.Line, err))
-			continue
-		}
-		if entry.Check == "" || entry.Target == "" {
-			errs = append(errs, fmt.Errorf("%s:%d: both check and target are required", path, item.Line))
-			continue
-		}
-		c, err := probe.ParseCheck(entry.Check)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: check %w", path, item.Line, err))
-			continue
-		}
-		t, err := probe.ParseTarget(c, entry.Target)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %s target %w", path, item.Line, c, err))
-			continue
-		}
-		t.Name = entry.Name
-		out = append(out, fileTarget{Target: t, line: item.Line})
-	}
-	return out, errors.Join(errs...)
-}
-
-// decodeStrict decodes a mapping node and refuses keys the struct lacks.
-func decodeStrict(n *yaml.Node, v any) error {
-	allowed := map[string]bool{"check": true, "target": true, "name": true}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		if !allowed[k.Value] {
-			return fmt.Errorf("unknown field %q (want check, target, name)", k.Value)
-		}
-		if val := n.Content[i+1]; val.Kind != yaml.ScalarNode {
-			return fmt.Errorf("field %q: want a single value", k.Value)
-		}
-	}
-	return n.Decode(v)
+	return ts, nil
 }
 
 // targets gathers the enabled env lists and TARGETS_FILE, in that order,
 // dropping repeats of the same target ID with a warning.
-func (l *loader) targets() []probe.Target {
+func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 	var out []probe.Target
 	type first struct{ where, address string }
 	seen := map[string]first{}
@@ -169,24 +90,70 @@ func (l *loader) targets() []probe.Target {
 		}
 	}
 	if path := l.raw("TARGETS_FILE"); path != "" {
-		var (
-			ts  []fileTarget
-			err error
-		)
-		switch {
-		case !l.targetsRef:
-			ts, err = readTargetsFile(path)
-		case l.targetsData != nil:
-			ts, err = parseTargetsYAML(l.targetsData, path)
-		}
-		if err != nil {
-			l.problems = append(l.problems, prefixLines("TARGETS_FILE: ", err.Error())...)
-		}
-		for _, ft := range ts {
+		for _, ft := range l.monitorsFile(ctx, cfg, path) {
 			add(ft.Target, fmt.Sprintf("%s:%d", path, ft.line))
 		}
 	}
 	return out
+}
+
+// monitorsFile reads TARGETS_FILE: the monitors file, or a list.
+func (l *loader) monitorsFile(ctx context.Context, cfg *Config, path string) []fileTarget {
+	var data []byte
+	switch {
+	case !l.targetsRef:
+		b, err := readMonitorsFile(path)
+		if err != nil {
+			l.problems = append(l.problems, "TARGETS_FILE: "+err.Error())
+			return nil
+		}
+		data = b
+	case l.targetsData != nil:
+		data = l.targetsData
+	default:
+		return nil // the reference could not be read; said already
+	}
+	p := &monitorParser{l: l, path: path, getenv: l.getenv}
+	p.parse(data)
+	p.resolveRefs(ctx)
+	ts, explained := p.buildMonitors(cfg, l.explain)
+	cfg.Monitors = explained
+	p.checkIDs(ts)
+	p.sortProblems()
+	l.problems = append(l.problems, p.problems...)
+	l.warnings = append(l.warnings, p.warnings...)
+	return ts
+}
+
+// getenv reads the process environment, for ${NAME}.
+func (l *loader) getenv(name string) (string, bool) {
+	for i := len(l.environ) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(l.environ[i], name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// checkIDs refuses two monitors of the file with one ID, naming both.
+func (p *monitorParser) checkIDs(ts []fileTarget) {
+	first := make(map[string]int, len(ts))
+	for _, ft := range ts {
+		id := ft.ID()
+		if line, dup := first[id]; dup {
+			p.problems = append(p.problems, fmt.Sprintf("%s:%d: monitor %s: id: %q is also the ID of the monitor at %s:%d; give one of them another id",
+				p.path, ft.line, displayName(ft.Target), id, p.path, line))
+			continue
+		}
+		first[id] = ft.line
+	}
+}
+
+func displayName(t probe.Target) string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return t.Shown()
 }
 
 func prefixLines(prefix, text string) []string {

@@ -15,9 +15,9 @@ func TestParseTargetsYAML(t *testing.T) {
 		{"an empty file lists nothing", "", "", ""},
 		{"a null document lists nothing", "~\n", "", ""},
 		{"flow and block mappings both work", "- {check: dns, target: Example.com}\n- check: website\n  target: https://x.test\n  name: X\n", "dns:example.com| http:https://x.test/|X", ""},
-		{"a mapping at the top is refused", "check: dns\ntarget: x\n", "", "t.yaml:1: want a list of targets"},
-		{"a nested value is refused", "- {check: dns, target: [a, b]}\n", "", `t.yaml:1: field "target": want a single value`},
-		{"broken YAML names the file", "- {check: dns\n", "", "t.yaml: yaml:"},
+		{"a mapping at the top is refused", "check: dns\ntarget: x\n", "", "t.yaml:1: check: unknown field (want one of defaults, groups, monitors)"},
+		{"a nested value is refused", "- {check: dns, target: [a, b]}\n", "", `t.yaml:1: monitor #1: target: want a single value`},
+		{"broken YAML names the file", "- {check: dns\n", "", "t.yaml:1: did not find expected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,465 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pingpanda/pingpanda/probe"
+)
+
+// mkind is how a monitors file field's value is parsed.
+type mkind int
+
+const (
+	mString   mkind = iota
+	mSecret         // a string that may hold secrets: ${NAME} and file:/ssm:/secretsmanager: references
+	mDuration       // "800ms", "5m"; a bare number is seconds
+	mInt
+	mFloat
+	mBool
+	mCodes   // "200-299,301"
+	mLabels  // mapping of names to strings
+	mHeaders // mapping of header names to (secret) strings, in order
+	mStrings // list of strings
+	mJSON    // mapping of jq paths to expected values
+	mRegex
+	mCheck
+)
+
+// mfield is one field of a monitor, as written in the monitors file. The
+// table below is the single source of the file's fields: the parser, the
+// precedence of defaults, `pingpanda config --monitors`, the JSON Schema
+// and the README's reference all come from it.
+type mfield struct {
+	path string // dotted: "timeout", "http.expect.json"
+	kind mkind
+	// monitorOnly fields may not appear in defaults (a monitor's
+	// identity).
+	monitorOnly bool
+	// env is the environment key whose value is the field's default; for
+	// timeout, the key depends on the check (timeoutKeys).
+	env string
+	// def is the built-in default shown when no layer and no key sets it.
+	def      string
+	min, max float64
+	enum     []string
+	help     string
+}
+
+// timeoutKeys are the environment's per-check attempt time limits.
+var timeoutKeys = map[probe.Check]string{
+	probe.DNS: "DNS_TIMEOUT_SECONDS", probe.Ping: "PING_TIMEOUT_SECONDS", probe.HTTP: "HTTP_TIMEOUT_SECONDS",
+	probe.TLS: "SSL_TIMEOUT_SECONDS", probe.TCP: "TCP_TIMEOUT_SECONDS",
+}
+
+// sections are the fields that hold fields, and the check each belongs to.
+var sections = map[string]probe.Check{
+	"http": probe.HTTP, "http.expect": probe.HTTP, "tls": probe.TLS, "dns": probe.DNS, "ping": probe.Ping, "tcp": probe.TCP,
+}
+
+var monitorFields = []mfield{
+	{path: "name", kind: mString, monitorOnly: true, help: "display name; also how problems name the monitor"},
+	{path: "check", kind: mCheck, monitorOnly: true, enum: []string{"dns", "ping", "http", "tls", "tcp"}, help: "the kind of check (required)"},
+	{path: "target", kind: mString, monitorOnly: true, help: "what to check, as in the env lists: a name (dns), host (ping), URL (http), host[:port] (tls) or host:port (tcp) (required)"},
+	{path: "id", kind: mString, monitorOnly: true, help: "stable identity of the monitor's state; default `<check>:<target>`"},
+	{path: "depends_on", kind: mStrings, monitorOnly: true, help: "IDs of monitors this one depends on (checked; used by a later version)"},
+	{path: "labels", kind: mLabels, help: "name: value pairs; a group's and the defaults' labels merge in"},
+	{path: "every", kind: mDuration, def: "0s", min: 0, max: maxSeconds, help: "probe at most this often; sweeps in between report the monitor skipped (not due)"},
+	{path: "timeout", kind: mDuration, min: 0.01, max: 3600, help: "time limit of one attempt (default: the check's *_TIMEOUT_SECONDS)"},
+	{path: "retries", kind: mInt, env: "RETRY_COUNT", min: 1, max: 20, help: "attempts per sweep"},
+	{path: "alert_threshold", kind: mInt, env: "ALERT_THRESHOLD", min: 1, max: 1000, help: "failures (or degraded checks) in a row before an alert"},
+	{path: "realert", kind: mDuration, env: "REALERT_INTERVAL_SECONDS", min: 0, max: maxSeconds, help: "remind this often while down; 0 never"},
+	{path: "notify_recovery", kind: mBool, env: "NOTIFY_RECOVERY", help: "announce recoveries"},
+
+	{path: "http.method", kind: mString, def: "GET", help: "request method"},
+	{path: "http.headers", kind: mHeaders, help: "request headers; values may use ${NAME} and secret references"},
+	{path: "http.body", kind: mSecret, help: "request body; may use ${NAME} or be a secret reference"},
+	{path: "http.success_codes", kind: mCodes, env: "SUCCESS_HTTP_CODES", help: "status codes that count as up (`200-299,401`)"},
+	{path: "http.follow_redirects", kind: mBool, def: "true", help: "follow up to 10 redirects; false judges the redirect itself"},
+	{path: "http.max_latency", kind: mDuration, def: "0s", min: 0, max: 3600, help: "a slower answer is a failure; 0 no limit"},
+	{path: "http.warn_latency", kind: mDuration, def: "0s", min: 0, max: 3600, help: "a slower answer is degraded (a warning); 0 never"},
+	{path: "http.expect.body_contains", kind: mSecret, help: "the body (first 64 KiB) must contain this"},
+	{path: "http.expect.body_not_contains", kind: mSecret, help: "the body (first 64 KiB) must not contain this"},
+	{path: "http.expect.body_regex", kind: mRegex, help: "the body (first 64 KiB) must match this regular expression (RE2)"},
+	{path: "http.expect.json", kind: mJSON, help: "jq-like path: expected value, on the body parsed as JSON"},
+	{path: "http.expect.headers", kind: mHeaders, help: "response header: text its value must contain"},
+
+	{path: "tls.warn_days", kind: mFloat, env: "SSL_WARN_DAYS", min: 0, max: 3650, help: "certificate level warning at or below this many days"},
+	{path: "tls.critical_days", kind: mFloat, env: "SSL_CRITICAL_DAYS", min: 0, max: 3650, help: "certificate level critical at or below this many days"},
+	{path: "tls.server_name", kind: mString, help: "SNI and the name verified; default the target's host"},
+
+	{path: "dns.server", kind: mString, env: "DNS_SERVER", help: "resolver host:port"},
+	{path: "dns.type", kind: mString, env: "DNS_RECORD_TYPE", help: "record type to ask for"},
+	{path: "dns.expect", kind: mStrings, help: "answers that must each be present, as in a zone file: `10 mx.example.com.`"},
+	{path: "dns.rcode", kind: mString, def: "NOERROR", help: "response code wanted; NOERROR also needs an answer"},
+
+	{path: "ping.count", kind: mInt, env: "PING_COUNT", min: 1, max: 100, help: "echoes per attempt"},
+	{path: "ping.max_loss", kind: mFloat, min: 0, max: 100, help: "highest loss (percent) still up; default: up on any reply"},
+
+	{path: "tcp.tls", kind: mBool, def: "false", help: "complete a verified TLS handshake after connecting"},
+	{path: "tcp.server_name", kind: mString, help: "TLS server name; default the target's host"},
+	{path: "tcp.send", kind: mSecret, help: "written once connected"},
+	{path: "tcp.expect", kind: mSecret, help: "must appear in the first 4 KiB read"},
+}
+
+var fieldIndex = func() map[string]*mfield {
+	m := make(map[string]*mfield, len(monitorFields))
+	for i := range monitorFields {
+		m[monitorFields[i].path] = &monitorFields[i]
+	}
+	return m
+}()
+
+// fieldsUnder lists the names allowed directly under prefix ("" for a
+// monitor's top level), for suggestions.
+func fieldsUnder(prefix string, inDefaults bool) []string {
+	var out []string
+	for _, f := range monitorFields {
+		rest, ok := strings.CutPrefix(f.path, prefix)
+		if !ok || (inDefaults && f.monitorOnly) {
+			continue
+		}
+		name, _, _ := strings.Cut(rest, ".")
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// leaf is one field's value in one layer of the file, parsed.
+type leaf struct {
+	node *yaml.Node
+	val  any    // typed by the field's kind
+	src  string // "monitor login (monitors.yaml:14)"
+	// shown is the value as `config --monitors` prints it: secrets as
+	// written (${NAME}, the reference), never what they resolve to.
+	shown string
+	// secrets are the values ${NAME} and references put into val.
+	secrets []string
+}
+
+// parseLeaf reads a field's node. Strings have ${NAME} substituted from
+// env; secret strings may also be references, queued on refs.
+func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
+	lf := &leaf{node: n}
+	switch f.kind {
+	case mString, mSecret, mRegex, mCheck:
+		s, err := scalar(n)
+		if err != nil {
+			return nil, err
+		}
+		lf.shown = s
+		v, subs, err := p.substitute(s)
+		if err != nil {
+			return nil, err
+		}
+		switch f.kind {
+		case mSecret:
+			lf.secrets = subs
+			if p.isRef(v) {
+				lf.val = p.queueRef(lf, v)
+				return lf, nil
+			}
+		case mRegex:
+			re, err := regexp.Compile(v)
+			if err != nil {
+				return nil, fmt.Errorf("not a regular expression: %v", regexpProblem(err))
+			}
+			lf.val = re
+			return lf, nil
+		case mCheck:
+			c, err := probe.ParseCheck(v)
+			if err != nil {
+				return nil, err
+			}
+			lf.val = c
+			return lf, nil
+		}
+		lf.val = v
+	case mDuration:
+		s, err := scalar(n)
+		if err != nil {
+			return nil, err
+		}
+		d, err := parseDuration(s)
+		if err != nil {
+			return nil, err
+		}
+		if sec := d.Seconds(); sec < f.min || sec > f.max {
+			return nil, fmt.Errorf("%s is outside %s to %s", s, fmtSeconds(f.min), fmtSeconds(f.max))
+		}
+		lf.val, lf.shown = d, d.String()
+	case mInt:
+		s, err := scalar(n)
+		if err != nil {
+			return nil, err
+		}
+		i, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a whole number", s)
+		}
+		if float64(i) < f.min || float64(i) > f.max {
+			return nil, fmt.Errorf("%d is outside %s to %s", i, fmtNum(f.min), fmtNum(f.max))
+		}
+		lf.val, lf.shown = i, s
+	case mFloat:
+		s, err := scalar(n)
+		if err != nil {
+			return nil, err
+		}
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%q is not a number", s)
+		}
+		if x < f.min || x > f.max {
+			return nil, fmt.Errorf("%s is outside %s to %s", s, fmtNum(f.min), fmtNum(f.max))
+		}
+		lf.val, lf.shown = x, s
+	case mBool:
+		s, err := scalar(n)
+		if err != nil {
+			return nil, err
+		}
+		b, err := parseBool(s)
+		if err != nil {
+			return nil, err
+		}
+		lf.val, lf.shown = b, strconv.FormatBool(b)
+	case mCodes:
+		s, err := scalar(n)
+		if err != nil {
+			return nil, err
+		}
+		c, err := probe.ParseCodes(s)
+		if err != nil {
+			return nil, err
+		}
+		lf.val, lf.shown = c, c.String()
+	case mLabels:
+		m, err := p.stringMap(n, lf, false)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range m {
+			if err := checkLabelName(h.Name); err != nil {
+				return nil, err
+			}
+		}
+		lf.val = m
+	case mHeaders:
+		m, err := p.stringMap(n, lf, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range m {
+			if !validHeaderName(h.Name) {
+				return nil, fmt.Errorf("%q is not a header name", h.Name)
+			}
+		}
+		lf.val = m
+	case mStrings:
+		if n.Kind != yaml.SequenceNode {
+			return nil, errors.New("want a list")
+		}
+		var out []string
+		for _, item := range n.Content {
+			s, err := scalar(item)
+			if err != nil {
+				return nil, err
+			}
+			v, _, err := p.substitute(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		lf.val, lf.shown = out, "["+strings.Join(quoteAll(out), ", ")+"]"
+	case mJSON:
+		if n.Kind != yaml.MappingNode {
+			return nil, errors.New("want a mapping of paths to expected values")
+		}
+		var out []probe.JSONExpect
+		var shown []string
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			path := n.Content[i].Value
+			var want any
+			if err := n.Content[i+1].Decode(&want); err != nil {
+				return nil, fmt.Errorf("%s: %v", path, err)
+			}
+			want = normaliseJSON(want)
+			je, err := probe.NewJSONExpect(path, want)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, je)
+			shown = append(shown, path+"="+jsonText(want))
+		}
+		lf.val, lf.shown = out, strings.Join(shown, ", ")
+	}
+	return lf, nil
+}
+
+// stringMap reads a mapping of names to strings, in order, substituting
+// ${NAME}; values are secrets when secret is set (headers).
+func (p *monitorParser) stringMap(n *yaml.Node, lf *leaf, secret bool) ([]probe.Header, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, errors.New("want a mapping of names to values")
+	}
+	out := make([]probe.Header, 0, len(n.Content)/2)
+	var shown []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		name := n.Content[i].Value
+		s, err := scalar(n.Content[i+1])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		v, subs, err := p.substitute(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		show := s
+		if secret {
+			lf.secrets = append(lf.secrets, subs...)
+			if len(subs) == 0 && !p.isRef(v) && secretHeader(name) {
+				show = "(redacted)" // a literal credential in the file
+			}
+		}
+		out = append(out, probe.Header{Name: name, Value: v})
+		if secret && p.isRef(v) {
+			p.queueHeaderRef(lf, &out, len(out)-1, v)
+		}
+		shown = append(shown, name+": "+show)
+	}
+	lf.shown = strings.Join(shown, ", ")
+	return out, nil
+}
+
+// scalar returns a scalar node's text, refusing mappings and lists.
+func scalar(n *yaml.Node) (string, error) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "", errors.New("empty value")
+		}
+		return n.Value, nil
+	case yaml.AliasNode:
+		if n.Alias != nil {
+			return scalar(n.Alias)
+		}
+	}
+	return "", errors.New("want a single value, not a list or mapping")
+}
+
+// parseDuration reads a Go duration ("800ms", "1m30s") or a number of
+// seconds.
+func parseDuration(s string) (time.Duration, error) {
+	if x, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) > maxSeconds*10 {
+			return 0, fmt.Errorf("%q is not a duration", s)
+		}
+		return time.Duration(x * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (write 800ms, 30s, 5m or 1h)", s)
+	}
+	return d, nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not true or false", s)
+}
+
+func fmtSeconds(s float64) string {
+	return time.Duration(s * float64(time.Second)).String()
+}
+
+// regexpProblem drops the "error parsing regexp: " regexp adds.
+func regexpProblem(err error) string {
+	return strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+}
+
+// validHeaderName reports whether s is an HTTP token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 126 || r <= 32 || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkLabelName accepts Prometheus-style label names.
+func checkLabelName(s string) error {
+	for i, r := range s {
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
+		if !ok {
+			return fmt.Errorf("label name %q: want letters, digits and _, not starting with a digit", s)
+		}
+	}
+	if s == "" {
+		return errors.New("empty label name")
+	}
+	return nil
+}
+
+// secretHeader reports whether a header's literal value is a credential.
+func secretHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"authorization", "cookie", "token", "key", "secret", "password", "auth", "signature"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
+}
+
+// normaliseJSON turns YAML's decoded values into encoding/json's: ints
+// become float64, map[string]any stays.
+func normaliseJSON(v any) any {
+	switch x := v.(type) {
+	case int:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case uint64:
+		return float64(x)
+	case []any:
+		for i := range x {
+			x[i] = normaliseJSON(x[i])
+		}
+		return x
+	case map[string]any:
+		for k := range x {
+			x[k] = normaliseJSON(x[k])
+		}
+		return x
+	}
+	return v
+}
