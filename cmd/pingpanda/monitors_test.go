@@ -1,0 +1,283 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// monitorsWorld is a monitors file, a state file and a clock that a
+// minute passes on between sweeps.
+type monitorsWorld struct {
+	env   []string
+	file  string
+	clock time.Time
+}
+
+func newMonitorsWorld(t *testing.T, yaml string, extra ...string) *monitorsWorld {
+	t.Helper()
+	dir := t.TempDir()
+	w := &monitorsWorld{file: filepath.Join(dir, "monitors.yaml"), clock: time.Date(2031, 5, 6, 7, 0, 0, 0, time.UTC)}
+	w.write(t, yaml)
+	w.env = append([]string{"ENABLE_DNS=false", "ENABLE_PING=false", "TARGETS_FILE=" + w.file,
+		"STATE_FILE=" + filepath.Join(dir, "state.json"), "RETRY_COUNT=1", "SWEEP_TIMEOUT_SECONDS=10",
+		"ENABLE_ADAPTIVE_BACKOFF=false"}, extra...)
+	return w
+}
+
+func (w *monitorsWorld) write(t *testing.T, yaml string) {
+	t.Helper()
+	if err := os.WriteFile(w.file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *monitorsWorld) statePath() string {
+	for _, kv := range w.env {
+		if p, ok := strings.CutPrefix(kv, "STATE_FILE="); ok {
+			return p
+		}
+	}
+	return ""
+}
+
+// sweep runs one invocation and returns its report and log.
+func (w *monitorsWorld) sweep(t *testing.T) (sweepReport, string) {
+	t.Helper()
+	now := w.clock
+	w.clock = w.clock.Add(time.Minute)
+	code, out, errOut := runCLIAt(t, func() time.Time { return now }, w.env, "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	return decodeReport(t, out), errOut
+}
+
+func TestEachMonitorAlertsAfterItsOwnThresholdInOneSweep(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	t.Cleanup(srv.Close)
+	w := newMonitorsWorld(t, `
+monitors:
+  - {name: payments, id: payments, check: http, target: "`+srv.URL+`/pay", alert_threshold: 1}
+  - {name: blog, id: blog, check: http, target: "`+srv.URL+`/blog", alert_threshold: 5}
+`, "ALERT_THRESHOLD=3")
+	var kinds [][]string
+	for range 5 {
+		rep, _ := w.sweep(t)
+		var k []string
+		for _, e := range rep.Events {
+			if e.Kind == "down" {
+				k = append(k, e.Target)
+			}
+		}
+		kinds = append(kinds, k)
+	}
+	want := [][]string{{srv.URL + "/pay"}, nil, nil, nil, {srv.URL + "/blog"}}
+	for i := range want {
+		if strings.Join(kinds[i], ",") != strings.Join(want[i], ",") {
+			t.Errorf("sweep %d: down events for %q, want %q (payments pages at once, the blog after five)", i+1, kinds[i], want[i])
+		}
+	}
+}
+
+func TestAMonitorWithEveryIsSkippedUntilDue(t *testing.T) {
+	var hits sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := hits.LoadOrStore(r.URL.Path, new(int))
+		*(n.(*int))++
+	}))
+	t.Cleanup(srv.Close)
+	w := newMonitorsWorld(t, `
+monitors:
+  - {id: slow, check: http, target: "`+srv.URL+`/slow", every: 3m}
+  - {id: fast, check: http, target: "`+srv.URL+`/fast"}
+`)
+	var statuses []string
+	for range 4 {
+		rep, _ := w.sweep(t)
+		for _, r := range rep.Results {
+			if r.ID == "slow" {
+				statuses = append(statuses, r.Status)
+				if r.Status == "skipped" && !strings.HasPrefix(r.Reason+r.Error, "not due until 2031-05-06T07:03:00Z") {
+					t.Errorf("skipped with reason %q, want it to say when it is due", r.Reason+r.Error)
+				}
+			}
+		}
+	}
+	if got := strings.Join(statuses, " "); got != "up skipped skipped up" {
+		t.Errorf("every: 3m over four sweeps a minute apart: %s, want up skipped skipped up", got)
+	}
+	for path, want := range map[string]int{"/slow": 2, "/fast": 4} {
+		n, _ := hits.Load(path)
+		if n == nil || *(n.(*int)) != want {
+			t.Errorf("%s was probed %v times, want %d", path, n, want)
+		}
+	}
+}
+
+// TestAStateStoreOfTheReleaseBeforeKeepsItsIncidentsUnderAMonitorsFile
+// reads a state file the release before the monitors file wrote
+// (testdata/state/release-before-monitors.json: two http targets on
+// 127.0.0.1:9, down three times, their down alerts sent), with the same
+// targets now given in a monitors file: their IDs, counters and open
+// incidents carry on, so no second down alert is sent and the recovery
+// names the incident the old release opened.
+func TestAStateStoreOfTheReleaseBeforeKeepsItsIncidentsUnderAMonitorsFile(t *testing.T) {
+	var up sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := up.Load(r.URL.Path); !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	old, err := os.ReadFile("../../testdata/state/release-before-monitors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	w := newMonitorsWorld(t, `
+defaults: {alert_threshold: 2}
+monitors:
+  - {name: health, check: http, target: "`+srv.URL+`/health", timeout: 2s}
+  - {name: other, check: http, target: "`+srv.URL+`/other", http: {success_codes: "200-299"}}
+`)
+	w.clock = time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC) // after the file's times, whatever today is
+	statePath := w.statePath()
+	if err := os.WriteFile(statePath, []byte(strings.ReplaceAll(string(old), "127.0.0.1:9/", addr+"/")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, _ := w.sweep(t)
+	if len(rep.Events) != 0 {
+		t.Errorf("still down: events %s, want none (the old release's down alerts are latched)", eventKinds(rep))
+	}
+	stored := readStateFile(t, statePath)
+	for _, id := range []string{"http:" + srv.URL + "/health", "http:" + srv.URL + "/other"} {
+		rec, ok := stored[id]
+		if !ok {
+			t.Fatalf("state has no record %s after the sweep: %v", id, keys(stored))
+		}
+		if rec[7] != float64(4) {
+			t.Errorf("%s: consecutive failures %v, want 4 (3 from the old release, 1 now)", id, rec[7])
+		}
+	}
+
+	up.Store("/health", true)
+	rep, _ = w.sweep(t)
+	if got := eventKinds(rep); got != "recovered" {
+		t.Fatalf("events %q, want one recovered", got)
+	}
+	e := rep.Events[0]
+	if want := time.Unix(0, 1796226754499801522).UTC().Format(time.RFC3339); !strings.HasPrefix(e.Since, want[:16]) {
+		t.Errorf("recovery of the incident since %s, want the old release's incident, %s", e.Since, want)
+	}
+}
+
+// readStateFile returns the state file's records by ID, each a version 2
+// record's fields.
+func readStateFile(t *testing.T, path string) map[string][]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Targets map[string][]any `json:"targets"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("state file: %v", err)
+	}
+	return doc.Targets
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestSecretsInHeadersAndBodiesReachNoOutput sends secrets in a monitor's
+// headers and body (${NAME} and file:) to a server that echoes them into
+// the JSON it answers, so that the failing assertion would quote them; and
+// searches the log, the report, the state file, the metrics, the alerts
+// and `config --monitors` for them.
+func TestSecretsInHeadersAndBodiesReachNoOutput(t *testing.T) {
+	const (
+		token    = "tok-3f9a1c77e2"
+		fileKey  = "key-b81d40aa9c"
+		bodyPass = "pw-5e6f7a8b9c"
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		echo := r.Header.Get("Authorization") + " " + r.Header.Get("X-Api-Key") + " " + string(body)
+		b, _ := json.Marshal(map[string]string{"status": echo})
+		w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	hooks := &receiver{}
+	hs := httptest.NewServer(hooks)
+	t.Cleanup(hs.Close)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "api-key")
+	if err := os.WriteFile(keyFile, []byte(fileKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	textfile := filepath.Join(dir, "pingpanda.prom")
+	w := newMonitorsWorld(t, `
+monitors:
+  - name: api
+    check: http
+    target: "`+srv.URL+`/login"
+    alert_threshold: 1
+    http:
+      method: POST
+      headers: {Authorization: "Bearer ${API_TOKEN}", X-Api-Key: "file:`+keyFile+`"}
+      body: '{"password":"${API_PASSWORD}"}'
+      expect:
+        json: {".status": "ok"}
+`, "API_TOKEN="+token, "API_PASSWORD="+bodyPass, "METRICS_TEXTFILE="+textfile,
+		"SLACK_WEBHOOK_URL="+hs.URL+"/slack/T0/B0/x", "NOTIFICATION_RETRY_BACKOFF_SECONDS=0")
+
+	rep, logs := w.sweep(t)
+	if len(rep.Results) != 1 || rep.Results[0].Status != "down" {
+		t.Fatalf("results %+v, want the api down on its JSON assertion", rep.Results)
+	}
+	if !strings.Contains(rep.Results[0].Error, ".status") {
+		t.Errorf("error %q does not say which assertion failed", rep.Results[0].Error)
+	}
+	raw, _ := json.Marshal(rep)
+	state, _ := os.ReadFile(w.statePath())
+	metrics, _ := os.ReadFile(textfile)
+	_, shown, _ := runCLI(t, w.env, "config", "--monitors")
+	_, shownJSON, _ := runCLI(t, w.env, "config", "--monitors", "--json")
+	_, settings, _ := runCLI(t, w.env, "config")
+	outputs := map[string]string{
+		"report": string(raw), "log": logs, "state": string(state), "metrics": string(metrics),
+		"alerts": strings.Join(hooks.delivered(), "\n"), "config --monitors": shown + shownJSON, "config": settings,
+	}
+	if outputs["alerts"] == "" {
+		t.Fatal("no alert was delivered: the test would not see a leak through one")
+	}
+	if !strings.Contains(shown, "Bearer ${API_TOKEN}") || !strings.Contains(shown, "file:"+keyFile) {
+		t.Errorf("config --monitors should show the headers as written:\n%s", shown)
+	}
+	for where, text := range outputs {
+		for _, s := range []string{token, fileKey, bodyPass} {
+			if strings.Contains(text, s) {
+				t.Errorf("secret %q is in the %s:\n%s", s, where, text)
+			}
+		}
+	}
+}
