@@ -82,7 +82,14 @@ type monitorParser struct {
 	warnings []string
 	// ctx names what is being read, for problems: "monitor login".
 	ctx string
+	// visits counts the fields read, aliases expanded (maxFieldVisits).
+	visits     int
+	overBudget bool
 }
+
+// maxFieldVisits bounds the fields a file may expand to: 100,000 monitors
+// of 50 fields.
+const maxFieldVisits = 5_000_000
 
 // sortProblems orders the problems by line, those of the whole file
 // first; problems of one line keep their order.
@@ -238,7 +245,34 @@ func (p *monitorParser) layer(n *yaml.Node, inDefaults bool) *layer {
 }
 
 func (p *monitorParser) fill(ly *layer, n *yaml.Node, prefix string, inDefaults bool) {
+	// Aliases and merge keys can make a small file expand without
+	// bound ("billion laughs"): stop at a budget of fields read.
+	p.visits += len(n.Content) / 2
+	if p.visits > maxFieldVisits {
+		if !p.overBudget {
+			p.overBudget = true
+			p.problem(n.Line, "", "the file expands, through aliases, to more than %d fields; write it out", maxFieldVisits)
+		}
+		return
+	}
+	// YAML merge keys (<<: *common) first, so that the mapping's own
+	// fields override them, as YAML says.
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Value == "<<" && k.Tag == "!!merge" {
+			for _, m := range mergeSources(n.Content[i+1]) {
+				if m.Kind != yaml.MappingNode {
+					p.problem(k.Line, "<<", "want an alias of a mapping")
+					continue
+				}
+				p.fill(ly, m, prefix, inDefaults)
+			}
+		}
+	}
 	p.eachKey(n, func(k, v *yaml.Node) {
+		if k.Value == "<<" && k.Tag == "!!merge" {
+			return
+		}
+		v = deref(v)
 		full := prefix + k.Value
 		if _, ok := sections[full]; ok {
 			if v.Kind != yaml.MappingNode {
@@ -331,6 +365,28 @@ func (p *monitorParser) groupList(n *yaml.Node) {
 	}
 }
 
+// deref follows an alias to the node it names.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 16; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// mergeSources returns the mappings a merge key names: one alias, or a
+// list of them.
+func mergeSources(v *yaml.Node) []*yaml.Node {
+	v = deref(v)
+	if v.Kind == yaml.SequenceNode {
+		out := make([]*yaml.Node, 0, len(v.Content))
+		for _, c := range v.Content {
+			out = append(out, deref(c))
+		}
+		return out
+	}
+	return []*yaml.Node{v}
+}
+
 // lookup returns the value of key in a mapping node, or nil.
 func lookup(n *yaml.Node, key string) *yaml.Node {
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -348,9 +404,7 @@ func (p *monitorParser) monitorList(n *yaml.Node, g *mgroup) {
 		return
 	}
 	for _, item := range n.Content {
-		if item.Kind == yaml.AliasNode && item.Alias != nil {
-			item = item.Alias
-		}
+		item = deref(item)
 		if item.Kind != yaml.MappingNode {
 			p.problem(item.Line, "", "want a monitor: a mapping with check and target")
 			continue

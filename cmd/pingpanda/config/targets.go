@@ -43,21 +43,31 @@ func parseTargetsYAML(data []byte, path string) ([]fileTarget, error) {
 // dropping repeats of the same target ID with a warning.
 func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 	var out []probe.Target
-	type first struct{ where, address string }
+	type first struct {
+		where, address string
+		at             int // index in out
+	}
 	seen := map[string]first{}
 	add := func(t probe.Target, where string) {
 		if prev, dup := seen[t.ID()]; dup {
-			if prev.address != t.Address {
+			if prev.address != t.Address && t.CustomID == "" {
 				// The ID hides the secrets; two targets that differ
 				// only in one would share one state record.
 				l.problem("%s: %s: this URL and one in %s differ only in a secret, which target IDs hide, "+
 					"so they would share one state record; keep one of them", where, t.ID(), prev.where)
 				return
 			}
+			if t.Spec != nil && out[prev.at].Spec == nil {
+				// Moving a target from an env list to the monitors
+				// file: the file's settings are the ones meant.
+				l.warn("%s: %s is also in %s; checked once, with the monitors file's settings", where, t.ID(), prev.where)
+				out[prev.at] = t
+				return
+			}
 			l.warn("%s: %s is listed again (first in %s); checked once", where, t.ID(), prev.where)
 			return
 		}
-		seen[t.ID()] = first{where, t.Address}
+		seen[t.ID()] = first{where, t.Address, len(out)}
 		out = append(out, t)
 	}
 	lists := []struct {
