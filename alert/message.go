@@ -32,9 +32,9 @@ type Severity string
 
 // Severities.
 const (
-	SeverityGood    Severity = "good"    // recovered, renewed, stable again
+	SeverityGood    Severity = "good"    // recovered, renewed, stable or fast again
 	SeverityDanger  Severity = "danger"  // down, still down, certificate expired or critical
-	SeverityWarning Severity = "warning" // flapping, certificate expiring
+	SeverityWarning Severity = "warning" // flapping, degraded, certificate expiring
 )
 
 // Fact is one labelled line of a message's body.
@@ -50,7 +50,8 @@ type Message struct {
 	// about the same incident carries the same ID.
 	EventID string
 	Kind    state.Kind
-	// Check is the check's display name: "DNS", "Ping", "HTTP", "TLS".
+	// Check is the check's display name: "DNS", "Ping", "HTTP", "TLS",
+	// "TCP".
 	Check string
 	// Target is the target for display: its name, if it has one, with the
 	// address in parentheses.
@@ -59,7 +60,7 @@ type Message struct {
 	// "PingPanda: 🔴 HTTP check for Shop (https://shop.example.com)".
 	Title    string
 	Severity Severity
-	// Status is one or two upper-case words: "DOWN", "RECOVERED", …
+	// Status is a few upper-case words: "DOWN", "RECOVERED", "DEGRADED", …
 	Status string
 	// Facts are the body's lines in order; Text is the same as plain text,
 	// one "Name: value" per line.
@@ -85,6 +86,9 @@ var kindInfo = map[state.Kind]struct {
 	state.KindCertCritical: {SeverityDanger, "CERTIFICATE EXPIRING SOON"},
 	state.KindCertExpired:  {SeverityDanger, "CERTIFICATE EXPIRED"},
 	state.KindCertOK:       {SeverityGood, "CERTIFICATE RENEWED"},
+
+	state.KindDegraded:         {SeverityWarning, "DEGRADED"},
+	state.KindDegradedResolved: {SeverityGood, "LATENCY RECOVERED"},
 }
 
 // NewMessage formats e for people. source is the host name shown in the
@@ -131,6 +135,15 @@ func NewMessage(e state.Event, source string) Message {
 		add("Down since", since(e.Since))
 	case state.KindFlapResolved:
 		add("Flapped for", HumanDuration(orElapsed(0, e.Since, e.At)))
+	case state.KindDegraded:
+		// Since is the first slow result; with alert_threshold 1 it is
+		// this one.
+		if !e.Since.IsZero() && !e.Since.Equal(e.At) {
+			add("Degraded since", e.Since.UTC().Format(time.RFC3339))
+		}
+	case state.KindDegradedResolved:
+		add("Degraded for", HumanDuration(orElapsed(e.Duration, e.Since, e.At)))
+		add("Degraded since", since(e.Since))
 	case state.KindCertWarning, state.KindCertCritical, state.KindCertExpired, state.KindCertOK:
 		// The event carries days left as measured at e.At; the expiry is
 		// that far from it (to within the probe's own duration). Once
@@ -164,6 +177,8 @@ func checkName(check string) string {
 		return "HTTP"
 	case "tls":
 		return "TLS"
+	case "tcp":
+		return "TCP"
 	case "":
 		return "Unknown"
 	}

@@ -18,6 +18,7 @@ var alertKinds = []state.Kind{
 	state.KindDown, state.KindReminder, state.KindRecovered,
 	state.KindFlapping, state.KindFlapResolved,
 	state.KindCertWarning, state.KindCertCritical, state.KindCertExpired, state.KindCertOK,
+	state.KindDegraded, state.KindDegradedResolved,
 }
 
 // testEvent is a realistic event of kind, at fixedAt, with a fixed ID.
@@ -48,6 +49,13 @@ func testEvent(kind state.Kind) state.Event {
 	case state.KindFlapResolved:
 		e.Since = fixedAt.Add(-(12*time.Minute + 30*time.Second))
 		e.Message = "2 status changes in 5m0s"
+	case state.KindDegraded:
+		e.Since = fixedAt.Add(-10 * time.Minute)
+		e.Message = "latency 412ms above warn_latency 300ms (3 in a row)"
+	case state.KindDegradedResolved:
+		e.Since = fixedAt.Add(-(25*time.Minute + 10*time.Second))
+		e.Duration = 25*time.Minute + 10*time.Second
+		e.Message = "latency 120ms is back under warn_latency 300ms"
 	case state.KindCertWarning, state.KindCertCritical, state.KindCertExpired, state.KindCertOK:
 		days := map[state.Kind]float64{
 			state.KindCertWarning:  21.5,
@@ -91,6 +99,13 @@ func TestNewMessage(t *testing.T) {
 			[]string{"Message: certificate expired 2.0 days ago (2026-11-22T03:00:00Z)", "Expired: 2026-11-22 03:00 UTC"}, []string{"Days left", "-2.0"}},
 		{state.KindCertOK, "PingPanda: ✅ TLS check for example.com:443", SeverityGood, "CERTIFICATE RENEWED",
 			[]string{"Days left: 89.8", "Expires: 2027-02-21 21:00 UTC"}, nil},
+		{state.KindDegraded, "PingPanda: ⚠️ HTTP check for Shop (https://shop.example.com/health)", SeverityWarning, "DEGRADED",
+			[]string{"Status: DEGRADED", "Message: latency 412ms above warn_latency 300ms (3 in a row)", "Degraded since: 2026-11-24T02:50:00Z"},
+			[]string{"Degraded for", "Outage", "Down"}},
+		{state.KindDegradedResolved, "PingPanda: ✅ HTTP check for Shop (https://shop.example.com/health)", SeverityGood, "LATENCY RECOVERED",
+			[]string{"Status: LATENCY RECOVERED", "Message: latency 120ms is back under warn_latency 300ms",
+				"Degraded for: 25 min 10 s", "Degraded since: 2026-11-24T02:34:50Z"},
+			[]string{"Outage", "Down"}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind)+" reads as a "+string(tt.severity)+" message", func(t *testing.T) {
@@ -143,6 +158,24 @@ func TestNewMessageCopesWithSparseEvents(t *testing.T) {
 		m := NewMessage(state.Event{Kind: state.KindDown, Check: "ping", Target: "1.1.1.1", Name: "1.1.1.1", At: fixedAt}, "h")
 		if m.Target != "1.1.1.1" || m.Check != "Ping" {
 			t.Errorf("target, check = %q, %q", m.Target, m.Check)
+		}
+	})
+	t.Run("a tcp target's check reads TCP", func(t *testing.T) {
+		m := NewMessage(state.Event{Kind: state.KindDown, Check: "tcp", Target: "db.example.com:5432", At: fixedAt}, "h")
+		if m.Title != "PingPanda: 🔴 TCP check for db.example.com:5432" {
+			t.Errorf("title = %q", m.Title)
+		}
+	})
+	t.Run("a degraded alert raised by its first slow result has no since line", func(t *testing.T) {
+		m := NewMessage(state.Event{Kind: state.KindDegraded, Check: "http", Target: "x", At: fixedAt, Since: fixedAt}, "h")
+		if strings.Contains(m.Text, "since") {
+			t.Errorf("body:\n%s", m.Text)
+		}
+	})
+	t.Run("a latency recovery without a duration measures it from since", func(t *testing.T) {
+		m := NewMessage(state.Event{Kind: state.KindDegradedResolved, Check: "http", Target: "x", At: fixedAt, Since: fixedAt.Add(-90 * time.Second)}, "h")
+		if !strings.Contains(m.Text, "Degraded for: 1 min 30 s") {
+			t.Errorf("body:\n%s", m.Text)
 		}
 	})
 	t.Run("a recovery without a duration measures it from since", func(t *testing.T) {

@@ -28,6 +28,7 @@ const (
 	famSSLStatus
 	famSweepDuration
 	famSweepTargets
+	famTargetDegraded
 	famTargetUp
 	famWebsiteErrors
 	famWebsiteResponse
@@ -75,6 +76,7 @@ var families = [numFams]family{
 	famConsecutiveFailures: {name: ConsecutiveFailures, help: "Failed checks of the target in a row.", labels: labelsCT},
 	famCircuitState:        {name: CircuitState, help: "State of the target's circuit breaker: 0 closed, 1 half-open, 2 open.", labels: labelsCT},
 	famFlapping:            {name: Flapping, help: "Whether the target is flapping (1) or not (0).", labels: labelsCT},
+	famTargetDegraded:      {name: TargetDegraded, help: "Whether the target is degraded (1) or not (0): set with the degraded alert, after alert_threshold up checks in a row slower than its warn_latency, and cleared by the first up check under it; a down or skipped target keeps it.", labels: labelsCT},
 	famSweepDuration:       {name: SweepDuration, help: "Duration of the last sweep, in seconds.", perSweep: true},
 	famSweepTargets:        {name: SweepTargets, help: "Targets of the last sweep by result: up, down, or skipped (circuit open, backoff, or check unsupported here).", labels: []string{"result"}, perSweep: true},
 	famAlertsPending:       {name: AlertsPending, help: "Alert messages not yet delivered, left in the outbox for the next sweep.", perSweep: true},
@@ -85,22 +87,28 @@ var families = [numFams]family{
 
 // checkFamilies are the original's families of one check kind.
 type checkFamilies struct {
+	// legacy is set for the original's four checks; the others (tcp)
+	// have only the generic {check,target} families, and the fields
+	// below are unset.
+	legacy                   bool
 	status, errors, response fam
 	hasResponse              bool // tls has none
 }
 
-// perCheckFamilies returns the families of check c; ok is false for a
-// check that has none.
+// perCheckFamilies returns the original's families of check c; ok is
+// false for a check this package has no metrics for at all.
 func perCheckFamilies(c probe.Check) (f checkFamilies, ok bool) {
 	switch c {
 	case probe.DNS:
-		return checkFamilies{famDNSStatus, famDNSErrors, famDNSResponse, true}, true
+		return checkFamilies{true, famDNSStatus, famDNSErrors, famDNSResponse, true}, true
 	case probe.Ping:
-		return checkFamilies{famPingStatus, famPingErrors, famPingResponse, true}, true
+		return checkFamilies{true, famPingStatus, famPingErrors, famPingResponse, true}, true
 	case probe.HTTP:
-		return checkFamilies{famWebsiteStatus, famWebsiteErrors, famWebsiteResponse, true}, true
+		return checkFamilies{true, famWebsiteStatus, famWebsiteErrors, famWebsiteResponse, true}, true
 	case probe.TLS:
-		return checkFamilies{status: famSSLStatus, errors: famSSLErrors}, true
+		return checkFamilies{legacy: true, status: famSSLStatus, errors: famSSLErrors}, true
+	case probe.TCP:
+		return checkFamilies{}, true
 	}
 	return checkFamilies{}, false
 }

@@ -86,7 +86,8 @@ func newPlan(results []probe.Result) *plan {
 		return cmp.Or(cmp.Compare(results[a].Target.Check, results[b].Target.Check),
 			cmp.Compare(p.shown[a], p.shown[b]))
 	})
-	// The ID is check:shown, so equal targets are now side by side.
+	// Series are keyed by check and shown address, not by the target's
+	// ID (which may be a custom one): equal ones are now side by side.
 	p.order = slices.CompactFunc(p.order, func(a, b int32) bool {
 		return results[a].Target.Check == results[b].Target.Check && p.shown[a] == p.shown[b]
 	})
@@ -120,7 +121,9 @@ func (p *plan) target(k sink, s *Sweep, i int) {
 		up, known = 0, true
 	}
 	if known {
-		k.add(pc.status, up, addr, "")
+		if pc.legacy {
+			k.add(pc.status, up, addr, "")
+		}
 		k.add(famTargetUp, up, check, addr)
 	}
 	if observed(*r) {
@@ -150,14 +153,15 @@ func (p *plan) target(k sink, s *Sweep, i int) {
 	if !hasState {
 		return
 	}
-	k.add(pc.errors, float64(st.Stats.Failures), addr, "")
+	if pc.legacy {
+		k.add(pc.errors, float64(st.Stats.Failures), addr, "")
+	}
 	k.add(famConsecutiveFailures, float64(st.ConsecutiveFailures), check, addr)
 	k.add(famCircuitState, circuitValue(st.Circuit), check, addr)
-	flapping := 0.0
-	if st.Flapping {
-		flapping = 1
-	}
-	k.add(famFlapping, flapping, check, addr)
+	k.add(famFlapping, boolValue(st.Flapping), check, addr)
+	// The stored latch, not this result's Degraded: the gauge rises and
+	// falls with the degraded and degraded_resolved alerts.
+	k.add(famTargetDegraded, boolValue(st.Degraded), check, addr)
 }
 
 // sweepMetrics hands k the metrics of the sweep as a whole; counts are the
@@ -215,6 +219,14 @@ func circuitValue(c state.Circuit) float64 {
 		return 1
 	case state.Open:
 		return 2
+	}
+	return 0
+}
+
+// boolValue is a 0/1 gauge's value.
+func boolValue(b bool) float64 {
+	if b {
+		return 1
 	}
 	return 0
 }

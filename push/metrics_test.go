@@ -91,7 +91,8 @@ func textGatherer(t testing.TB, s Sweep) prometheus.Gatherer {
 
 // realisticSweep has one target of each kind and situation: up, down,
 // skipped with a stored status, unsupported, timed out before its first
-// attempt, flapping, certificates from the probe and from the state.
+// attempt, flapping, degraded (with a custom ID), tcp up and down,
+// certificates from the probe and from the state.
 func realisticSweep(t testing.TB) Sweep {
 	dnsUp := target(t, probe.DNS, "Example.COM.")
 	dnsNew := target(t, probe.DNS, "new.example.com")
@@ -102,6 +103,10 @@ func realisticSweep(t testing.TB) Sweep {
 	httpUp := target(t, probe.HTTP, "http://example.net:8080")
 	tlsUp := target(t, probe.TLS, "example.net")
 	tlsSkipped := target(t, probe.TLS, "[2001:db8::2]:8443")
+	httpSlow := target(t, probe.HTTP, "https://shop.example.com/health")
+	httpSlow.CustomID = "shop-api"
+	tcpUp := target(t, probe.TCP, "db.example.net:5432")
+	tcpDown := target(t, probe.TCP, "[2001:db8::3]:6379")
 	notAfter := sweepAt.Add(20*24*time.Hour + 12*time.Hour)
 	storedNotAfter := sweepAt.Add(3 * 24 * time.Hour)
 	return withStates(statesSweep{
@@ -122,6 +127,11 @@ func realisticSweep(t testing.TB) Sweep {
 			{Target: tlsUp, Status: probe.StatusUp, Latency: 40 * time.Millisecond, Attempts: 1,
 				TLS: &probe.TLSDetail{NotAfter: notAfter, DaysLeft: 20.5, Level: probe.CertWarning}},
 			{Target: tlsSkipped, Status: probe.StatusSkipped, Error: "backoff"},
+			{Target: httpSlow, Status: probe.StatusUp, Latency: 412 * time.Millisecond, Attempts: 1, Degraded: true,
+				HTTP: &probe.HTTPDetail{StatusCode: 200}},
+			{Target: tcpUp, Status: probe.StatusUp, Latency: 5 * time.Millisecond, Attempts: 1,
+				TCP: &probe.TCPDetail{Read: 6, TLS: true}},
+			{Target: tcpDown, Status: probe.StatusDown, Latency: time.Second, Attempts: 2, Error: "connection refused"},
 		},
 		States: map[string]state.TargetState{
 			dnsUp.ID(): {Status: state.Up, Circuit: state.Closed,
@@ -140,6 +150,12 @@ func realisticSweep(t testing.TB) Sweep {
 				Stats: state.Stats{Checks: 10, LatencyLast: 0.04}},
 			tlsSkipped.ID(): {Status: state.Down, Circuit: state.Closed, ConsecutiveFailures: 1,
 				NotAfter: storedNotAfter, CertDays: 3.5, Stats: state.Stats{Checks: 8, Failures: 1}},
+			httpSlow.ID(): {Status: state.Up, Circuit: state.Closed, ConsecutiveDegraded: 3, Degraded: true,
+				DegradedSince: sweepAt.Add(-10 * time.Minute), Stats: state.Stats{Checks: 20, LatencyLast: 0.412}},
+			tcpUp.ID(): {Status: state.Up, Circuit: state.Closed,
+				Stats: state.Stats{Checks: 12, Failures: 2, LatencyLast: 0.005}},
+			tcpDown.ID(): {Status: state.Down, Circuit: state.Closed, ConsecutiveFailures: 2,
+				Stats: state.Stats{Checks: 4, Failures: 4}},
 		},
 	})
 }
@@ -201,6 +217,9 @@ func TestWriteTextOfOneTarget(t *testing.T) {
 	ping := target(t, probe.Ping, "192.0.2.1")
 	web := target(t, probe.HTTP, "https://example.org/health")
 	tls := target(t, probe.TLS, "example.net")
+	tcp := target(t, probe.TCP, "db.example.net:5432")
+	shop := target(t, probe.HTTP, "https://shop.example.com/health")
+	shop.CustomID = "shop-api"
 	notAfter := time.Date(2026, 3, 11, 0, 0, 0, 0, time.UTC)
 
 	tests := []struct {
@@ -346,9 +365,88 @@ pingpanda_flapping{check="ping",target="192.0.2.1"} 1
 `,
 		},
 		{
+			name: "a tcp target gets every {check,target} metric and none of the original's per-check ones",
+			result: probe.Result{Target: tcp, Status: probe.StatusDown, Latency: time.Second, Attempts: 2,
+				Error: "connection refused", TCP: &probe.TCPDetail{}},
+			state: &state.TargetState{Status: state.Down, Circuit: state.Closed, ConsecutiveFailures: 2,
+				Stats: state.Stats{Checks: 9, Failures: 3, LatencyLast: 0.004}},
+			want: `
+# HELP pingpanda_circuit_state State of the target's circuit breaker: 0 closed, 1 half-open, 2 open.
+# TYPE pingpanda_circuit_state gauge
+pingpanda_circuit_state{check="tcp",target="db.example.net:5432"} 0
+# HELP pingpanda_consecutive_failures Failed checks of the target in a row.
+# TYPE pingpanda_consecutive_failures gauge
+pingpanda_consecutive_failures{check="tcp",target="db.example.net:5432"} 2
+# HELP pingpanda_flapping Whether the target is flapping (1) or not (0).
+# TYPE pingpanda_flapping gauge
+pingpanda_flapping{check="tcp",target="db.example.net:5432"} 0
+# HELP pingpanda_last_sweep_timestamp_seconds When the last sweep ran, in seconds since the Unix epoch; alert on its age.
+# TYPE pingpanda_last_sweep_timestamp_seconds gauge
+pingpanda_last_sweep_timestamp_seconds 1.7723664e+09
+# HELP pingpanda_probe_duration_seconds Duration of this sweep's check of the target (the successful attempt's, else the last one's), in seconds.
+# TYPE pingpanda_probe_duration_seconds gauge
+pingpanda_probe_duration_seconds{check="tcp",target="db.example.net:5432"} 1
+# HELP pingpanda_alerts_pending Alert messages not yet delivered, left in the outbox for the next sweep.
+# TYPE pingpanda_alerts_pending gauge
+pingpanda_alerts_pending 0
+# HELP pingpanda_sweep_duration_seconds Duration of the last sweep, in seconds.
+# TYPE pingpanda_sweep_duration_seconds gauge
+pingpanda_sweep_duration_seconds 0
+# HELP pingpanda_sweep_targets Targets of the last sweep by result: up, down, or skipped (circuit open, backoff, or check unsupported here).
+# TYPE pingpanda_sweep_targets gauge
+pingpanda_sweep_targets{result="down"} 1
+pingpanda_sweep_targets{result="skipped"} 0
+pingpanda_sweep_targets{result="up"} 0
+# HELP pingpanda_target_degraded Whether the target is degraded (1) or not (0): set with the degraded alert, after alert_threshold up checks in a row slower than its warn_latency, and cleared by the first up check under it; a down or skipped target keeps it.
+# TYPE pingpanda_target_degraded gauge
+pingpanda_target_degraded{check="tcp",target="db.example.net:5432"} 0
+# HELP pingpanda_target_up Whether the target's check succeeded (1) or failed (0); a target skipped this sweep keeps its last status.
+# TYPE pingpanda_target_up gauge
+pingpanda_target_up{check="tcp",target="db.example.net:5432"} 0
+`,
+		},
+		{
+			name: "a degraded target (with a custom ID) reports the stored latch, labelled by its address",
+			result: probe.Result{Target: shop, Status: probe.StatusUp, Latency: 412 * time.Millisecond, Attempts: 1, Degraded: true,
+				HTTP: &probe.HTTPDetail{StatusCode: 200}},
+			state: &state.TargetState{ID: "shop-api", Status: state.Up, ConsecutiveDegraded: 2, Degraded: true,
+				DegradedSince: sweepAt.Add(-5 * time.Minute)},
+			names: []string{TargetDegraded, TargetUp},
+			want: `
+# HELP pingpanda_target_degraded Whether the target is degraded (1) or not (0): set with the degraded alert, after alert_threshold up checks in a row slower than its warn_latency, and cleared by the first up check under it; a down or skipped target keeps it.
+# TYPE pingpanda_target_degraded gauge
+pingpanda_target_degraded{check="http",target="https://shop.example.com/health"} 1
+# HELP pingpanda_target_up Whether the target's check succeeded (1) or failed (0); a target skipped this sweep keeps its last status.
+# TYPE pingpanda_target_up gauge
+pingpanda_target_up{check="http",target="https://shop.example.com/health"} 1
+`,
+		},
+		{
+			name:   "a slow result short of alert_threshold is not yet degraded",
+			result: probe.Result{Target: shop, Status: probe.StatusUp, Latency: 412 * time.Millisecond, Attempts: 1, Degraded: true},
+			state:  &state.TargetState{Status: state.Up, ConsecutiveDegraded: 1, DegradedSince: sweepAt},
+			names:  []string{TargetDegraded},
+			want: `
+# HELP pingpanda_target_degraded Whether the target is degraded (1) or not (0): set with the degraded alert, after alert_threshold up checks in a row slower than its warn_latency, and cleared by the first up check under it; a down or skipped target keeps it.
+# TYPE pingpanda_target_degraded gauge
+pingpanda_target_degraded{check="http",target="https://shop.example.com/health"} 0
+`,
+		},
+		{
+			name:   "a degraded target skipped this sweep stays degraded, as no degraded_resolved was sent",
+			result: probe.Result{Target: shop, Status: probe.StatusSkipped, Error: "not due"},
+			state:  &state.TargetState{Status: state.Up, Degraded: true, DegradedSince: sweepAt.Add(-time.Hour)},
+			names:  []string{TargetDegraded, ProbeDuration},
+			want: `
+# HELP pingpanda_target_degraded Whether the target is degraded (1) or not (0): set with the degraded alert, after alert_threshold up checks in a row slower than its warn_latency, and cleared by the first up check under it; a down or skipped target keeps it.
+# TYPE pingpanda_target_degraded gauge
+pingpanda_target_degraded{check="http",target="https://shop.example.com/health"} 1
+`,
+		},
+		{
 			name:   "a target without a stored state reports what its result alone says, and no counter",
 			result: probe.Result{Target: web, Status: probe.StatusUp, Latency: 100 * time.Millisecond, Attempts: 1},
-			names:  []string{WebsiteStatus, WebsiteErrorsTotal, WebsiteResponse, ConsecutiveFailures, CircuitState, Flapping},
+			names:  []string{WebsiteStatus, WebsiteErrorsTotal, WebsiteResponse, ConsecutiveFailures, CircuitState, Flapping, TargetDegraded},
 			want: `
 # HELP pingpanda_website_response_seconds Time to the response headers of the last successful HTTP check of the URL, in seconds.
 # TYPE pingpanda_website_response_seconds gauge

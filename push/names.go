@@ -25,6 +25,7 @@ const (
 	ConsecutiveFailures = "pingpanda_consecutive_failures"         // {check,target}
 	CircuitState        = "pingpanda_circuit_state"                // {check,target} 0 closed, 1 half-open, 2 open
 	Flapping            = "pingpanda_flapping"                     // {check,target}
+	TargetDegraded      = "pingpanda_target_degraded"              // {check,target} 1 degraded (the stored latch), 0 not
 	SSLExpiryTimestamp  = "pingpanda_ssl_expiry_timestamp_seconds" // {target}
 	SweepDuration       = "pingpanda_sweep_duration_seconds"       //
 	SweepTargets        = "pingpanda_sweep_targets"                // {result="up|down|skipped"}
@@ -40,7 +41,7 @@ func MetricNames() []string {
 		DNSStatus, PingStatus, WebsiteStatus, SSLStatus, SSLDaysRemaining,
 		DNSErrorsTotal, PingErrorsTotal, WebsiteErrorsTotal, SSLErrorsTotal,
 		DNSResponse, PingResponse, WebsiteResponse,
-		TargetUp, ProbeDuration, ConsecutiveFailures, CircuitState, Flapping,
+		TargetUp, ProbeDuration, ConsecutiveFailures, CircuitState, Flapping, TargetDegraded,
 		SSLExpiryTimestamp, SweepDuration, SweepTargets, AlertsPending, AlertsRejected, AlertChannelBroken, LastSweepTimestamp,
 	}
 }

@@ -45,6 +45,14 @@ const textBufferSize = 32 << 10
 //     sweep's certificate, else from the last one stored (days then counted
 //     from At).
 //   - consecutive_failures, circuit_state and flapping come from the state.
+//   - target_degraded is the state's Degraded latch, so it agrees with the
+//     alerts: 1 from the degraded event to the degraded_resolved one,
+//     whatever this sweep's result (a slow result below alert_threshold
+//     leaves it 0; a down or skipped target keeps it).
+//
+// A tcp target gets the {check,target} metrics only: the original's
+// per-check families are dns, ping, http (website) and tls (ssl) alone. A
+// check this package does not know gets none.
 //
 // A target that appears twice in Results gets the metrics of its first
 // result only (two would make a series appear twice, which Prometheus

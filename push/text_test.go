@@ -37,8 +37,8 @@ func text(t testing.TB, s Sweep) []byte {
 // stored status, unsupported, flapping, circuits closed, half-open and
 // open, tls with a certificate from the probe, from the state or none,
 // http URLs whose secrets are redacted, addresses with characters the text
-// format escapes, a check this package has no metrics for, targets without
-// a stored state, and repeated targets.
+// format escapes, tcp targets, a check this package has no metrics for,
+// degraded targets, targets without a stored state, and repeated targets.
 func mixedSweep(t testing.TB, n int) Sweep {
 	s := Sweep{At: sweepAt, Duration: 7*time.Second + 123456789*time.Nanosecond, AlertsPending: n / 10,
 		Results: make([]probe.Result, 0, n), States: make([]state.TargetState, 0, n)}
@@ -62,6 +62,8 @@ func mixedSweep(t testing.TB, n int) Sweep {
 		case 8:
 			if i%18 == 8 {
 				tg = probe.Target{Check: probe.Check("smtp"), Address: fmt.Sprintf("mx-%d.example", i)}
+			} else if i%36 == 35 {
+				tg = target(t, probe.TCP, fmt.Sprintf("db-%d.example.net:%d", i, 5432+i%3))
 			} else {
 				tg = target(t, probe.Ping, fmt.Sprintf("2001:db8::%x", i))
 			}
@@ -97,8 +99,8 @@ func mixedSweep(t testing.TB, n int) Sweep {
 			st = state.TargetState{Status: state.Unknown, Circuit: state.Closed}
 		default:
 			st = state.TargetState{Status: state.Up, Circuit: circuits[i%4], Flapping: i%5 == 0,
-				ConsecutiveFailures: i % 6,
-				Stats:               state.Stats{Checks: int64(i), Failures: int64(i % 37), LatencyLast: float64(i%13) / 1000}}
+				ConsecutiveFailures: i % 6, Degraded: i%8 == 2,
+				Stats: state.Stats{Checks: int64(i), Failures: int64(i % 37), LatencyLast: float64(i%13) / 1000}}
 			if i%3 == 0 {
 				st.Status = state.Down
 			}

@@ -63,6 +63,9 @@ type Summary struct {
 	Down        int `json:"down"`
 	Skipped     int `json:"skipped"`
 	Unsupported int `json:"unsupported"`
+	// Degraded counts the up results slower than their warn_latency
+	// (among Up).
+	Degraded int `json:"degraded,omitempty"`
 	// StillDown counts skipped targets whose last known status is down
 	// (backing off, or circuit open): down, though not probed this sweep.
 	StillDown int `json:"still_down"`
@@ -72,6 +75,7 @@ type Summary struct {
 type Event struct {
 	ID              string  `json:"id"`
 	Kind            string  `json:"kind"`
+	TargetID        string  `json:"target_id"` // the results' id: a monitor's own id, when it has one
 	Check           string  `json:"check"`
 	Target          string  `json:"target"`
 	Name            string  `json:"name,omitempty"`
@@ -105,7 +109,7 @@ func (rep *Report) AddEvents(events []state.Event) {
 			continue
 		}
 		rep.Events = append(rep.Events, Event{
-			ID: e.ID, Kind: string(e.Kind), Check: e.Check, Target: e.Target, Name: e.Name,
+			ID: e.ID, Kind: string(e.Kind), TargetID: e.TargetID, Check: e.Check, Target: e.Target, Name: e.Name,
 			Since: e.Since.UTC().Format(time.RFC3339), Message: e.Message,
 			DurationSeconds: Round(e.Duration.Seconds(), 3), DaysLeft: Round(e.DaysLeft, 3),
 		})
@@ -124,6 +128,7 @@ type Result struct {
 	Error          string   `json:"error"`
 	Attempts       int      `json:"attempts"`
 	TimedOut       bool     `json:"timed_out,omitempty"`
+	Degraded       bool     `json:"degraded,omitempty"`    // up, but slower than its warn_latency
 	Reason         string   `json:"reason,omitempty"`      // why a check was skipped
 	LastStatus     string   `json:"last_status,omitempty"` // the status a skipped target keeps
 	DaysLeft       *float64 `json:"days_left,omitempty"`
@@ -136,6 +141,8 @@ type Result struct {
 	PingAddress    string   `json:"ping_address,omitempty"`
 	PingMode       string   `json:"ping_mode,omitempty"`
 	PingLossPct    *float64 `json:"ping_loss_percent,omitempty"`
+	TCPReadBytes   *int     `json:"tcp_read_bytes,omitempty"` // bytes read, when the check sends or expects anything
+	TCPTLS         *bool    `json:"tcp_tls,omitempty"`        // the connection completed a TLS handshake
 
 	detail string // the table's detail column
 }
@@ -156,6 +163,9 @@ func New(version string, start, end time.Time, results []probe.Result) *Report {
 		switch r.Status {
 		case probe.StatusUp:
 			rep.Summary.Up++
+			if r.Degraded {
+				rep.Summary.Degraded++
+			}
 		case probe.StatusUnsupported:
 			rep.Summary.Unsupported++
 		case probe.StatusSkipped:
@@ -178,6 +188,7 @@ func toResult(r probe.Result) Result {
 		Error:          r.Error,
 		Attempts:       r.Attempts,
 		TimedOut:       r.TimedOut,
+		Degraded:       r.Degraded && r.Status == probe.StatusUp,
 	}
 	switch {
 	case r.DNS != nil:
@@ -203,6 +214,16 @@ func toResult(r probe.Result) Result {
 		rr.DaysLeft, rr.CertLevel = &days, string(r.TLS.Level)
 		rr.NotAfter = r.TLS.NotAfter.UTC().Format(time.RFC3339)
 		rr.detail = fmt.Sprintf("%.1f days left (%s)", r.TLS.DaysLeft, r.TLS.Level)
+	case r.TCP != nil:
+		rr.TCPTLS = &r.TCP.TLS
+		rr.detail = "connected"
+		if r.TCP.TLS {
+			rr.detail = "connected over TLS"
+		}
+		if sp := r.Target.Spec; r.TCP.Read > 0 || (sp != nil && sp.TCP != nil && (sp.TCP.Send != "" || sp.TCP.Expect != "")) {
+			rr.TCPReadBytes = &r.TCP.Read
+			rr.detail += fmt.Sprintf(", %d %s read", r.TCP.Read, Plural(r.TCP.Read, "byte", "bytes"))
+		}
 	}
 	if r.Status == probe.StatusSkipped {
 		rr.Reason, rr.Error = r.Error, ""
@@ -210,7 +231,20 @@ func toResult(r probe.Result) Result {
 	if r.Status != probe.StatusUp {
 		rr.detail = r.Error
 	}
+	if rr.Degraded {
+		rr.detail = strings.TrimSuffix(degradedDetail(r)+"; "+rr.detail, "; ")
+	}
 	return rr
+}
+
+// degradedDetail is the table's note on a degraded result: "degraded
+// (latency 412ms above warn_latency 300ms)".
+func degradedDetail(r probe.Result) string {
+	d := "degraded (latency " + formatLatency(r.Latency.Seconds())
+	if sp := r.Target.Spec; sp != nil && sp.HTTP != nil && sp.HTTP.WarnLatency > 0 {
+		d += " above warn_latency " + sp.HTTP.WarnLatency.String()
+	}
+	return d + ")"
 }
 
 // Write prints the JSON document, or the table and a Summary line.
@@ -239,7 +273,11 @@ func Write(w io.Writer, rep *Report, cfg *config.Config, asJSON bool) error {
 		return err
 	}
 	s := rep.Summary
-	line := fmt.Sprintf("%d %s: %d up, %d down", s.Targets, Plural(s.Targets, "target", "targets"), s.Up, s.Down)
+	line := fmt.Sprintf("%d %s: %d up", s.Targets, Plural(s.Targets, "target", "targets"), s.Up)
+	if s.Degraded > 0 {
+		line += fmt.Sprintf(" (%d degraded)", s.Degraded)
+	}
+	line += fmt.Sprintf(", %d down", s.Down)
 	if s.Skipped > 0 {
 		line += fmt.Sprintf(", %d skipped", s.Skipped)
 		if s.StillDown > 0 {

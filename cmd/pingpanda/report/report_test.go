@@ -32,6 +32,7 @@ func TestTheJSONReportIsWhatTheEncoderWrites(t *testing.T) {
 			r.PushFailed, r.PushError = true, "\n  \"results\": [],\n"
 			return r
 		}()},
+		{"degraded and tcp results, and events", goldenReport(t)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var want, got bytes.Buffer

@@ -32,6 +32,8 @@ type StatusTarget struct {
 	LatencyMaxSeconds   float64  `json:"latency_max_seconds"`
 	Circuit             string   `json:"circuit"`
 	Flapping            bool     `json:"flapping"`
+	Degraded            bool     `json:"degraded"`                 // the stored latch: from the degraded alert to degraded_resolved
+	DegradedSince       string   `json:"degraded_since,omitempty"` // its first slow result, while degraded
 	CertLevel           string   `json:"cert_level,omitempty"`
 	CertDaysLeft        *float64 `json:"cert_days_left,omitempty"`
 	LastError           string   `json:"last_error,omitempty"`
@@ -86,7 +88,10 @@ func StatusRows(cfg *config.Config, all map[string]state.TargetState, now time.T
 			Status: string(s.Status), Checks: s.Stats.Checks, Failures: s.Stats.Failures,
 			DowntimeEvents: s.Stats.DowntimeEvents, ConsecutiveFailures: s.ConsecutiveFailures,
 			LatencyLastSeconds: s.Stats.LatencyLast, LatencyMinSeconds: s.Stats.LatencyMin, LatencyMaxSeconds: s.Stats.LatencyMax,
-			Circuit: string(s.Circuit), Flapping: s.Flapping, CertLevel: s.CertLevel, LastError: s.LastError,
+			Circuit: string(s.Circuit), Flapping: s.Flapping, Degraded: s.Degraded, CertLevel: s.CertLevel, LastError: s.LastError,
+		}
+		if s.Degraded && !s.DegradedSince.IsZero() {
+			row.DegradedSince = s.DegradedSince.UTC().Format(time.RFC3339)
 		}
 		if row.Status == "" {
 			row.Status = string(state.Unknown)
@@ -159,7 +164,7 @@ func WriteStatus(w io.Writer, store string, rows []StatusTarget, sum StatusSumma
 
 func writeStatusTable(w io.Writer, rows []StatusTarget, sum StatusSummary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHECK\tTARGET\tSTATUS\tSINCE\tAVAIL\tOUTAGES\tLATENCY last/min/max\tCIRCUIT\tFLAPPING\tCERT DAYS\tLAST ERROR")
+	fmt.Fprintln(tw, "CHECK\tTARGET\tSTATUS\tSINCE\tAVAIL\tOUTAGES\tLATENCY last/min/max\tCIRCUIT\tFLAPPING\tDEGRADED\tCERT DAYS\tLAST ERROR")
 	for _, r := range rows {
 		target := r.Target
 		if r.Name != "" {
@@ -184,12 +189,16 @@ func writeStatusTable(w io.Writer, rows []StatusTarget, sum StatusSummary) error
 		if r.Flapping {
 			flapping = "yes"
 		}
+		degraded := "no"
+		if r.Degraded {
+			degraded = "yes"
+		}
 		since := r.Since
 		if since == "" {
 			since = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Check, target, strings.ToUpper(r.Status), since,
-			avail, r.DowntimeEvents, latency, r.Circuit, flapping, cert, Truncate(OneLine(r.LastError), 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Check, target, strings.ToUpper(r.Status), since,
+			avail, r.DowntimeEvents, latency, r.Circuit, flapping, degraded, cert, Truncate(OneLine(r.LastError), 60))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
