@@ -51,7 +51,7 @@ func testEvent(kind state.Kind) state.Event {
 		e.Message = "2 status changes in 5m0s"
 	case state.KindDegraded:
 		e.Since = fixedAt.Add(-10 * time.Minute)
-		e.Message = "latency 412ms above warn_latency 300ms (3 in a row)"
+		e.Message = "latency 412ms above warn_latency 300ms, 3 in a row"
 	case state.KindDegradedResolved:
 		e.Since = fixedAt.Add(-(25*time.Minute + 10*time.Second))
 		e.Duration = 25*time.Minute + 10*time.Second
@@ -100,7 +100,7 @@ func TestNewMessage(t *testing.T) {
 		{state.KindCertOK, "PingPanda: ✅ TLS check for example.com:443", SeverityGood, "CERTIFICATE RENEWED",
 			[]string{"Days left: 89.8", "Expires: 2027-02-21 21:00 UTC"}, nil},
 		{state.KindDegraded, "PingPanda: ⚠️ HTTP check for Shop (https://shop.example.com/health)", SeverityWarning, "DEGRADED",
-			[]string{"Status: DEGRADED", "Message: latency 412ms above warn_latency 300ms (3 in a row)", "Degraded since: 2026-11-24T02:50:00Z"},
+			[]string{"Status: DEGRADED", "Message: latency 412ms above warn_latency 300ms, 3 in a row", "Degraded since: 2026-11-24T02:50:00Z"},
 			[]string{"Degraded for", "Outage", "Down"}},
 		{state.KindDegradedResolved, "PingPanda: ✅ HTTP check for Shop (https://shop.example.com/health)", SeverityGood, "LATENCY RECOVERED",
 			[]string{"Status: LATENCY RECOVERED", "Message: latency 120ms is back under warn_latency 300ms",

@@ -257,7 +257,7 @@ func degradedTransitions(s *TargetState, ev *eventer, p *Policy, r *probe.Result
 			s.Degraded = true
 			n := s.ConsecutiveDegraded
 			ev.add(KindDegraded, s.DegradedSince, func(e *Event) {
-				e.Message = fmt.Sprintf("latency %s above warn_latency %s (%d in a row)", roundLatency(r.Latency), warnLatency(r), n)
+				e.Message = fmt.Sprintf("latency %s above warn_latency %s, %d in a row", roundLatency(r.Latency), warnLatency(r), n)
 			})
 		}
 	}

@@ -62,7 +62,7 @@ func goldenReport(t *testing.T) *Report {
 	rep.NoteStillDown([]state.TargetState{{}, {}, {}, {Status: state.Up}, {}, {}, {}})
 	rep.AddEvents([]state.Event{
 		{ID: "e1", Kind: state.KindDegraded, TargetID: shop.ID(), Check: "http", Target: shop.Shown(), Name: shop.Name,
-			At: goldenAt, Since: goldenAt.Add(-10 * time.Minute), Message: "latency 412ms above warn_latency 300ms (3 in a row)"},
+			At: goldenAt, Since: goldenAt.Add(-10 * time.Minute), Message: "latency 412ms above warn_latency 300ms, 3 in a row"},
 		{ID: "e2", Kind: state.KindDegradedResolved, TargetID: web.ID(), Check: "http", Target: web.Shown(),
 			At: goldenAt, Since: goldenAt.Add(-25 * time.Minute), Duration: 25 * time.Minute,
 			Message: "latency 120ms is back under warn_latency 300ms"},
