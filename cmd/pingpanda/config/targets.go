@@ -148,6 +148,7 @@ func (l *loader) getenv(name string) (string, bool) {
 // checkIDs refuses two monitors of the file with one ID, naming both.
 func (p *monitorParser) checkIDs(ts []fileTarget) {
 	first := make(map[string]int, len(ts))
+	probed := make(map[string]int, len(ts))
 	for _, ft := range ts {
 		id := ft.ID()
 		if line, dup := first[id]; dup {
@@ -156,6 +157,16 @@ func (p *monitorParser) checkIDs(ts []fileTarget) {
 			continue
 		}
 		first[id] = ft.line
+		// Metrics are labelled by check and target: two monitors of one
+		// target under two IDs would export one series twice.
+		what := string(ft.Check) + " " + ft.Shown()
+		if line, dup := probed[what]; dup {
+			p.warnings = append(p.warnings, fmt.Sprintf("%s:%d: monitor %s: the monitor at line %d probes the same %s target; "+
+				"both are checked and alerted on, but their metrics share one series and only the first's is exported",
+				p.path, ft.line, displayName(ft.Target), line, ft.Check))
+			continue
+		}
+		probed[what] = ft.line
 	}
 }
 
