@@ -581,3 +581,99 @@ func TestReadBodyTellsAWholeBodyFromOneCutShort(t *testing.T) {
 		}
 	}
 }
+
+// jsonFastPathCases are documents and paths on which lookupSimple must
+// agree with gojq whenever it answers.
+var jsonFastPathCases = struct{ docs, paths []string }{
+	docs: []string{
+		specTestDoc,
+		`{"a":{"b":[10,{"c":"deep"},null,[1,[2]]]},"a":{"b":[20]},"s":"x","n":null,"e":{},"l":[]}`,
+		` { "a" : { "b" : [ 1 , 2 ] , "q\"k" : "v\\"w" } , "t" : true , "f" : false } `,
+		`{"a\u0062":1,"ab":2}`,
+		`[{"a":1},{"a":[2,3]},"s",7e2,-0.5]`,
+		`"just a string"`,
+		`null`,
+		`{"a":"}{]["}`,
+		`{"esc":"\"}\\","after":{"x":1}}`,
+		`{"and":1,"if":{"then":2}}`,
+	},
+	paths: []string{
+		".status", ".count", ".nested.items[1].state", ".nested.items[5]", ".nested.items[0]",
+		".list", ".list[2]", ".empty[0]", ".nothing", ".nothing.x[3].y", ".absent.x",
+		".a", ".a.b", ".a.b[0]", ".a.b[1].c", ".a.b[3][1][0]", ".a.b[2].z", ".s", ".s.x", ".s[0]",
+		".n.x", ".e.x", ".l[0]", ".t", ".f", ".ab", ".a.q", ".[0]", ".[1].a[1]", ".[2]", ".[9]", ".[0].b",
+		".esc", ".after.x", ".and", ".if.then", ".a[-1]", ".a.b[01]", ".", "..", ".a?", ".a | .b",
+		".[\"a\"]", `."a"`, ".a.[0]", ".x_1", "[0]", ".a .b",
+	},
+}
+
+func TestJSONFastPathAgreesWithGojq(t *testing.T) {
+	for _, doc := range jsonFastPathCases.docs {
+		for _, path := range jsonFastPathCases.paths {
+			checkJSONFastPath(t, doc, path)
+		}
+	}
+}
+
+// checkJSONFastPath fails t when lookupSimple answers path on doc other
+// than gojq does, or answers where gojq fails.
+func checkJSONFastPath(t *testing.T, doc, path string) {
+	t.Helper()
+	var decoded any
+	if json.Unmarshal([]byte(doc), &decoded) != nil {
+		return
+	}
+	raw, ok := lookupSimple(path, []byte(doc))
+	if !ok {
+		return
+	}
+	j, err := NewJSONExpect(path, nil)
+	if err != nil {
+		t.Errorf("lookupSimple took %q, which gojq refuses: %v", path, err)
+		return
+	}
+	want, gotOne, jqErr := j.first(context.Background(), decoded)
+	if !gotOne || jqErr != nil {
+		t.Errorf("%s on %s: lookupSimple found %s, gojq gives value=%v err=%v", path, doc, raw, gotOne, jqErr)
+		return
+	}
+	var got any
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Errorf("%s on %s: lookupSimple found %q, not a JSON value: %v", path, doc, raw, err)
+		return
+	}
+	if !jsonEqual(got, want) {
+		t.Errorf("%s on %s: lookupSimple found %s, gojq %v", path, doc, raw, want)
+	}
+}
+
+func FuzzJSONFastPathAgreesWithGojq(f *testing.F) {
+	for i, doc := range jsonFastPathCases.docs {
+		f.Add(doc, jsonFastPathCases.paths[i%len(jsonFastPathCases.paths)])
+	}
+	f.Fuzz(func(t *testing.T, doc, path string) {
+		if len(doc) > 4096 || len(path) > 64 {
+			return
+		}
+		checkJSONFastPath(t, doc, path)
+	})
+}
+
+func TestJSONCheckTakesTheFastPathOnlyWhereItShould(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		fast bool
+	}{
+		{".status", true}, {".a.b[0].c", true}, {".[3]", true}, {".a_b1", true},
+		{".", false}, {".a | .b", false}, {".a[-1]", false}, {`."a"`, false}, {".a?", false},
+		{".and", false}, {"length", false}, {".a[]", false}, {".a.[0]", false},
+	} {
+		_, ok := lookupSimple(tt.path, []byte(`{"a":{"b":[{"c":1}]},"status":"ok","a_b1":1}`))
+		if tt.path == ".[3]" {
+			_, ok = lookupSimple(tt.path, []byte(`[0,1,2,3]`))
+		}
+		if ok != tt.fast {
+			t.Errorf("lookupSimple(%q) took it: %v, want %v", tt.path, ok, tt.fast)
+		}
+	}
+}
