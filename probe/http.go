@@ -170,8 +170,9 @@ const (
 
 var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
 
-// HTTPProber fetches URLs with GET. It is safe for concurrent use, and its
-// connections are shared by all its probes.
+// HTTPProber fetches URLs with GET, or as a target's spec says. It is
+// safe for concurrent use, and its connections are shared by all its
+// probes.
 type HTTPProber struct {
 	success   CodeSet
 	userAgent string
@@ -340,11 +341,11 @@ func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
 // errBadMethod marks a spec's method that net/http refuses.
 var errBadMethod = errors.New("bad method")
 
-// newRequest makes the request for url: a GET with the prober's
+// newRequest makes the request for rawURL: a GET with the prober's
 // User-Agent, or the method, headers and body of hs.
-func (p *HTTPProber) newRequest(ctx context.Context, url string, hs *HTTPSpec) (*http.Request, error) {
+func (p *HTTPProber) newRequest(ctx context.Context, rawURL string, hs *HTTPSpec) (*http.Request, error) {
 	if hs == nil {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -361,7 +362,7 @@ func (p *HTTPProber) newRequest(ctx context.Context, url string, hs *HTTPSpec) (
 		// a 307 or 308 redirect can send the body again.
 		body = strings.NewReader(hs.Body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "net/http: invalid method") {
 			return nil, fmt.Errorf("%w %s", errBadMethod, quoteBounded(method))

@@ -677,3 +677,11 @@ func TestJSONCheckTakesTheFastPathOnlyWhereItShould(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPSpecRefusesAMethodNetHTTPRefusesAsFinal(t *testing.T) {
+	p := newTestHTTPProber(t, HTTPOptions{})
+	res := probeSpec(p, "http://127.0.0.1:1/", &HTTPSpec{Method: "GE T"})
+	if res.Status != StatusDown || res.Error != `bad method "GE T"` || !res.final {
+		t.Errorf("got %s %q final=%v, want down %q, final", res.Status, res.Error, res.final, `bad method "GE T"`)
+	}
+}
