@@ -170,8 +170,9 @@ const (
 
 var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
 
-// HTTPProber fetches URLs with GET. It is safe for concurrent use, and its
-// connections are shared by all its probes.
+// HTTPProber fetches URLs with GET, or as a target's spec says. It is
+// safe for concurrent use, and its connections are shared by all its
+// probes.
 type HTTPProber struct {
 	success   CodeSet
 	userAgent string
@@ -226,33 +227,48 @@ func NewHTTP(o HTTPOptions) *HTTPProber {
 // usable.
 func (p *HTTPProber) CloseIdleConnections() { p.transport.CloseIdleConnections() }
 
-// Probe makes one GET request to t.Address, following at most 10
-// redirects. It is up when the final status is in the success codes. Its
-// latency is the time to the final response's headers. It refuses headers
-// over 64 KiB, reads at most 64 KiB of the body for at most a second, and
-// then closes the connection, whatever the body's size. Errors never
-// contain the URL, which may carry secrets.
+// Probe makes one request to t.Address, following at most 10 redirects:
+// a GET, or what the target's spec (t.Spec.HTTP) says. It is up when the
+// final status is in the success codes, and then when its latency is
+// within the spec's max_latency and the answer passes the spec's
+// assertions (HTTPExpect), in that order; slower than warn_latency, it is
+// up but degraded. Its latency is the time to the final response's
+// headers. It refuses headers over 64 KiB, reads at most 64 KiB of the
+// body for at most a second, and then closes the connection, whatever the
+// body's size. Errors never contain the URL, or a request header's value,
+// which may carry secrets.
 func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
 	start := time.Now()
 	d := &HTTPDetail{}
 	res := Result{Status: StatusDown, HTTP: d}
+	var hs *HTTPSpec
+	if t.Spec != nil {
+		hs = t.Spec.HTTP
+	}
 
 	// reqCtx is ctx that the body drain may also end (maxBodyDrain).
 	reqCtx, cancelReq := context.WithCancel(ctx)
 	defer cancelReq()
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, t.Address, nil)
+	req, err := p.newRequest(reqCtx, t.Address, hs)
 	if err != nil {
 		res.Error = "bad url: " + httpErrorText(ctx, err, 0, nil)
+		if errors.Is(err, errBadMethod) {
+			res.Error = err.Error()
+		}
 		res.final = true
 		return res
 	}
-	req.Header.Set("User-Agent", p.userAgent)
+	noRedirects := hs != nil && hs.NoRedirects
 
 	visited := []*url.URL{req.URL}
 	client := &http.Client{
 		Transport: p.transport,
 		CheckRedirect: func(next *http.Request, via []*http.Request) error {
 			visited = append(visited, next.URL)
+			if noRedirects {
+				// The redirect is the answer.
+				return http.ErrUseLastResponse
+			}
 			if len(via) > maxRedirects {
 				return errTooManyRedirects
 			}
@@ -276,20 +292,105 @@ func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
 		res.final = errors.As(err, &cve)
 		return res
 	}
-	// A body that fails to arrive, or is cut short after maxBodyDrain,
-	// does not change the status already received, so read errors are
-	// ignored.
-	drained := time.AfterFunc(maxBodyDrain, cancelReq)
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyRead))
-	drained.Stop()
-	resp.Body.Close()
 
-	if !p.success.Contains(resp.StatusCode) {
-		res.Error = fmt.Sprintf("status %d not in success codes %s", resp.StatusCode, p.success)
+	// What can be judged before the body is: the status, the latency,
+	// the headers.
+	success := p.success
+	if hs != nil && !hs.Success.IsEmpty() {
+		success = hs.Success
+	}
+	var failure error
+	switch {
+	case !success.Contains(resp.StatusCode):
+		failure = fmt.Errorf("status %d not in success codes %s", resp.StatusCode, success)
+	case hs == nil:
+	case hs.MaxLatency > 0 && res.Latency > hs.MaxLatency:
+		failure = fmt.Errorf("latency %s above max_latency %s", latencyText(res.Latency, hs.MaxLatency), hs.MaxLatency)
+	default:
+		failure = hs.Expect.checkHeaders(resp.Header, t.Spec.Secrets)
+	}
+
+	if failure == nil && hs != nil && hs.Expect.NeedsBody() {
+		// Read for the assertions, as much as the drain below would.
+		bufp := bodyBufs.Get().(*[]byte)
+		drained := time.AfterFunc(maxBodyDrain, cancelReq)
+		body, complete := readBody(resp.Body, bufp, resp.ContentLength)
+		drained.Stop()
+		resp.Body.Close()
+		failure = hs.Expect.checkBody(ctx, body, complete, t.Spec.Secrets)
+		bodyBufs.Put(bufp)
+	} else {
+		// A body that fails to arrive, or is cut short after
+		// maxBodyDrain, does not change the status already received,
+		// so read errors are ignored.
+		drained := time.AfterFunc(maxBodyDrain, cancelReq)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyRead))
+		drained.Stop()
+		resp.Body.Close()
+	}
+
+	if failure != nil {
+		res.Error = failure.Error()
 		return res
 	}
 	res.Status = StatusUp
+	res.Degraded = hs != nil && hs.WarnLatency > 0 && res.Latency > hs.WarnLatency
 	return res
+}
+
+// errBadMethod marks a spec's method that net/http refuses.
+var errBadMethod = errors.New("bad method")
+
+// newRequest makes the request for rawURL: a GET with the prober's
+// User-Agent, or the method, headers and body of hs.
+func (p *HTTPProber) newRequest(ctx context.Context, rawURL string, hs *HTTPSpec) (*http.Request, error) {
+	if hs == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("User-Agent", p.userAgent)
+		return req, nil
+	}
+	method := hs.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	var body io.Reader
+	if hs.Body != "" {
+		// A *strings.Reader: the request gets its Content-Length, and
+		// a 307 or 308 redirect can send the body again.
+		body = strings.NewReader(hs.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "net/http: invalid method") {
+			return nil, fmt.Errorf("%w %s", errBadMethod, quoteBounded(method))
+		}
+		return nil, err
+	}
+	for _, h := range hs.Headers {
+		if strings.EqualFold(h.Name, "Host") {
+			req.Host = h.Value
+			continue
+		}
+		req.Header.Add(h.Name, h.Value)
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header.Set("User-Agent", p.userAgent)
+	}
+	return req, nil
+}
+
+// latencyText words latency, found above limit, to the millisecond, or
+// finer when that would round it down to the limit itself.
+func latencyText(latency, limit time.Duration) string {
+	for _, unit := range []time.Duration{time.Millisecond, time.Microsecond} {
+		if r := latency.Round(unit); r > limit {
+			return r.String()
+		}
+	}
+	return latency.String()
 }
 
 // httpErrorText says briefly why a request failed. It drops the URL that
