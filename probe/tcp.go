@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/pingpanda/pingpanda/probe/secret"
 )
 
 // TCPOptions configures the tcp check.
@@ -71,13 +73,15 @@ func (p *TCPProber) Probe(ctx context.Context, t Target) Result {
 	if spec == nil || (!spec.TLS && spec.Send == "" && spec.Expect == "") {
 		return Result{Status: StatusUp, Latency: time.Since(start), TCP: detail}
 	}
-	res := p.exchange(ctx, conn, t.Address, spec, start, detail)
+	res := p.exchange(ctx, conn, t.Address, spec, t.Spec.Secrets, start, detail)
 	res.TCP = detail
 	return res
 }
 
-// exchange does what spec asks on conn, connected to addr at start.
-func (p *TCPProber) exchange(ctx context.Context, conn net.Conn, addr string, spec *TCPSpec, start time.Time, detail *TCPDetail) Result {
+// exchange does what spec asks on conn, connected to addr at start. What
+// an error quotes of the answer is scrubbed of sc's secrets first, so that
+// none is left in part at the cut.
+func (p *TCPProber) exchange(ctx context.Context, conn net.Conn, addr string, spec *TCPSpec, sc secret.Scrubber, start time.Time, detail *TCPDetail) Result {
 	down := func(format string, args ...any) Result {
 		return Result{Status: StatusDown, Latency: time.Since(start), Error: fmt.Sprintf(format, args...)}
 	}
@@ -123,7 +127,11 @@ func (p *TCPProber) exchange(ctx context.Context, conn net.Conn, addr string, sp
 		}
 		switch {
 		case n > 0 && (n == len(buf) || err != nil):
-			return down("first %d bytes read do not contain %s: %s", n, quoteCut(spec.Expect, seenQuoteLimit), quoteCut(string(buf[:n]), seenQuoteLimit))
+			seen := string(buf[:n])
+			if sc.Longest() > 0 {
+				seen = sc.String(seen)
+			}
+			return down("first %d bytes read do not contain %s: %s", n, quoteCut(spec.Expect, seenQuoteLimit), quoteCut(seen, seenQuoteLimit))
 		case err == nil:
 			continue
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pingpanda/pingpanda/probe/secret"
 )
 
 func tcpTarget(addr string, spec *TCPSpec) Target {
@@ -376,4 +378,26 @@ func FuzzQuoteCut(f *testing.F) {
 			t.Fatalf("quoteCut(%q, %d) = %q cuts more than a character", s, n, got)
 		}
 	})
+}
+
+func TestTCPProbeQuotesNoPartOfASecretTheServerEchoes(t *testing.T) {
+	const token = "hunter2-is-the-password"
+	// The secret starts just before the 64-byte cut of the quote.
+	echo := strings.Repeat("x", 60) + token + "\r\n"
+	addr := farmServeTCP(t, tcpAnswer("AUTH "+token+"\r\n", echo, true))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	target := Target{Check: TCP, Address: addr, Spec: &Spec{
+		TCP:     &TCPSpec{Send: "AUTH " + token + "\r\n", Expect: "+OK"},
+		Secrets: secret.NewScrubber(token),
+	}}
+
+	res := NewTCP(TCPOptions{}).Probe(ctx, target)
+
+	if res.Status != StatusDown || !strings.HasPrefix(res.Error, "first 85 bytes read do not contain") {
+		t.Fatalf("got %s %q, want down, quoting what was read", res.Status, res.Error)
+	}
+	if strings.Contains(res.Error, "hunt") {
+		t.Errorf("error %q holds part of the secret", res.Error)
+	}
 }
