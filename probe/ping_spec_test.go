@@ -3,26 +3,14 @@ package probe
 import (
 	"context"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 )
 
 func TestPingSpecCountOverridesTheProbers(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	_, p, _ := net.SplitHostPort(farmServeTCP(t, func(net.Conn) {}))
+	port, _ := strconv.Atoi(p)
 
 	tests := []struct {
 		name string

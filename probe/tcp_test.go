@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"crypto/tls"
 	"io"
 	"net"
 	"strconv"
@@ -213,33 +212,6 @@ func TestTCPProbeQuotesWhatItReadAsValidUTF8(t *testing.T) {
 	}
 }
 
-// tcpServeTLS serves TLS with cert on 127.0.0.1 and, once the handshake
-// is done, has handle talk on the connection. It returns the address and a
-// channel of the SNI of every handshake.
-func tcpServeTLS(t *testing.T, cert tls.Certificate, handle func(net.Conn)) (string, <-chan string) {
-	t.Helper()
-	sni := make(chan string, 16)
-	cfg := &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			select {
-			case sni <- hello.ServerName:
-			default:
-			}
-			return nil, nil
-		},
-	}
-	addr := farmServeTCP(t, func(c net.Conn) {
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		tc := tls.Server(c, cfg)
-		if err := tc.Handshake(); err != nil {
-			return
-		}
-		handle(tc)
-	})
-	return addr, sni
-}
-
 func TestTCPProbeOverTLS(t *testing.T) {
 	ca := newTLSCA(t, "tcp test CA")
 	otherCA := newTLSCA(t, "someone else's CA")
@@ -276,7 +248,7 @@ func TestTCPProbeOverTLS(t *testing.T) {
 	p := NewTCP(TCPOptions{RootCAs: ca.pool()})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr, sni := tcpServeTLS(t, tt.leaf.issue(t), tcpWrite("+OK ready\r\n"))
+			addr, sni := tlsServeThen(t, tt.leaf.issue(t), tcpWrite("+OK ready\r\n"))
 			_, port, _ := net.SplitHostPort(addr)
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
@@ -314,7 +286,7 @@ func TestTCPProbeOverTLS(t *testing.T) {
 func TestTCPVerificationFailureIsNotRetried(t *testing.T) {
 	leaf := tlsLeaf{cn: "self.test", ips: []net.IP{net.IPv4(127, 0, 0, 1)},
 		notBefore: time.Now().Add(-time.Hour), notAfter: time.Now().Add(40 * 24 * time.Hour)}
-	addr, _ := tcpServeTLS(t, leaf.issue(t), tcpWrite())
+	addr, _ := tlsServeThen(t, leaf.issue(t), tcpWrite())
 	r := &Runner{
 		Probers:     map[Check]Prober{TCP: NewTCP(TCPOptions{})},
 		Concurrency: 1,
