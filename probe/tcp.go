@@ -64,6 +64,7 @@ func (p *TCPProber) Probe(ctx context.Context, t Target) Result {
 		return Result{Status: StatusDown, Latency: time.Since(start),
 			Error: fmt.Sprintf("connect to %s: %s", t.Address, describeErr(err, time.Since(start)))}
 	}
+	latency := time.Since(start)
 	defer conn.Close()
 	detail := &TCPDetail{}
 	var spec *TCPSpec
@@ -71,7 +72,7 @@ func (p *TCPProber) Probe(ctx context.Context, t Target) Result {
 		spec = t.Spec.TCP
 	}
 	if spec == nil || (!spec.TLS && spec.Send == "" && spec.Expect == "") {
-		return Result{Status: StatusUp, Latency: time.Since(start), TCP: detail}
+		return Result{Status: StatusUp, Latency: latency, TCP: detail}
 	}
 	res := p.exchange(ctx, conn, t.Address, spec, t.Spec.Secrets, start, detail)
 	res.TCP = detail
