@@ -52,9 +52,9 @@ func benchSizes() []int {
 }
 
 // BenchmarkSweep sweeps n farm targets of each check alone and mixed
-// (round-robin over dns, ping, http and tls), with pingpanda's Runner and,
-// in the same iteration on the same farm, with the reference probers of
-// ref_test.go. Besides ns/op (pingpanda's sweep alone) it reports:
+// (round-robin over Checks), with pingpanda's Runner and, in the same
+// iteration on the same farm, with the reference probers of ref_test.go.
+// Besides ns/op (pingpanda's sweep alone) it reports:
 //
 //	x-ref-wall       pingpanda's wall time / the reference's
 //	x-ref-cpu        pingpanda's CPU time (user+system, getrusage) / the reference's

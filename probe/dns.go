@@ -62,14 +62,8 @@ func NewDNS(o DNSOptions) (*DNSProber, error) {
 	if qtype == 0 {
 		qtype = dns.TypeA
 	}
-	name, ok := dns.TypeToString[qtype]
-	if !ok {
-		return nil, fmt.Errorf("record type %d is not known", qtype)
-	}
-	switch qtype {
-	case dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB,
-		dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeNone, dns.TypeReserved:
-		return nil, fmt.Errorf("record type %s cannot be checked: no answer is ever of that type", name)
+	if err := checkDNSType(qtype); err != nil {
+		return nil, err
 	}
 
 	server := strings.TrimSpace(o.Server)
@@ -108,6 +102,57 @@ func serverFromResolvConf(path string) string {
 	return net.JoinHostPort(cfg.Servers[0], port)
 }
 
+// checkDNSType refuses record types that cannot be answered with records
+// of that type (ANY, AXFR, IXFR, OPT and the like) and numbers miekg/dns
+// does not know.
+func checkDNSType(qtype uint16) error {
+	name, ok := dns.TypeToString[qtype]
+	if !ok {
+		return fmt.Errorf("record type %d is not known", qtype)
+	}
+	switch qtype {
+	case dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB,
+		dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeNone, dns.TypeReserved:
+		return fmt.Errorf("record type %s cannot be checked: no answer is ever of that type", name)
+	}
+	return nil
+}
+
+// ParseDNSType accepts a record type's name in any case ("A", "mx",
+// "TXT") and returns its number, refusing the types NewDNS refuses.
+func ParseDNSType(s string) (uint16, error) {
+	qtype, ok := dns.StringToType[strings.ToUpper(strings.TrimSpace(s))]
+	if !ok {
+		return 0, fmt.Errorf("record type %q is not known", s)
+	}
+	if err := checkDNSType(qtype); err != nil {
+		return 0, err
+	}
+	return qtype, nil
+}
+
+// ParseRcode accepts a response code's name in any case (NOERROR,
+// NXDOMAIN, SERVFAIL, REFUSED, and the rest of miekg/dns's
+// StringToRcode, with BADVERS for BADSIG's number) and returns it, as
+// DNSSpec.Rcode wants it.
+func ParseRcode(s string) (int, error) {
+	name := strings.ToUpper(strings.TrimSpace(s))
+	if rc, ok := dns.StringToRcode[name]; ok {
+		return rc, nil
+	}
+	if name == "BADVERS" {
+		return dns.RcodeBadVers, nil
+	}
+	return 0, fmt.Errorf("rcode %q is not known (want NOERROR, NXDOMAIN, SERVFAIL, REFUSED or another DNS rcode name)", s)
+}
+
+// NormaliseDNSServer accepts a resolver as DNSOptions.Server does —
+// host:port, [v6]:port, a bare host or a bare IP address — and returns its
+// host:port, as DNSSpec.Server wants it.
+func NormaliseDNSServer(s string) (string, error) {
+	return normaliseDNSServer(strings.TrimSpace(s))
+}
+
 // normaliseDNSServer accepts host:port, [v6]:port, a bare host or a bare IP
 // address, and returns host:port.
 func normaliseDNSServer(s string) (string, error) {
@@ -121,6 +166,9 @@ func normaliseDNSServer(s string) (string, error) {
 		return net.JoinHostPort(host, port), nil
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	if host == "" {
+		return "", errors.New("missing host")
+	}
 	if strings.ContainsAny(host, "[]/ ") {
 		return "", errors.New("not a host or host:port")
 	}
@@ -135,21 +183,41 @@ func normaliseDNSServer(s string) (string, error) {
 // Latency covers both queries when TCP was needed. ctx bounds the attempt;
 // without a deadline, dialling, writing and reading each give up after
 // 10 s.
+//
+// A target's DNSSpec may name another server and record type, and judge
+// the reply otherwise: with Rcode set (not -1) the check is up when the
+// reply has that rcode, answers or not; with Expect set, each expected
+// answer must also be among the answers of the asked type (see
+// dnsAnswer.matches).
 func (p *DNSProber) Probe(ctx context.Context, t Target) Result {
 	start := time.Now()
-	d := &DNSDetail{Server: p.server, Type: dnsTypeName(p.qtype), Transport: "udp"}
+	server, qtype := p.server, p.qtype
+	var spec *DNSSpec
+	if t.Spec != nil && t.Spec.DNS != nil {
+		spec = t.Spec.DNS
+		if spec.Server != "" {
+			server = spec.Server
+		}
+		if spec.Type != 0 {
+			if err := checkDNSType(spec.Type); err != nil {
+				return Result{Status: StatusDown, Error: err.Error(), final: true}
+			}
+			qtype = spec.Type
+		}
+	}
+	d := &DNSDetail{Server: server, Type: dnsTypeName(qtype), Transport: "udp"}
 	res := Result{Status: StatusDown, DNS: d}
 
 	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(t.Address), p.qtype)
+	m.SetQuestion(dns.Fqdn(t.Address), qtype)
 	m.RecursionDesired = true
 	m.SetEdns0(ednsBufSize, false)
 
-	r, err := p.exchange(ctx, "udp", m)
+	r, err := p.exchange(ctx, "udp", server, m)
 	if err == nil && r.Truncated {
 		d.Transport = "tcp"
 		m.Id = dns.Id()
-		r, err = p.exchange(ctx, "tcp", m)
+		r, err = p.exchange(ctx, "tcp", server, m)
 	}
 	res.Latency = time.Since(start)
 	if err != nil {
@@ -157,39 +225,65 @@ func (p *DNSProber) Probe(ctx context.Context, t Target) Result {
 		return res
 	}
 
-	d.Rcode = dns.RcodeToString[r.Rcode]
-	if d.Rcode == "" {
-		d.Rcode = fmt.Sprintf("RCODE%d", r.Rcode)
-	}
-	if q := r.Question; len(q) > 0 && (q[0].Qtype != p.qtype || !strings.EqualFold(q[0].Name, m.Question[0].Name)) {
+	d.Rcode = rcodeName(r.Rcode)
+	if q := r.Question; len(q) > 0 && (q[0].Qtype != qtype || !strings.EqualFold(q[0].Name, m.Question[0].Name)) {
 		res.Error = fmt.Sprintf("reply is for another question (%s %s)", dnsTypeName(q[0].Qtype), q[0].Name)
 		return res
 	}
 	for _, rr := range r.Answer {
-		if h := rr.Header(); h.Rrtype == p.qtype && h.Class == dns.ClassINET {
+		if isAnswerOf(rr, qtype) {
 			d.Answers++
 		}
 	}
 	switch {
+	case spec != nil && spec.Rcode >= 0:
+		if r.Rcode != spec.Rcode {
+			res.Error = fmt.Sprintf("rcode %s, want %s", d.Rcode, rcodeName(spec.Rcode))
+			return res
+		}
 	case r.Rcode != dns.RcodeSuccess:
 		res.Error = d.Rcode
+		return res
 	case d.Answers == 0 && len(r.Answer) > 0:
 		res.Error = fmt.Sprintf("no %s records (answer has only %s)", d.Type, answerTypes(r.Answer))
+		return res
 	case d.Answers == 0:
 		res.Error = fmt.Sprintf("no %s records", d.Type)
-	default:
-		res.Status = StatusUp
+		return res
 	}
+	if spec != nil && len(spec.Expect) > 0 {
+		if msg := lackedAnswers(spec.Expect, r.Answer, qtype); msg != "" {
+			res.Error = msg
+			return res
+		}
+	}
+	res.Status = StatusUp
 	return res
 }
 
-// exchange sends m over network ("udp" or "tcp") and reads the reply with
-// a matching ID. Client.ExchangeContext obeys only ctx's deadline, not its
-// cancellation, so exchange dials the connection itself and closes it when
-// ctx is done.
-func (p *DNSProber) exchange(ctx context.Context, network string, m *dns.Msg) (*dns.Msg, error) {
+// isAnswerOf reports whether rr answers a question of type qtype (class
+// IN).
+func isAnswerOf(rr dns.RR, qtype uint16) bool {
+	h := rr.Header()
+	return h.Rrtype == qtype && h.Class == dns.ClassINET
+}
+
+// rcodeName names a response code: "NOERROR", or "RCODE23" for a number
+// without a name.
+func rcodeName(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return fmt.Sprintf("RCODE%d", rc)
+}
+
+// exchange sends m to server over network ("udp" or "tcp") and reads the
+// reply with a matching ID. Client.ExchangeContext obeys only ctx's
+// deadline, not its cancellation, so exchange dials the connection itself
+// and closes it when ctx is done.
+func (p *DNSProber) exchange(ctx context.Context, network, server string, m *dns.Msg) (*dns.Msg, error) {
 	var dialer net.Dialer
-	conn, err := dialer.DialContext(ctx, network, p.server)
+	conn, err := dialer.DialContext(ctx, network, server)
 	if err != nil {
 		return nil, err
 	}

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // The checks word their errors alike: "timeout after 1.5s", "connection
@@ -93,4 +95,26 @@ func roundElapsed(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// quoteCut quotes (strconv.Quote) at most n bytes of s, cut at the start
+// of a character, followed by "…" when cut. strconv.Quote escapes what is
+// not printable UTF-8, so the result is one line of valid UTF-8 whatever
+// bytes s holds.
+func quoteCut(s string, n int) string {
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	// Back to the start of the character n falls in; bytes that start
+	// no character are escaped one by one, so a cut between them is
+	// fine.
+	for i := n; i > n-utf8.UTFMax && i > 0; i-- {
+		if utf8.RuneStart(s[i]) {
+			if r, size := utf8.DecodeRuneInString(s[i:]); (r != utf8.RuneError || size > 1) && i+size > n {
+				n = i
+			}
+			break
+		}
+	}
+	return strconv.Quote(s[:n]) + "…"
 }

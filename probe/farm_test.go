@@ -47,6 +47,8 @@ import (
 //     over raw ICMP. Where raw ICMP is not permitted the farm falls back to
 //     PingTCP against the http server's port (and every ping target becomes
 //     127.0.0.1, the only address that server listens on), and logs so.
+//   - tcp:  the http server's 127.0.0.1:<port>, connected to and left at
+//     once (a target without a TCPSpec), with the display name t<i>.
 type farm struct {
 	dnsAddr  string // host:port of the dns server
 	httpURL  string // http://127.0.0.1:port
@@ -91,6 +93,7 @@ func (f *farm) probers(tb testing.TB, maxConns int) map[Check]Prober {
 		Ping: NewPing(PingOptions{Mode: f.pingMode, Count: 1, TCPPort: f.httpPort, Timeout: 2 * time.Second}),
 		HTTP: h,
 		TLS:  NewTLS(TLSOptions{RootCAs: f.ca.pool, WarnDays: 30, CriticalDays: 7}),
+		TCP:  NewTCP(TCPOptions{RootCAs: f.ca.pool}),
 	}
 }
 
@@ -103,10 +106,11 @@ func farmAttemptTimeouts() map[Check]time.Duration {
 		DNS:  5 * time.Second,
 		HTTP: 10 * time.Second,
 		TLS:  5 * time.Second,
+		TCP:  5 * time.Second,
 	}
 }
 
-// runner returns a Runner with all four probers aimed at the farm and the
+// runner returns a Runner with every check's prober aimed at the farm and the
 // default attempt timeouts.
 func (f *farm) runner(tb testing.TB, concurrency, attempts int) *Runner {
 	tb.Helper()
@@ -136,6 +140,8 @@ func (f *farm) target(tb testing.TB, c Check, i int) Target {
 		raw = f.httpURL + "/" + name
 	case TLS:
 		raw = f.tlsAddr
+	case TCP:
+		raw = net.JoinHostPort("127.0.0.1", strconv.Itoa(f.httpPort))
 	default:
 		tb.Fatalf("farm has no %q targets", c)
 	}
@@ -147,7 +153,7 @@ func (f *farm) target(tb testing.TB, c Check, i int) Target {
 	return t
 }
 
-// targets returns n targets, round-robin over dns, ping, http and tls.
+// targets returns n targets, round-robin over Checks.
 func (f *farm) targets(tb testing.TB, n int) []Target {
 	tb.Helper()
 	ts := make([]Target, n)

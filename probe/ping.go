@@ -105,6 +105,9 @@ func NewPing(o PingOptions) *PingProber {
 // came back. When ICMP is not permitted in the configured mode the result
 // is unsupported and final, and its error says how to fix that. Result.Ping
 // is set once the target has been resolved.
+//
+// A target's PingSpec may send another count, and with MaxLoss at 0 or
+// above it is up only when the loss is at most MaxLoss percent.
 func (p *PingProber) Probe(ctx context.Context, t Target) Result {
 	start := time.Now()
 	mode := p.opts.Mode
@@ -127,37 +130,64 @@ func (p *PingProber) Probe(ctx context.Context, t Target) Result {
 		return Result{Status: StatusDown, Latency: time.Since(start),
 			Error: fmt.Sprintf("resolve %q: %s", t.Address, describeErr(err, time.Since(start)))}
 	}
-	if mode == PingTCP {
-		return p.probeTCP(ctx, addr, start)
+	count, maxLoss := p.opts.Count, -1.0
+	if spec := t.Spec; spec != nil && spec.Ping != nil {
+		if spec.Ping.Count > 0 {
+			count = spec.Ping.Count
+		}
+		maxLoss = spec.Ping.MaxLoss
 	}
-	return p.probeICMP(ctx, addr, start)
+	var res Result
+	if mode == PingTCP {
+		res = p.probeTCP(ctx, addr, count, start)
+	} else {
+		res = p.probeICMP(ctx, addr, count, start)
+	}
+	if d := res.Ping; res.Status == StatusUp && d != nil && maxLoss >= 0 && d.LossPct > maxLoss {
+		res.Status, res.Latency = StatusDown, time.Since(start)
+		res.Error = fmt.Sprintf("loss %s%% above max_loss %s%% (%d of %d replies)",
+			lossText(d.LossPct, maxLoss), strconv.FormatFloat(maxLoss, 'f', -1, 64), d.Received, d.Sent)
+	}
+	return res
 }
 
-// probeICMP pings addr in the configured ICMP mode; PingAuto falls back
-// from raw to datagram sockets and remembers what it learned.
-func (p *PingProber) probeICMP(ctx context.Context, addr netip.Addr, start time.Time) Result {
+// lossText writes a loss in percent, to the unit when that still shows it
+// above maxLoss ("67"), with decimals when it takes them ("34.5" above 34).
+func lossText(loss, maxLoss float64) string {
+	for prec := range 3 {
+		s := strconv.FormatFloat(loss, 'f', prec, 64)
+		if v, _ := strconv.ParseFloat(s, 64); v > maxLoss {
+			return s
+		}
+	}
+	return strconv.FormatFloat(loss, 'f', -1, 64)
+}
+
+// probeICMP pings addr count times in the configured ICMP mode; PingAuto
+// falls back from raw to datagram sockets and remembers what it learned.
+func (p *PingProber) probeICMP(ctx context.Context, addr netip.Addr, count int, start time.Time) Result {
 	switch p.opts.Mode {
 	case PingPrivileged:
-		res, denied := p.echo(ctx, addr, true, start)
+		res, denied := p.echo(ctx, addr, true, count, start)
 		if denied {
 			return unsupported("raw socket", res.Ping, start)
 		}
 		return res
 	case PingUnprivileged:
-		res, denied := p.echo(ctx, addr, false, start)
+		res, denied := p.echo(ctx, addr, false, count, start)
 		if denied {
 			return unsupported("datagram socket", res.Ping, start)
 		}
 		return res
 	}
 	if p.auto.Load() == autoRawFirst {
-		res, denied := p.echo(ctx, addr, true, start)
+		res, denied := p.echo(ctx, addr, true, count, start)
 		if !denied {
 			return res
 		}
 		p.advanceAuto(autoDatagram)
 	}
-	res, denied := p.echo(ctx, addr, false, start)
+	res, denied := p.echo(ctx, addr, false, count, start)
 	if denied {
 		p.advanceAuto(autoNeither)
 		return unsupported("raw and datagram sockets", res.Ping, start)
@@ -176,10 +206,10 @@ func (p *PingProber) advanceAuto(to int32) {
 	}
 }
 
-// echo sends Count echoes to addr over a raw (privileged) or datagram
+// echo sends count echoes to addr over a raw (privileged) or datagram
 // socket. denied reports that the socket could not be opened for lack of
 // permission, in which case only res.Ping's Addr and Mode are meaningful.
-func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool, start time.Time) (res Result, denied bool) {
+func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool, count int, start time.Time) (res Result, denied bool) {
 	mode := PingUnprivileged
 	if privileged {
 		mode = PingPrivileged
@@ -193,7 +223,6 @@ func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool,
 		return res, false
 	}
 
-	count := p.opts.Count
 	wait := pingWait + time.Duration(count)*pingInterval
 	if dl, ok := ctx.Deadline(); ok {
 		wait = time.Until(dl)
@@ -342,9 +371,9 @@ func (p *PingProber) withTimeout(ctx context.Context) (context.Context, context.
 	return context.WithTimeout(ctx, p.opts.Timeout)
 }
 
-// probeTCP connects to addr:TCPPort Count times, one after another; each
+// probeTCP connects to addr:TCPPort count times, one after another; each
 // connection's set-up time is one round trip.
-func (p *PingProber) probeTCP(ctx context.Context, addr netip.Addr, start time.Time) Result {
+func (p *PingProber) probeTCP(ctx context.Context, addr netip.Addr, count int, start time.Time) Result {
 	ctx, cancel := p.withTimeout(ctx)
 	defer cancel()
 	detail := &PingDetail{Addr: addr.String(), Mode: PingTCP}
@@ -354,8 +383,11 @@ func (p *PingProber) probeTCP(ctx context.Context, addr netip.Addr, start time.T
 		total   time.Duration
 		lastErr error
 	)
-	for range p.opts.Count {
-		if ctx.Err() != nil {
+	for range count {
+		if deadlinePassed(ctx) {
+			// A dial's deadline, taken from ctx, passes a moment
+			// before ctx's own timer fires: the next dial would
+			// fail at once, a connection never tried.
 			break
 		}
 		detail.Sent++

@@ -31,6 +31,7 @@ import (
 //   - ping: one shared raw ICMP socket for the whole sweep, with an
 //     echo-reply filter and a 16 MiB receive buffer; replies are matched
 //     to probes by sequence number and source.
+//   - tcp:  net.Dialer.DialContext, then close.
 type refProbers struct {
 	dns  *dns.Client
 	dnsS string
@@ -104,6 +105,14 @@ func (r *refProbers) probe(ctx context.Context, t Target) bool {
 			return true
 		}
 		return r.ping.ping(ctx, netip.MustParseAddr(t.Address))
+	case TCP:
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", t.Address)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
 	}
 	return false
 }
@@ -134,7 +143,7 @@ func refSweep(ctx context.Context, r *refProbers, targets []Target, concurrency 
 }
 
 // refTimeout matches the farm runner's attempt timeouts.
-var refTimeout = map[Check]time.Duration{DNS: 5 * time.Second, Ping: 2 * time.Second, HTTP: 10 * time.Second, TLS: 5 * time.Second}
+var refTimeout = map[Check]time.Duration{DNS: 5 * time.Second, Ping: 2 * time.Second, HTTP: 10 * time.Second, TLS: 5 * time.Second, TCP: 5 * time.Second}
 
 // refPinger is one raw ICMPv4 socket shared by every ping, with one
 // reader goroutine that hands each echo reply to the probe waiting for

@@ -124,11 +124,22 @@ func LoadCertPool(caFile string) (*x509.CertPool, error) {
 // fails. A certificate that fails verification makes the result down and
 // final; a valid one is up whatever its level. Connection and handshake
 // failures are down and may be retried.
+//
+// A target's TLSSpec grades the certificate by its own WarnDays and
+// CriticalDays, and its ServerName, when set, is sent as SNI and verified
+// in place of the host.
 func (p *TLSProber) Probe(ctx context.Context, t Target) Result {
 	start := time.Now()
 	host, _, err := net.SplitHostPort(t.Address)
 	if err != nil {
 		return Result{Status: StatusDown, Error: fmt.Sprintf("tls target %q is not host:port", t.Address), final: true}
+	}
+	warnDays, criticalDays := p.opts.WarnDays, p.opts.CriticalDays
+	if spec := t.Spec; spec != nil && spec.TLS != nil {
+		warnDays, criticalDays = spec.TLS.WarnDays, spec.TLS.CriticalDays
+		if spec.TLS.ServerName != "" {
+			host = spec.TLS.ServerName
+		}
 	}
 	down := func(format string, args ...any) Result {
 		return Result{Status: StatusDown, Latency: time.Since(start), Error: fmt.Sprintf(format, args...)}
@@ -166,7 +177,7 @@ func (p *TLSProber) Probe(ctx context.Context, t Target) Result {
 		TLS: &TLSDetail{
 			NotAfter: leaf.NotAfter,
 			DaysLeft: days,
-			Level:    LevelFor(days, p.opts.WarnDays, p.opts.CriticalDays),
+			Level:    LevelFor(days, warnDays, criticalDays),
 			Subject:  commonName(leaf.Subject.CommonName, leaf.Subject.String()),
 			Issuer:   commonName(leaf.Issuer.CommonName, leaf.Issuer.String()),
 		},

@@ -117,6 +117,13 @@ func tlsSerial(t *testing.T) *big.Int {
 // handshake (empty when the client sent none).
 func tlsServe(t *testing.T, cert tls.Certificate) (string, <-chan string) {
 	t.Helper()
+	return tlsServeThen(t, cert, func(net.Conn) {})
+}
+
+// tlsServeThen is tlsServe whose connections, once the handshake is done,
+// are handle's to talk on until it returns.
+func tlsServeThen(t *testing.T, cert tls.Certificate, handle func(net.Conn)) (string, <-chan string) {
+	t.Helper()
 	sni := make(chan string, 16)
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{cert},
@@ -128,29 +135,15 @@ func tlsServe(t *testing.T, cert tls.Certificate) (string, <-chan string) {
 			return nil, nil
 		},
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				_ = c.(*tls.Conn).Handshake()
-			})
+	addr := farmServeTCP(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		tc := tls.Server(c, cfg)
+		if err := tc.Handshake(); err != nil {
+			return
 		}
+		handle(tc)
 	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String(), sni
+	return addr, sni
 }
 
 // tlsServeStalled accepts connections on 127.0.0.1 and never answers them.
