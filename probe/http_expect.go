@@ -378,12 +378,7 @@ func quoteSeen(s string, sc secret.Scrubber) string {
 
 // quoteBounded quotes (strconv.Quote) at most maxQuoted bytes of s, cut
 // at a character's start and followed by "…" when cut.
-func quoteBounded(s string) string {
-	if len(s) <= maxQuoted {
-		return strconv.Quote(s)
-	}
-	return strconv.Quote(cutText(s, maxQuoted)) + "…"
-}
+func quoteBounded(s string) string { return quoteCut(s, maxQuoted) }
 
 // boundText cuts s, a text already escaped for one line, to twice
 // maxQuoted bytes, with "…" when cut.

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/pingpanda/pingpanda/cmd/pingpanda/awsref"
 	"github.com/pingpanda/pingpanda/probe"
 	"github.com/pingpanda/pingpanda/probe/secret"
@@ -378,14 +376,14 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, string, boo
 	case probe.DNS:
 		d := &probe.DNSSpec{Rcode: -1}
 		if v, ok := get("dns.server"); ok {
-			srv, err := normaliseServer(v.(string))
+			srv, err := probe.NormaliseDNSServer(v.(string))
 			if err != nil {
-				p.problem(line("dns.server"), "dns.server", "%q %v", v, err)
+				p.problem(line("dns.server"), "dns.server", "%q: %v", v, err)
 			}
 			d.Server = srv
 		}
 		if v, ok := get("dns.type"); ok {
-			rt, err := parseRecordType(v.(string))
+			rt, err := probe.ParseDNSType(v.(string))
 			if err != nil {
 				p.problem(line("dns.type"), "dns.type", "%v", err)
 			}
@@ -395,9 +393,9 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, string, boo
 			d.Expect = v.([]string)
 		}
 		if v, ok := get("dns.rcode"); ok {
-			rc, known := dns.StringToRcode[strings.ToUpper(v.(string))]
-			if !known {
-				p.problem(line("dns.rcode"), "dns.rcode", "%q is not a response code (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, …)", v)
+			rc, err := probe.ParseRcode(v.(string))
+			if err != nil {
+				p.problem(line("dns.rcode"), "dns.rcode", "%v", err)
 			}
 			d.Rcode = rc
 		}
@@ -421,26 +419,6 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, string, boo
 		sp.Secrets = secret.NewScrubber(secrets...)
 	}
 	return sp, key.String(), len(p.problems) == nProblems
-}
-
-// normaliseServer accepts host:port or a bare host (port 53).
-func normaliseServer(s string) (string, error) {
-	var l loader
-	l.values = map[string]setting{"DNS_SERVER": {value: s}}
-	out := l.dnsServer()
-	if len(l.problems) > 0 {
-		return "", fmt.Errorf("is not host:port")
-	}
-	return out, nil
-}
-
-// parseRecordType reads a record type that answers can be of.
-func parseRecordType(s string) (uint16, error) {
-	rt := strings.ToUpper(strings.TrimSpace(s))
-	if t, ok := dns.StringToType[rt]; ok && rt != "ANY" && rt != "AXFR" && rt != "IXFR" && rt != "OPT" {
-		return t, nil
-	}
-	return 0, fmt.Errorf("%q is not a record type (A, AAAA, CNAME, MX, TXT, NS, …)", s)
 }
 
 // explain lists a monitor's every field with its source.

@@ -99,6 +99,7 @@ func NewProber(o Options) (*Sweeper, error) {
 				probe.Ping: probe.NewPing(probe.PingOptions{Mode: cfg.PingMode, Count: cfg.PingCount, TCPPort: cfg.PingTCPPort, Timeout: cfg.Timeouts[probe.Ping]}),
 				probe.HTTP: probe.NewHTTP(probe.HTTPOptions{Success: cfg.SuccessCodes, RootCAs: cfg.RootCAs, MaxConns: cfg.Concurrency, UserAgent: "pingpanda/" + o.Version}),
 				probe.TLS:  probe.NewTLS(probe.TLSOptions{RootCAs: cfg.RootCAs, WarnDays: cfg.SSLWarnDays, CriticalDays: cfg.SSLCriticalDays, Now: o.Now}),
+				probe.TCP:  probe.NewTCP(probe.TCPOptions{RootCAs: cfg.RootCAs}),
 			},
 			Concurrency: cfg.Concurrency,
 			Attempts:    cfg.RetryCount,
@@ -111,6 +112,7 @@ func NewProber(o Options) (*Sweeper, error) {
 				probe.DNS:  cfg.Timeouts[probe.DNS],
 				probe.HTTP: cfg.Timeouts[probe.HTTP],
 				probe.TLS:  cfg.Timeouts[probe.TLS],
+				probe.TCP:  cfg.Timeouts[probe.TCP],
 			},
 		},
 	}
