@@ -187,13 +187,12 @@ func (p *monitorParser) buildMonitors(cfg *Config, explain bool) ([]fileTarget, 
 			continue // said already
 		}
 		if checkLeaf == nil || targetLeaf == nil {
-			missing := "check"
-			if checkLeaf != nil {
-				missing = "target"
-			} else if targetLeaf == nil {
-				missing = "check and target"
+			if checkLeaf == nil {
+				p.problem(m.line, "check", "required (dns, ping, http, tls or tcp)")
 			}
-			p.problem(m.line, "", "%s required", missing)
+			if targetLeaf == nil {
+				p.problem(m.line, "target", "required")
+			}
 			continue
 		}
 		s.check = checkLeaf.val.(probe.Check)

@@ -168,6 +168,8 @@ func TestSchemaAndParserAgree(t *testing.T) {
 		{"a monitor that is no mapping", "- just a string\n", false},
 		{"a mapping of lists where a list of strings goes", mon + ", depends_on: {a: b}}\n", false},
 		{"a file that is a single value", "hello\n", false},
+		{"a key given twice", mon + ", retries: 2, retries: 3}\n", false},
+		{"the golden file of mistakes", read("monitors-bad.yaml"), false},
 	}
 	dir := t.TempDir()
 	for i, tt := range tests {
@@ -177,11 +179,12 @@ func TestSchemaAndParserAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, _, perr := loadMonitors(path, false, "LOGIN_TOKEN=t0ken")
-			inst, err := yamlToJSON([]byte(tt.in))
-			if err != nil {
-				t.Fatal(err)
+			// A document yaml.v3 cannot read as a value (a key given
+			// twice) is refused before any schema, as editors do.
+			inst, serr := yamlToJSON([]byte(tt.in))
+			if serr == nil {
+				serr = sch.Validate(inst)
 			}
-			serr := sch.Validate(inst)
 			if (perr == nil) != tt.accept {
 				t.Errorf("the parser: accepted = %v, want %v (%v)", perr == nil, tt.accept, perr)
 			}

@@ -31,7 +31,7 @@ func parseTargetsYAML(data []byte, path string) ([]fileTarget, error) {
 	p := &monitorParser{l: l, path: path, getenv: func(string) (string, bool) { return "", false }}
 	p.parse(data)
 	ts, _ := p.buildMonitors(cfg, false)
-	p.checkIDs(ts)
+	ts = p.checkIDs(ts)
 	p.sortProblems()
 	if len(p.problems) > 0 {
 		return ts, errors.New(strings.Join(p.problems, "\n"))
@@ -43,10 +43,17 @@ func parseTargetsYAML(data []byte, path string) ([]fileTarget, error) {
 // dropping repeats of the same target ID with a warning.
 func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 	var out []probe.Target
-	type first struct{ where, address string }
+	type first struct {
+		where, address string
+		check          probe.Check
+	}
 	seen := map[string]first{}
 	add := func(t probe.Target, where string) {
 		if prev, dup := seen[t.ID()]; dup {
+			if t.CustomID != "" && (prev.check != t.Check || prev.address != t.Address) {
+				l.problem("%s: id: %q is also the ID of the %s target in %s; give the monitor another id", where, t.ID(), prev.check, prev.where)
+				return
+			}
 			if prev.address != t.Address {
 				// The ID hides the secrets; two targets that differ
 				// only in one would share one state record.
@@ -57,7 +64,7 @@ func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 			l.warn("%s: %s is listed again (first in %s); checked once", where, t.ID(), prev.where)
 			return
 		}
-		seen[t.ID()] = first{where, t.Address}
+		seen[t.ID()] = first{where, t.Address, t.Check}
 		out = append(out, t)
 	}
 	lists := []struct {
@@ -118,7 +125,7 @@ func (l *loader) monitorsFile(ctx context.Context, cfg *Config, path string) []f
 	p.resolveRefs(ctx)
 	ts, explained := p.buildMonitors(cfg, l.explain)
 	cfg.Monitors = explained
-	p.checkIDs(ts)
+	ts = p.checkIDs(ts)
 	p.sortProblems()
 	l.problems = append(l.problems, p.problems...)
 	l.warnings = append(l.warnings, p.warnings...)
@@ -135,9 +142,11 @@ func (l *loader) getenv(name string) (string, bool) {
 	return "", false
 }
 
-// checkIDs refuses two monitors of the file with one ID, naming both.
-func (p *monitorParser) checkIDs(ts []fileTarget) {
+// checkIDs refuses two monitors of the file with one ID, naming both,
+// and returns the monitors without the second ones (said already).
+func (p *monitorParser) checkIDs(ts []fileTarget) []fileTarget {
 	first := make(map[string]int, len(ts))
+	kept := ts[:0:0]
 	for _, ft := range ts {
 		id := ft.ID()
 		if line, dup := first[id]; dup {
@@ -146,7 +155,9 @@ func (p *monitorParser) checkIDs(ts []fileTarget) {
 			continue
 		}
 		first[id] = ft.line
+		kept = append(kept, ft)
 	}
+	return kept
 }
 
 func displayName(t probe.Target) string {
