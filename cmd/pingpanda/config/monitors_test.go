@@ -412,3 +412,74 @@ func TestSecretsAreSubstitutedAndNeverShown(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseMonitorsFile checks that no monitors file panics the parser,
+// and that every monitor it accepts has an ID and a target that parses
+// back to itself.
+func FuzzParseMonitorsFile(f *testing.F) {
+	spec, err := os.ReadFile(filepath.Join(testdataDir, "config", "monitors-spec-example.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	bad, err := os.ReadFile(filepath.Join(testdataDir, "config", "monitors-bad.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{
+		string(spec),
+		// The example without its ${NAME}, which the fuzz's environment
+		// lacks, so that every monitor of it is accepted.
+		strings.ReplaceAll(string(spec), "${LOGIN_TOKEN}", "t0ken"),
+		string(bad),
+		"defaults: {timeout: 5s, labels: {a: b}}\nmonitors:\n  - {check: tcp, target: 'db:5432', tcp: {send: \"x\", expect: y}}\n",
+		"groups:\n  - name: g\n    defaults: {http: {expect: {json: {'.a[0]': [1, {b: null}]}}}}\n    monitors: [{check: http, target: 'https://u:p@x.test/?token=1', id: x}]\n",
+		"monitors:\n  - &m {check: ping, target: '::1', ping: {count: 3, max_loss: 34}}\n  - *m\n",
+		"- {check: dns, target: x, dns: {server: '[::1]:53', type: mx, rcode: nxdomain, expect: ['10 a.']}}\n",
+		"- {check: http, target: https://x.test, http: {headers: {A: 'file:/nonexistent'}, body: '$${X}'}}\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		ts, _ := parseTargetsYAML([]byte(in), "fuzz.yaml")
+		seen := map[string]bool{}
+		for _, ft := range ts {
+			id := ft.ID()
+			if id == "" || seen[id] {
+				t.Fatalf("accepted a monitor with ID %q (seen before: %v)", id, seen[id])
+			}
+			seen[id] = true
+			back, err := probe.ParseTarget(ft.Check, ft.Address)
+			if err != nil || back.Address != ft.Address {
+				t.Fatalf("accepted target %s %q, which parses back as %q, %v", ft.Check, ft.Address, back.Address, err)
+			}
+			if ft.Spec == nil {
+				t.Fatalf("%s: a monitor of the file without a Spec", id)
+			}
+		}
+	})
+}
+
+// TestPrintMonitorsOfTheSpecExample keeps `pingpanda config --monitors`
+// and its --json of the SPEC §9 example golden.
+func TestPrintMonitorsOfTheSpecExample(t *testing.T) {
+	t.Chdir(filepath.Join(testdataDir, ".."))
+	const base = "testdata/config/monitors-spec-example"
+	const token = "t0ken-not-to-show"
+	cfg, _, err := loadConfig(Sources{Environ: []string{"TARGETS_FILE=" + base + ".yaml", "LOGIN_TOKEN=" + token}, ExplainMonitors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ext    string
+		asJSON bool
+	}{{".monitors.txt", false}, {".monitors.json", true}} {
+		var b strings.Builder
+		if err := PrintMonitors(&b, cfg, c.asJSON); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(b.String(), token) {
+			t.Errorf("%s shows LOGIN_TOKEN's value", c.ext)
+		}
+		golden(t, base+c.ext, b.String())
+	}
+}
