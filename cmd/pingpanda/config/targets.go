@@ -166,11 +166,3 @@ func displayName(t probe.Target) string {
 	}
 	return t.Shown()
 }
-
-func prefixLines(prefix, text string) []string {
-	lines := strings.Split(text, "\n")
-	for i := range lines {
-		lines[i] = prefix + lines[i]
-	}
-	return lines
-}
