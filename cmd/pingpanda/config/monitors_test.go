@@ -24,6 +24,15 @@ func writeMonitors(t *testing.T, body string) string {
 	return path
 }
 
+func TestAYAMLMergeKeyIsRefusedPlainly(t *testing.T) {
+	path := writeMonitors(t, "defaults: &d {retries: 2}\nmonitors:\n  - {<<: *d, check: dns, target: x.test}\n")
+	_, _, err := loadMonitors(path, false)
+	want := path + ":3: monitor x.test: <<: YAML merge keys are not read here; put shared settings in defaults: or a group's defaults:"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
 func TestAnIDOfTheFileThatIsAnEnvTargetsIsRefusedOnce(t *testing.T) {
 	tests := []struct {
 		name, file, want string

@@ -30,7 +30,8 @@ var checkAliases = []string{"icmp", "https", "website", "ssl"}
 // left to `pingpanda config`: targets, regular expressions, jq paths,
 // DNS types and codes, ranges of values written as strings, and rules
 // between fields (warn_latency below max_latency, critical_days below
-// warn_days, unique IDs, ${NAME} being set).
+// warn_days, unique IDs, ${NAME} being set). YAML merge keys (<<), which
+// a validator sees merged, are refused by the parser.
 func MonitorsSchema() ([]byte, error) {
 	s := &schemaGen{defs: obj{}}
 	monitor := s.object("", false, "one monitor: a check of a target, with settings of its own",
