@@ -185,13 +185,12 @@ func (p *monitorParser) buildMonitors(cfg *Config, explain bool) ([]fileTarget, 
 			continue // said already
 		}
 		if checkLeaf == nil || targetLeaf == nil {
-			missing := "check"
-			if checkLeaf != nil {
-				missing = "target"
-			} else if targetLeaf == nil {
-				missing = "check and target"
+			if checkLeaf == nil {
+				p.problem(m.line, "check", "required (dns, ping, http, tls or tcp)")
 			}
-			p.problem(m.line, "", "%s required", missing)
+			if targetLeaf == nil {
+				p.problem(m.line, "target", "required")
+			}
 			continue
 		}
 		s.check = checkLeaf.val.(probe.Check)
@@ -385,7 +384,7 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, string, boo
 		if v, ok := get("dns.type"); ok {
 			rt, err := probe.ParseDNSType(v.(string))
 			if err != nil {
-				p.problem(line("dns.type"), "dns.type", "%v", err)
+				p.problem(line("dns.type"), "dns.type", "%v (A, AAAA, CNAME, MX, TXT, NS, …)", err)
 			}
 			d.Type = rt
 		}

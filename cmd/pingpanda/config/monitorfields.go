@@ -385,8 +385,17 @@ func parseBool(s string) (bool, error) {
 	return false, fmt.Errorf("%q is not true or false", s)
 }
 
+// fmtSeconds writes a bound as a duration without its zero tail: 8760h,
+// not 8760h0m0s.
 func fmtSeconds(s float64) string {
-	return time.Duration(s * float64(time.Second)).String()
+	d := time.Duration(s * float64(time.Second)).String()
+	if strings.HasSuffix(d, "m0s") {
+		d = strings.TrimSuffix(d, "0s")
+	}
+	if strings.HasSuffix(d, "h0m") {
+		d = strings.TrimSuffix(d, "0m")
+	}
+	return d
 }
 
 // regexpProblem drops the "error parsing regexp: " regexp adds.

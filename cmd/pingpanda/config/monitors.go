@@ -184,6 +184,9 @@ func (p *monitorParser) top(root *yaml.Node) {
 		case "monitors":
 			monitors = v
 		default:
+			if strings.HasPrefix(k.Value, "x-") {
+				return // a place for anchors, as in docker compose files
+			}
 			p.unknown(k, "", []string{"defaults", "groups", "monitors"})
 		}
 	})
@@ -212,6 +215,10 @@ func (p *monitorParser) eachKey(n *yaml.Node, fn func(k, v *yaml.Node)) {
 // unknown reports a field that is not one, suggesting the closest.
 func (p *monitorParser) unknown(k *yaml.Node, prefix string, names []string) {
 	field := prefix + k.Value
+	if k.Value == "<<" && k.Tag == "!!merge" {
+		p.problem(k.Line, field, "YAML merge keys are read only among a monitor's or a defaults' fields; put shared settings in defaults: or a group's defaults:")
+		return
+	}
 	if s := closest(k.Value, names); s != "" {
 		p.problem(k.Line, field, "unknown field; did you mean %s?", prefix+s)
 		return

@@ -31,7 +31,7 @@ func parseTargetsYAML(data []byte, path string) ([]fileTarget, error) {
 	p := &monitorParser{l: l, path: path, getenv: func(string) (string, bool) { return "", false }}
 	p.parse(data)
 	ts, _ := p.buildMonitors(cfg, false)
-	p.checkIDs(ts)
+	ts = p.checkIDs(ts)
 	p.sortProblems()
 	if len(p.problems) > 0 {
 		return ts, errors.New(strings.Join(p.problems, "\n"))
@@ -45,12 +45,17 @@ func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 	var out []probe.Target
 	type first struct {
 		where, address string
+		check          probe.Check
 		at             int // index in out
 	}
 	seen := map[string]first{}
 	add := func(t probe.Target, where string) {
 		if prev, dup := seen[t.ID()]; dup {
-			if prev.address != t.Address && t.CustomID == "" {
+			if t.CustomID != "" && (prev.check != t.Check || prev.address != t.Address) {
+				l.problem("%s: id: %q is also the ID of the %s target in %s; give the monitor another id", where, t.ID(), prev.check, prev.where)
+				return
+			}
+			if prev.address != t.Address {
 				// The ID hides the secrets; two targets that differ
 				// only in one would share one state record.
 				l.problem("%s: %s: this URL and one in %s differ only in a secret, which target IDs hide, "+
@@ -67,7 +72,7 @@ func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 			l.warn("%s: %s is listed again (first in %s); checked once", where, t.ID(), prev.where)
 			return
 		}
-		seen[t.ID()] = first{where, t.Address, len(out)}
+		seen[t.ID()] = first{where, t.Address, t.Check, len(out)}
 		out = append(out, t)
 	}
 	lists := []struct {
@@ -128,7 +133,7 @@ func (l *loader) monitorsFile(ctx context.Context, cfg *Config, path string) []f
 	p.resolveRefs(ctx)
 	ts, explained := p.buildMonitors(cfg, l.explain)
 	cfg.Monitors = explained
-	p.checkIDs(ts)
+	ts = p.checkIDs(ts)
 	p.sortProblems()
 	l.problems = append(l.problems, p.problems...)
 	l.warnings = append(l.warnings, p.warnings...)
@@ -145,10 +150,12 @@ func (l *loader) getenv(name string) (string, bool) {
 	return "", false
 }
 
-// checkIDs refuses two monitors of the file with one ID, naming both.
-func (p *monitorParser) checkIDs(ts []fileTarget) {
+// checkIDs refuses two monitors of the file with one ID, naming both,
+// and returns the monitors without the second ones (said already).
+func (p *monitorParser) checkIDs(ts []fileTarget) []fileTarget {
 	first := make(map[string]int, len(ts))
 	probed := make(map[string]int, len(ts))
+	kept := ts[:0:0]
 	for _, ft := range ts {
 		id := ft.ID()
 		if line, dup := first[id]; dup {
@@ -157,6 +164,7 @@ func (p *monitorParser) checkIDs(ts []fileTarget) {
 			continue
 		}
 		first[id] = ft.line
+		kept = append(kept, ft)
 		// Metrics are labelled by check and target: two monitors of one
 		// target under two IDs would export one series twice.
 		what := string(ft.Check) + " " + ft.Shown()
@@ -168,6 +176,7 @@ func (p *monitorParser) checkIDs(ts []fileTarget) {
 		}
 		probed[what] = ft.line
 	}
+	return kept
 }
 
 func displayName(t probe.Target) string {
