@@ -1,8 +1,18 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // monitorsWorld is a monitors file, a state file and a clock that a
@@ -280,4 +292,173 @@ monitors:
 			}
 		}
 	}
+}
+
+// TestEveryCheckOfTheMonitorsFileReachesItsProber runs one sweep of a
+// monitor of each check, each with settings of its own that decide its
+// result, against servers on loopback: the settings must travel from the
+// file through the sweep to each prober.
+func TestEveryCheckOfTheMonitorsFileReachesItsProber(t *testing.T) {
+	// tcp: a PING/+PONG server.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 64)
+				if n, _ := c.Read(buf); strings.HasPrefix(string(buf[:n]), "PING") {
+					c.Write([]byte("+PONG\r\n"))
+				}
+			}()
+		}
+	}()
+	// dns: MX and TXT answers.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsSrv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		q := req.Question[0]
+		hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: 60}
+		switch q.Qtype {
+		case dns.TypeMX:
+			m.Answer = append(m.Answer, &dns.MX{Hdr: hdr, Preference: 10, Mx: "mx.example.com."})
+		case dns.TypeTXT:
+			m.Answer = append(m.Answer, &dns.TXT{Hdr: hdr, Txt: []string{"v=spf1 mx -all"}})
+		}
+		w.WriteMsg(m)
+	})}
+	go dnsSrv.ActivateAndServe()
+	t.Cleanup(func() { dnsSrv.Shutdown() })
+	// http: 401 by design, and a JSON API.
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/admin" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"ok","method":%q}`, r.Method)
+	}))
+	t.Cleanup(api.Close)
+	// tls: a certificate for example.com, trusted through SSL_CA_FILE,
+	// with 20 days left at the sweep's clock: ok by SSL_WARN_DAYS' 14,
+	// a warning by the monitor's 30.
+	w := newMonitorsWorld(t, "", "SSL_WARN_DAYS=14", "SSL_CRITICAL_DAYS=3")
+	certDER, tlsCert := selfSigned(t, "example.com", w.clock.Add(-time.Hour), w.clock.Add(20*24*time.Hour))
+	serveTLS := func() string {
+		tlsLn, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{tlsCert}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tlsLn.Close() })
+		go func() {
+			for {
+				c, err := tlsLn.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(5 * time.Second))
+					c.(*tls.Conn).Handshake()
+				}()
+			}
+		}()
+		return tlsLn.Addr().String()
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tcpAddr, dnsAddr, tlsAddr := ln.Addr().String(), pc.LocalAddr().String(), serveTLS()
+	_, tcpPort, _ := net.SplitHostPort(tcpAddr)
+
+	w.write(t, `
+monitors:
+  - {id: tcp-ok, check: tcp, target: "`+tcpAddr+`", tcp: {send: "PING\r\n", expect: "+PONG"}}
+  - {id: tcp-bad, check: tcp, target: "`+tcpAddr+`", tcp: {send: "PING\r\n", expect: "+OK"}, timeout: 1s}
+  - {id: mx-ok, check: dns, target: example.com, dns: {server: "`+dnsAddr+`", type: MX, expect: ["10 mx.example.com."]}}
+  - {id: mx-bad, check: dns, target: example.com, dns: {server: "`+dnsAddr+`", type: MX, expect: ["20 mx2.example.com."]}}
+  - {id: txt-ok, check: dns, target: example.com, dns: {server: "`+dnsAddr+`", type: TXT, expect: ["v=spf1 mx -all"]}}
+  - {id: admin, check: http, target: "`+api.URL+`/admin", http: {success_codes: "401"}}
+  - {id: admin-default, check: http, target: "`+api.URL+`/admin?x=1"}
+  - {id: api-post, check: http, target: "`+api.URL+`/api", http: {method: POST, expect: {json: {".method": "POST"}}}}
+  - {id: api-get, check: http, target: "`+api.URL+`/api?get", http: {expect: {json: {".method": "POST"}}}}
+  - {id: cert-warn, check: tls, target: "`+tlsAddr+`", tls: {server_name: example.com, warn_days: 30}}
+  - {id: cert-env, check: tls, target: "`+serveTLS()+`", tls: {server_name: example.com}}
+  - {id: cert-name, check: tls, target: "`+tlsAddr+`", tls: {server_name: wrong.example.net}}
+  - {id: ping-loss, check: ping, target: 127.0.0.1, ping: {count: 2, max_loss: 0}}
+`)
+	w.env = append(w.env, "SSL_CA_FILE="+caFile, "PING_MODE=tcp", "PING_TCP_PORT="+tcpPort)
+	rep, logs := w.sweep(t)
+	got := map[string]string{}
+	for _, r := range rep.Results {
+		got[r.ID] = r.Status + " " + r.Error
+	}
+	want := map[string]string{
+		"tcp-ok":        "up",
+		"tcp-bad":       `down first 7 bytes read do not contain "+OK"`,
+		"mx-ok":         "up",
+		"mx-bad":        `down answers lack "20 mx2.example.com."`,
+		"txt-ok":        "up",
+		"admin":         "up",
+		"admin-default": "down status 401 not in success codes 200",
+		"api-post":      "up",
+		"api-get":       `down .method is "GET", want "POST"`,
+		"cert-warn":     "up",
+		"cert-env":      "up",
+		"cert-name":     "down",
+		"ping-loss":     "up",
+	}
+	for id, w := range want {
+		if !strings.HasPrefix(got[id], w) {
+			t.Errorf("%s: %q, want it to start %q", id, got[id], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d results, want %d:\n%s", len(got), len(want), logs)
+	}
+	var certEvents int
+	for _, e := range rep.Events {
+		if e.Kind == "cert_warning" {
+			certEvents++
+		}
+	}
+	if certEvents != 1 {
+		t.Errorf("%d cert_warning events, want 1 (cert-warn's own warn_days, not SSL_WARN_DAYS): %s", certEvents, eventKinds(rep))
+	}
+}
+
+// selfSigned makes a self-signed certificate for name (and 127.0.0.1),
+// valid from notBefore to notAfter.
+func selfSigned(t *testing.T, name string, notBefore, notAfter time.Time) ([]byte, tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		DNSNames: []string{name}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: notBefore, NotAfter: notAfter,
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
