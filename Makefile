@@ -105,7 +105,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvFile$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTargetsYAML$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLambdaEvent$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/lambda
-	$(GO) test -run '^$$' -fuzz '^FuzzParseAWSRef$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/config
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAWSRef$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/awsref
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMonitorsFile$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/config
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONFastPathAgreesWithGojq$$' -fuzztime $(FUZZTIME) ./probe
+	$(GO) test -run '^$$' -fuzz '^FuzzQuoteCut$$' -fuzztime $(FUZZTIME) ./probe
+	$(GO) test -run '^$$' -fuzz '^FuzzNormaliseDNSData$$' -fuzztime $(FUZZTIME) ./probe
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./state
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeOutboxEntry$$' -fuzztime $(FUZZTIME) ./state
 	$(GO) test -run '^$$' -fuzz '^FuzzFileStoreLoad$$' -fuzztime $(FUZZTIME) ./state
