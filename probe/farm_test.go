@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +59,9 @@ type farm struct {
 	pingMode PingMode // PingPrivileged, or PingTCP where raw ICMP is refused
 }
 
+// farmAPIBody is what the farm's http server answers under /api/.
+var farmAPIBody = []byte(`{"status":"ok","version":"1.4.2","checks":{"db":"ok","queue":"ok"}}`)
+
 // farmStart starts a farm that stops when tb ends.
 func farmStart(tb testing.TB) *farm {
 	tb.Helper()
@@ -66,6 +70,12 @@ func farmStart(tb testing.TB) *farm {
 	f.dnsAddr = farmServeDNS(tb, dns.HandlerFunc(farmAnswerA))
 
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			// A health API's answer, for monitors that assert on it.
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(farmAPIBody)
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 	}))
 	tb.Cleanup(hs.Close)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/pingpanda/pingpanda/cmd/pingpanda/awsref"
 	"github.com/pingpanda/pingpanda/probe"
 	"github.com/pingpanda/pingpanda/probe/secret"
@@ -396,7 +398,9 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, string, boo
 			if err != nil {
 				p.problem(line("dns.rcode"), "dns.rcode", "%v", err)
 			}
-			d.Rcode = rc
+			if rc != dns.RcodeSuccess {
+				d.Rcode = rc // NOERROR stays the default: it also needs an answer
+			}
 		}
 		if d.Server != "" || d.Type != 0 || len(d.Expect) > 0 || d.Rcode >= 0 {
 			sp.DNS = d
