@@ -121,3 +121,66 @@ func ownSettings(c Check, i int) string {
 	}
 	return b.String()
 }
+
+// BenchmarkSweepMonitors is the sweep's share of that cost, in the
+// process: the Runner sweeps n mixed farm targets twice per iteration
+// (benchSpecSweep: alternating, the same farm, prober and concurrency as
+// BenchmarkSweep), once without specs and once with a Spec of its own
+// for every target, as the monitors file of BenchmarkBinarySweepMonitors
+// gives them (ownSpec): attempts, timeout, alert policy, labels, and the
+// check's settings and assertions. The ratios are its x-plain-*.
+func BenchmarkSweepMonitors(b *testing.B) {
+	scaleNeedFiles(b, benchFiles)
+	f := farmStart(b)
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			r := f.runner(b, benchConcurrency, 1)
+			plain := f.targets(b, n)
+			for i := range plain {
+				if plain[i].Check == HTTP {
+					plain[i].Address = f.httpURL + "/api/" + plain[i].Name
+				}
+			}
+			own := make([]Target, n)
+			for i, t := range plain {
+				t.Spec = ownSpec(b, t.Check, i)
+				own[i] = t
+			}
+			benchSpecSweep(b, r, plain, own)
+		})
+	}
+}
+
+// ownSpec is the Spec the monitors file's ownSettings(c, i) give.
+func ownSpec(b *testing.B, c Check, i int) *Spec {
+	sp := &Spec{
+		Timeout:  time.Duration(5+i%3) * time.Second,
+		Attempts: 1,
+		Alert:    AlertSpec{Threshold: 1 + i%5, Realert: time.Duration(30+i%30) * time.Minute, NotifyRecovery: i%2 == 0},
+		Labels:   map[string]string{"team": fmt.Sprintf("t%d", i%20), "tier": fmt.Sprint(i % 3), "idx": fmt.Sprint(i)},
+	}
+	switch c {
+	case HTTP:
+		sp.HTTP = &HTTPSpec{
+			Method:      "GET",
+			Headers:     []Header{{"Accept", "application/json"}, {"X-Probe", fmt.Sprintf("p%d", i)}},
+			Success:     mustCodes(b, "200-299"),
+			MaxLatency:  10*time.Second + time.Duration(i)*time.Millisecond,
+			WarnLatency: 5 * time.Second,
+			Expect: HTTPExpect{
+				BodyContains: `"status"`, BodyNotContains: "error",
+				JSON:    []JSONExpect{mustJSON(b, ".status", "ok"), mustJSON(b, ".checks.db", "ok")},
+				Headers: []Header{{"Content-Type", "application/json"}},
+			},
+		}
+	case TLS:
+		sp.TLS = &TLSSpec{WarnDays: float64(20 + i%10), CriticalDays: 5}
+	case DNS:
+		sp.DNS = &DNSSpec{Type: 1, Expect: []string{"127.0.0.1"}, Rcode: -1}
+	case Ping:
+		sp.Ping = &PingSpec{Count: 1, MaxLoss: 0}
+	case TCP:
+		sp.TCP = &TCPSpec{}
+	}
+	return sp
+}

@@ -133,7 +133,7 @@ func (s *settings) envKey(f *mfield) string {
 // source says where a field's effective value comes from.
 func (s *settings) source(f *mfield) (shown, src string) {
 	if lf := s.leaf(f.path); lf != nil {
-		return lf.shown, lf.src
+		return lf.shown, lf.src(s.p.path)
 	}
 	if k := s.envKey(f); k != "" {
 		v := s.p.l.values[k]
@@ -146,21 +146,33 @@ func (s *settings) source(f *mfield) (shown, src string) {
 }
 
 // labels merges the labels: the file's defaults, the group's defaults,
-// the group's, the monitor's, later ones winning.
-func (s *settings) labels() (map[string]string, []string) {
+// the group's, the monitor's, later ones winning. When one layer alone
+// gives labels, its map is returned as it is (shared, never written).
+func (s *settings) labels() map[string]string {
 	var out map[string]string
-	var srcs []string
+	shared := false
+	for _, lf := range s.labelLeaves() {
+		m := lf.val.(map[string]string)
+		switch {
+		case out == nil:
+			out, shared = m, true
+		default:
+			if shared {
+				out, shared = maps.Clone(out), false
+			}
+			maps.Copy(out, m)
+		}
+	}
+	return out
+}
+
+// labelLeaves are the layers' labels, in merge order.
+func (s *settings) labelLeaves() []*leaf {
+	var out []*leaf
 	add := func(lf *leaf) {
-		if lf == nil {
-			return
+		if lf != nil {
+			out = append(out, lf)
 		}
-		if out == nil {
-			out = map[string]string{}
-		}
-		for _, h := range lf.val.([]probe.Header) {
-			out[h.Name] = h.Value
-		}
-		srcs = append(srcs, lf.src)
 	}
 	add(s.p.defaults.get("labels"))
 	if g := s.m.group; g != nil {
@@ -168,22 +180,24 @@ func (s *settings) labels() (map[string]string, []string) {
 		add(g.labels)
 	}
 	add(s.m.own.get("labels"))
-	return out, srcs
+	return out
 }
 
 // buildMonitors turns the parsed monitors into targets with their specs.
 // Monitors whose settings are equal share one Spec.
 func (p *monitorParser) buildMonitors(cfg *Config, explain bool) ([]fileTarget, []Monitor) {
 	var (
-		out      []fileTarget
+		out      = make([]fileTarget, 0, len(p.monitors))
 		explains []Monitor
 		interned = map[string]*probe.Spec{}
+		s        settings
 	)
-	for _, m := range p.monitors {
+	for i, m := range p.monitors {
+		p.monitors[i] = nil // what follows is all that is kept of it
 		p.ctx = m.where
-		s := &settings{p: p, m: m}
+		s = settings{p: p, m: m}
 		checkLeaf, targetLeaf := m.own.get("check"), m.own.get("target")
-		if m.own.failed["check"] || m.own.failed["target"] {
+		if m.own.hasFailed("check") || m.own.hasFailed("target") {
 			continue // said already
 		}
 		if checkLeaf == nil || targetLeaf == nil {
@@ -198,7 +212,7 @@ func (p *monitorParser) buildMonitors(cfg *Config, explain bool) ([]fileTarget, 
 		s.check = checkLeaf.val.(probe.Check)
 		t, err := probe.ParseTarget(s.check, targetLeaf.val.(string))
 		if err != nil {
-			p.problem(targetLeaf.node.Line, "target", "%v", err)
+			p.problem(targetLeaf.line, "target", "%v", err)
 			continue
 		}
 		if lf := m.own.get("name"); lf != nil {
@@ -207,7 +221,7 @@ func (p *monitorParser) buildMonitors(cfg *Config, explain bool) ([]fileTarget, 
 		if lf := m.own.get("id"); lf != nil {
 			id := lf.val.(string)
 			if id == "" || strings.ContainsAny(id, " \t\n{}") {
-				p.problem(lf.node.Line, "id", "%q: want a non-empty ID without blanks or braces", id)
+				p.problem(lf.line, "id", "%q: want a non-empty ID without blanks or braces", id)
 				continue
 			}
 			t.CustomID = id
@@ -215,21 +229,21 @@ func (p *monitorParser) buildMonitors(cfg *Config, explain bool) ([]fileTarget, 
 		p.warnSections(m, s.check)
 		if lf := m.own.get("depends_on"); lf != nil {
 			p.warnings = append(p.warnings, fmt.Sprintf("%s:%d: %s: depends_on is checked, but dependencies are not part of this version yet: it changes no verdict",
-				p.path, lf.node.Line, m.where))
+				p.path, lf.line, m.where))
 		}
-		spec, key, ok := p.spec(s, cfg)
+		spec, key, ok := p.spec(&s, cfg)
 		if !ok {
 			continue
 		}
-		if shared, ok := interned[key]; ok {
+		if shared, ok := interned[string(key)]; ok {
 			spec = shared
 		} else {
-			interned[key] = spec
+			interned[string(key)] = spec
 		}
 		t.Spec = spec
 		out = append(out, fileTarget{Target: t, line: m.line})
 		if explain {
-			explains = append(explains, p.explain(s, t, m))
+			explains = append(explains, p.explain(&s, t, m))
 		}
 	}
 	p.ctx = ""
@@ -239,8 +253,8 @@ func (p *monitorParser) buildMonitors(cfg *Config, explain bool) ([]fileTarget, 
 // warnSections warns of a monitor's sections for another check.
 func (p *monitorParser) warnSections(m *parsedMonitor, check probe.Check) {
 	var other []string
-	for path := range m.own.leaves {
-		sec, _, ok := strings.Cut(path, ".")
+	for _, fld := range m.own.fields {
+		sec, _, ok := strings.Cut(fld.path, ".")
 		if c, isSec := sections[sec]; ok && isSec && c != check && !slices.Contains(other, sec) {
 			other = append(other, sec)
 		}
@@ -253,9 +267,11 @@ func (p *monitorParser) warnSections(m *parsedMonitor, check probe.Check) {
 
 // spec resolves a monitor's settings into a Spec, and a key equal for
 // equal settings.
-func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, string, bool) {
+func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, []byte, bool) {
 	nProblems := len(p.problems)
-	var key strings.Builder
+	// key holds every setting taken from the file, as written (a
+	// mapping's or a list's by its leaf): equal keys, equal settings.
+	key := append(p.key[:0], s.check...)
 	var secrets []string
 	// get returns a field's value from the file, or ok false.
 	get := func(path string) (any, bool) {
@@ -264,9 +280,17 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, string, boo
 			return nil, false
 		}
 		secrets = append(secrets, lf.secrets...)
-		fmt.Fprintf(&key, "%s=%v\x00", path, lf.val)
+		key = append(key, 0)
+		key = append(key, path...)
+		key = append(key, '=')
+		if lf.shown != "" {
+			key = append(key, lf.shown...)
+		} else {
+			key = strconv.AppendUint(append(key, '#'), uint64(lf.id), 10)
+		}
 		return lf.val, true
 	}
+	defer func() { p.key = key }()
 	dur := func(path string, def time.Duration) time.Duration {
 		if v, ok := get(path); ok {
 			return v.(time.Duration)
@@ -299,12 +323,11 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, string, boo
 	}
 	line := func(path string) int {
 		if lf := s.leaf(path); lf != nil {
-			return lf.node.Line
+			return lf.line
 		}
 		return s.m.line
 	}
 
-	fmt.Fprintf(&key, "check=%s\x00", s.check)
 	defTimeout := cfg.Timeouts[s.check]
 	if s.check == probe.Ping {
 		defTimeout = 0 // ping bounds its attempts itself, from when its socket opens
@@ -319,11 +342,10 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, string, boo
 			NotifyRecovery: boolean("notify_recovery", cfg.Policy.NotifyRecovery),
 		},
 	}
-	labels, _ := s.labels()
-	if len(labels) > 0 {
+	if labels := s.labels(); len(labels) > 0 {
 		sp.Labels = labels
-		for _, k := range slices.Sorted(maps.Keys(labels)) {
-			fmt.Fprintf(&key, "label %s=%s\x00", k, labels[k])
+		for _, lf := range s.labelLeaves() {
+			key = strconv.AppendUint(append(key, "\x00labels#"...), uint64(lf.id), 10)
 		}
 	}
 	switch s.check {
@@ -421,7 +443,7 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, string, boo
 	if len(secrets) > 0 {
 		sp.Secrets = secret.NewScrubber(secrets...)
 	}
-	return sp, key.String(), len(p.problems) == nProblems
+	return sp, key, len(p.problems) == nProblems
 }
 
 // explain lists a monitor's every field with its source.
@@ -441,9 +463,13 @@ func (p *monitorParser) explain(s *settings, t probe.Target, m *parsedMonitor) M
 		}
 		var shown, src string
 		if f.path == "labels" {
-			labels, srcs := s.labels()
+			labels := s.labels()
 			if len(labels) == 0 {
 				continue
+			}
+			var srcs []string
+			for _, lf := range s.labelLeaves() {
+				srcs = append(srcs, lf.src(p.path))
 			}
 			var parts []string
 			for _, k := range slices.Sorted(maps.Keys(labels)) {

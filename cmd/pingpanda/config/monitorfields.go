@@ -137,20 +137,33 @@ func fieldsUnder(prefix string, inDefaults bool) []string {
 
 // leaf is one field's value in one layer of the file, parsed.
 type leaf struct {
-	node *yaml.Node
-	val  any    // typed by the field's kind
-	src  string // "monitor login (monitors.yaml:14)"
+	val  any // typed by the field's kind
+	line int
+	// ctx names the layer it is in: "monitor login", "defaults", "group
+	// shop defaults".
+	ctx string
 	// shown is the value as `config --monitors` prints it: secrets as
-	// written (${NAME}, the reference), never what they resolve to.
+	// written (${NAME}, the reference), never what they resolve to. For a
+	// scalar it is the text as written; for a mapping or a list it is
+	// set only when the monitors are explained.
 	shown string
+	// id tells apart leaves of mappings and lists, whose shown text may
+	// be unset, in the key of a monitor's settings.
+	id uint32
 	// secrets are the values ${NAME} and references put into val.
 	secrets []string
+}
+
+// src says where the leaf is: "monitor login (monitors.yaml:14)".
+func (lf *leaf) src(path string) string {
+	return fmt.Sprintf("%s (%s:%d)", lf.ctx, path, lf.line)
 }
 
 // parseLeaf reads a field's node. Strings have ${NAME} substituted from
 // env; secret strings may also be references, queued on refs.
 func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
-	lf := &leaf{node: n}
+	p.leaves++
+	lf := &leaf{line: n.Line, ctx: p.ctxOr("monitor"), id: p.leaves}
 	switch f.kind {
 	case mString, mSecret, mRegex, mCheck:
 		s, err := scalar(n)
@@ -170,9 +183,16 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 				return lf, nil
 			}
 		case mRegex:
-			re, err := regexp.Compile(v)
-			if err != nil {
-				return nil, fmt.Errorf("not a regular expression: %v", regexpProblem(err))
+			re, ok := p.regexps[v]
+			if !ok {
+				var err error
+				if re, err = regexp.Compile(v); err != nil {
+					return nil, fmt.Errorf("not a regular expression: %v", regexpProblem(err))
+				}
+				if p.regexps == nil {
+					p.regexps = map[string]*regexp.Regexp{}
+				}
+				p.regexps[v] = re
 			}
 			lf.val = re
 			return lf, nil
@@ -197,7 +217,7 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 		if sec := d.Seconds(); sec < f.min || sec > f.max {
 			return nil, fmt.Errorf("%s is outside %s to %s", s, fmtSeconds(f.min), fmtSeconds(f.max))
 		}
-		lf.val, lf.shown = d, d.String()
+		lf.val, lf.shown = d, s
 	case mInt:
 		s, err := scalar(n)
 		if err != nil {
@@ -233,7 +253,7 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 		if err != nil {
 			return nil, err
 		}
-		lf.val, lf.shown = b, strconv.FormatBool(b)
+		lf.val, lf.shown = b, s
 	case mCodes:
 		s, err := scalar(n)
 		if err != nil {
@@ -243,18 +263,20 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 		if err != nil {
 			return nil, err
 		}
-		lf.val, lf.shown = c, c.String()
+		lf.val, lf.shown = c, s
 	case mLabels:
 		m, err := p.stringMap(n, lf, false)
 		if err != nil {
 			return nil, err
 		}
+		labels := make(map[string]string, len(m))
 		for _, h := range m {
 			if err := checkLabelName(h.Name); err != nil {
 				return nil, err
 			}
+			labels[h.Name] = h.Value
 		}
-		lf.val = m
+		lf.val = labels
 	case mHeaders:
 		m, err := p.stringMap(n, lf, true)
 		if err != nil {
@@ -282,7 +304,10 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 			}
 			out = append(out, v)
 		}
-		lf.val, lf.shown = out, "["+strings.Join(quoteAll(out), ", ")+"]"
+		lf.val = out
+		if p.l.explain {
+			lf.shown = "[" + strings.Join(quoteAll(out), ", ") + "]"
+		}
 	case mJSON:
 		if n.Kind != yaml.MappingNode {
 			return nil, errors.New("want a mapping of paths to expected values")
@@ -296,12 +321,14 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 				return nil, fmt.Errorf("%s: %v", path, err)
 			}
 			want = normaliseJSON(want)
-			je, err := probe.NewJSONExpect(path, want)
+			je, err := p.jsonExpect(path, want)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, je)
-			shown = append(shown, path+"="+jsonText(want))
+			if p.l.explain {
+				shown = append(shown, path+"="+jsonText(want))
+			}
 		}
 		lf.val, lf.shown = out, strings.Join(shown, ", ")
 	}
@@ -337,7 +364,9 @@ func (p *monitorParser) stringMap(n *yaml.Node, lf *leaf, secret bool) ([]probe.
 		if secret && p.isRef(v) {
 			p.queueHeaderRef(lf, &out, len(out)-1, v)
 		}
-		shown = append(shown, name+": "+show)
+		if p.l.explain {
+			shown = append(shown, name+": "+show)
+		}
 	}
 	lf.shown = strings.Join(shown, ", ")
 	return out, nil
@@ -362,7 +391,16 @@ func scalar(n *yaml.Node) (string, error) {
 // parseDuration reads a Go duration ("800ms", "1m30s") or a number of
 // seconds.
 func parseDuration(s string) (time.Duration, error) {
-	if x, err := strconv.ParseFloat(s, 64); err == nil {
+	if s == "" {
+		return 0, errors.New("empty duration")
+	}
+	if c := s[len(s)-1]; c >= '0' && c <= '9' || c == '.' {
+		// A number of seconds. (A unit at the end is left to
+		// time.ParseDuration, without an error from ParseFloat first.)
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration (write 800ms, 30s, 5m or 1h)", s)
+		}
 		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) > maxSeconds*10 {
 			return 0, fmt.Errorf("%q is not a duration", s)
 		}

@@ -34,17 +34,42 @@ import (
 // layer is one level of the file's settings: the defaults, a group's
 // defaults, or a monitor's own fields.
 type layer struct {
-	leaves map[string]*leaf
+	// fields in the order read; a few dozen at most, so a slice is
+	// searched faster than a map is built.
+	fields []layerField
 	// failed are the fields given whose values are wrong (said already).
-	failed map[string]bool
+	failed []string
+}
+
+type layerField struct {
+	path string
+	lf   *leaf
 }
 
 func (ly *layer) get(path string) *leaf {
 	if ly == nil {
 		return nil
 	}
-	return ly.leaves[path]
+	for i := range ly.fields {
+		if ly.fields[i].path == path {
+			return ly.fields[i].lf
+		}
+	}
+	return nil
 }
+
+// set adds a field, or replaces one a merge key gave.
+func (ly *layer) set(path string, lf *leaf) {
+	for i := range ly.fields {
+		if ly.fields[i].path == path {
+			ly.fields[i].lf = lf
+			return
+		}
+	}
+	ly.fields = append(ly.fields, layerField{path, lf})
+}
+
+func (ly *layer) hasFailed(path string) bool { return slices.Contains(ly.failed, path) }
 
 type mgroup struct {
 	name     string
@@ -85,6 +110,31 @@ type monitorParser struct {
 	// visits counts the fields read, aliases expanded (maxFieldVisits).
 	visits     int
 	overBudget bool
+	// leaves numbers the leaves read (leaf.id).
+	leaves uint32
+	// regexps and jq hold what was compiled, by its text: monitors often
+	// repeat an assertion.
+	regexps map[string]*regexp.Regexp
+	jq      map[string]probe.JSONExpect
+	// key is the buffer spec builds a monitor's settings' key in.
+	key []byte
+}
+
+// jsonExpect compiles a JSON assertion's path once per file.
+func (p *monitorParser) jsonExpect(path string, want any) (probe.JSONExpect, error) {
+	je, ok := p.jq[path]
+	if !ok {
+		var err error
+		if je, err = probe.NewJSONExpect(path, nil); err != nil {
+			return je, err
+		}
+		if p.jq == nil {
+			p.jq = map[string]probe.JSONExpect{}
+		}
+		p.jq[path] = je
+	}
+	je.Want = want
+	return je, nil
 }
 
 // maxFieldVisits bounds the fields a file may expand to: 100,000 monitors
@@ -200,14 +250,31 @@ func (p *monitorParser) top(root *yaml.Node) {
 
 // eachKey calls fn for each key of a mapping, refusing a key given twice.
 func (p *monitorParser) eachKey(n *yaml.Node, fn func(k, v *yaml.Node)) {
-	seen := map[string]int{}
+	var seen map[string]int // only for large mappings
+	if len(n.Content) > 64 {
+		seen = make(map[string]int, len(n.Content)/2)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if line, dup := seen[k.Value]; dup {
-			p.problem(k.Line, k.Value, "given twice (first at line %d)", line)
+		first := -1
+		if seen != nil {
+			if line, dup := seen[k.Value]; dup {
+				first = line
+			} else {
+				seen[k.Value] = k.Line
+			}
+		} else {
+			for j := 0; j < i; j += 2 {
+				if n.Content[j].Value == k.Value {
+					first = n.Content[j].Line
+					break
+				}
+			}
+		}
+		if first >= 0 {
+			p.problem(k.Line, k.Value, "given twice (first at line %d)", first)
 			continue
 		}
-		seen[k.Value] = k.Line
 		fn(k, v)
 	}
 }
@@ -242,7 +309,7 @@ func closest(s string, names []string) string {
 // layer reads a mapping of settings: the defaults' (inDefaults) or a
 // monitor's.
 func (p *monitorParser) layer(n *yaml.Node, inDefaults bool) *layer {
-	ly := &layer{leaves: map[string]*leaf{}, failed: map[string]bool{}}
+	ly := &layer{fields: make([]layerField, 0, len(n.Content)/2)}
 	if n.Kind != yaml.MappingNode {
 		p.problem(n.Line, "", "want a mapping of fields")
 		return ly
@@ -301,11 +368,10 @@ func (p *monitorParser) fill(ly *layer, n *yaml.Node, prefix string, inDefaults 
 		lf, err := p.parseLeaf(f, v)
 		if err != nil {
 			p.problem(v.Line, full, "%v", err)
-			ly.failed[full] = true
+			ly.failed = append(ly.failed, full)
 			return
 		}
-		lf.src = fmt.Sprintf("%s (%s:%d)", p.ctxOr("monitor"), p.path, v.Line)
-		ly.leaves[full] = lf
+		ly.set(full, lf)
 	})
 }
 
@@ -351,7 +417,6 @@ func (p *monitorParser) groupList(n *yaml.Node) {
 					p.problem(v.Line, "labels", "%v", err)
 					return
 				}
-				lf.src = fmt.Sprintf("group %s (%s:%d)", g.name, p.path, v.Line)
 				g.labels = lf
 			case "defaults":
 				p.ctx = "group " + g.name + " defaults"
@@ -406,11 +471,19 @@ func lookup(n *yaml.Node, key string) *yaml.Node {
 
 // monitorList reads a list of monitors, of group g or of none.
 func (p *monitorParser) monitorList(n *yaml.Node, g *mgroup) {
+	n = deref(n)
+	// A list with an anchor may be read again through an alias: keep it.
+	clear := n.Anchor == ""
 	if n.Kind != yaml.SequenceNode {
 		p.problem(n.Line, "monitors", "want a list of monitors")
 		return
 	}
-	for _, item := range n.Content {
+	for i, item := range n.Content {
+		// Once read, a monitor's nodes are garbage: the tree of a large
+		// file (20 times its size) shrinks as it is read.
+		if clear {
+			n.Content[i] = nil
+		}
 		item = deref(item)
 		if item.Kind != yaml.MappingNode {
 			p.problem(item.Line, "", "want a monitor: a mapping with check and target")

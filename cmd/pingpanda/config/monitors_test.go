@@ -158,7 +158,7 @@ func TestMonitorSettingsFollowThePrecedence(t *testing.T) {
 			[5]string{"3", "4", "5", "6", "7"}, [5]any{3, 4, 5, 6, 7},
 			func(_ *Config, sp *probe.Spec) any { return sp.Alert.Threshold }},
 		{"realert", "http", httpT, "REALERT_INTERVAL_SECONDS", [4]string{"60", "2m", "3m", "4m"},
-			[5]string{"0", "60", "2m0s", "3m0s", "4m0s"}, [5]any{time.Duration(0), time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute},
+			[5]string{"0", "60", "2m", "3m", "4m"}, [5]any{time.Duration(0), time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute},
 			func(_ *Config, sp *probe.Spec) any { return sp.Alert.Realert }},
 		{"notify_recovery", "http", httpT, "NOTIFY_RECOVERY", [4]string{"false", "true", "false", "true"},
 			[5]string{"true", "false", "true", "false", "true"}, [5]any{true, false, true, false, true},

@@ -45,12 +45,22 @@ func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 	var out []probe.Target
 	type first struct {
 		where, address string
+		line           int // of where, a file; 0 for an env list
 		check          probe.Check
 		at             int // index in out
 	}
 	seen := map[string]first{}
-	add := func(t probe.Target, where string) {
+	// add adds t, read from where (line of it, for a file). The place
+	// is written out only for a message.
+	add := func(t probe.Target, whereAt string, line int) {
 		if prev, dup := seen[t.ID()]; dup {
+			where := whereAt
+			if line > 0 {
+				where = fmt.Sprintf("%s:%d", whereAt, line)
+			}
+			if prev.line > 0 {
+				prev.where = fmt.Sprintf("%s:%d", prev.where, prev.line)
+			}
 			if t.CustomID != "" && (prev.check != t.Check || prev.address != t.Address) {
 				l.problem("%s: id: %q is also the ID of the %s target in %s; give the monitor another id", where, t.ID(), prev.check, prev.where)
 				return
@@ -72,7 +82,7 @@ func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 			l.warn("%s: %s is listed again (first in %s); checked once", where, t.ID(), prev.where)
 			return
 		}
-		seen[t.ID()] = first{where, t.Address, t.Check, len(out)}
+		seen[t.ID()] = first{whereAt, t.Address, line, t.Check, len(out)}
 		out = append(out, t)
 	}
 	lists := []struct {
@@ -101,12 +111,12 @@ func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 				l.problem("%s: %v", ls.key, err)
 				continue
 			}
-			add(t, ls.key)
+			add(t, ls.key, 0)
 		}
 	}
 	if path := l.raw("TARGETS_FILE"); path != "" {
 		for _, ft := range l.monitorsFile(ctx, cfg, path) {
-			add(ft.Target, fmt.Sprintf("%s:%d", path, ft.line))
+			add(ft.Target, path, ft.line)
 		}
 	}
 	return out
@@ -154,7 +164,11 @@ func (l *loader) getenv(name string) (string, bool) {
 // and returns the monitors without the second ones (said already).
 func (p *monitorParser) checkIDs(ts []fileTarget) []fileTarget {
 	first := make(map[string]int, len(ts))
-	probed := make(map[string]int, len(ts))
+	type what struct {
+		check probe.Check
+		shown string
+	}
+	probed := make(map[what]int, len(ts))
 	kept := ts[:0:0]
 	for _, ft := range ts {
 		id := ft.ID()
@@ -167,14 +181,14 @@ func (p *monitorParser) checkIDs(ts []fileTarget) []fileTarget {
 		kept = append(kept, ft)
 		// Metrics are labelled by check and target: two monitors of one
 		// target under two IDs would export one series twice.
-		what := string(ft.Check) + " " + ft.Shown()
-		if line, dup := probed[what]; dup {
+		w := what{ft.Check, ft.Shown()}
+		if line, dup := probed[w]; dup {
 			p.warnings = append(p.warnings, fmt.Sprintf("%s:%d: monitor %s: the monitor at line %d probes the same %s target; "+
 				"both are checked and alerted on, but their metrics share one series and only the first's is exported",
 				p.path, ft.line, displayName(ft.Target), line, ft.Check))
 			continue
 		}
-		probed[what] = ft.line
+		probed[w] = ft.line
 	}
 	return kept
 }
