@@ -55,3 +55,29 @@ func TestREADMEConfigurationTableMatchesTheCode(t *testing.T) {
 		t.Errorf("README.md's configuration table is out of date; run go test ./cmd/pingpanda/config -run README -update")
 	}
 }
+
+// TestREADMEMonitorsSectionNamesTheSchemaAndEveryField keeps the README's
+// Monitors section true: its yaml-language-server line names the schema's
+// $id, and its field table names every field of the monitors file.
+func TestREADMEMonitorsSectionNamesTheSchemaAndEveryField(t *testing.T) {
+	b, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "\n## Monitors\n")
+	end := strings.Index(readme, "\n## Configuration\n")
+	if start < 0 || end < start {
+		t.Fatal("README.md has no Monitors section before Configuration")
+	}
+	section := readme[start:end]
+	if !strings.Contains(section, "# yaml-language-server: $schema="+SchemaID) {
+		t.Errorf("the Monitors section's yaml-language-server line does not name %s", SchemaID)
+	}
+	for _, f := range monitorFields {
+		name := f.path[strings.LastIndex(f.path, ".")+1:]
+		if !strings.Contains(section, "`"+f.path+"`") && !strings.Contains(section, "`"+name+"`") {
+			t.Errorf("the Monitors section does not name the field %s", f.path)
+		}
+	}
+}
