@@ -282,7 +282,7 @@ func (p *HTTPProber) Probe(ctx context.Context, t Target) Result {
 		// Set even on error: after too many redirects, resp is the last
 		// redirect, its body already closed.
 		d.StatusCode = resp.StatusCode
-		d.FinalURL = secret.URL(resp.Request.URL.String()) // redirects can add tokens too
+		d.FinalURL = finalURL(resp.Request.URL, t.Spec) // redirects can add tokens too
 	}
 	if err != nil {
 		res.Error = httpErrorText(ctx, err, res.Latency, visited)
@@ -428,4 +428,22 @@ func httpErrorText(ctx context.Context, err error, elapsed time.Duration, visite
 		}
 	}
 	return secret.NewScrubber(queries...).String(text)
+}
+
+// finalURL is the URL of the final response as it may be shown: its
+// userinfo and secret-looking query values redacted, and any of the
+// monitor's secrets (a server can redirect to a path that echoes a
+// token) cut out, as written and as escaped in a URL.
+func finalURL(u *url.URL, spec *Spec) string {
+	shown := secret.URL(u.String())
+	if spec == nil || spec.Secrets.Longest() == 0 {
+		return shown
+	}
+	shown = spec.Secrets.String(shown)
+	if unescaped, err := url.PathUnescape(shown); err == nil && unescaped != shown {
+		if scrubbed := spec.Secrets.String(unescaped); scrubbed != unescaped {
+			return scrubbed
+		}
+	}
+	return shown
 }

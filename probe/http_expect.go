@@ -102,7 +102,7 @@ func (e *HTTPExpect) checkHeaders(h http.Header, sc secret.Scrubber) error {
 		if !sensitiveHeader(want.Name) {
 			seen = quoteSeen(strings.Join(vs, ", "), sc)
 		}
-		return fmt.Errorf("header %s is %s, want it to contain %s", want.Name, seen, quoteBounded(want.Value))
+		return fmt.Errorf("header %s is %s, want it to contain %s", want.Name, seen, quoteSeen(want.Value, sc))
 	}
 	return nil
 }
@@ -133,15 +133,15 @@ func (e *HTTPExpect) checkBody(ctx context.Context, body []byte, complete bool, 
 		return fmt.Sprintf(" (first %d bytes read)", len(body))
 	}
 	if e.BodyContains != "" && !bytes.Contains(body, []byte(e.BodyContains)) {
-		return fmt.Errorf("body does not contain %s%s", quoteBounded(e.BodyContains), read())
+		return fmt.Errorf("body does not contain %s%s", quoteSeen(e.BodyContains, sc), read())
 	}
 	if e.BodyNotContains != "" {
 		if i := bytes.Index(body, []byte(e.BodyNotContains)); i >= 0 {
-			return fmt.Errorf("body contains %s (at byte %d)", quoteBounded(e.BodyNotContains), i)
+			return fmt.Errorf("body contains %s (at byte %d)", quoteSeen(e.BodyNotContains, sc), i)
 		}
 	}
 	if e.BodyRegex != nil && !e.BodyRegex.Match(body) {
-		return fmt.Errorf("body does not match regex %s%s", quoteBounded(e.BodyRegex.String()), read())
+		return fmt.Errorf("body does not match regex %s%s", quoteSeen(e.BodyRegex.String(), sc), read())
 	}
 	if len(e.JSON) == 0 {
 		return nil
@@ -351,6 +351,11 @@ func jsonText(v any, sc secret.Scrubber) string {
 			format = 'e'
 		}
 		return strconv.FormatFloat(f, format, -1, 64)
+	}
+	if sc.Longest() > 0 {
+		// Before encoding: a secret holding a quote or a backslash
+		// would be escaped out of the scrubber's sight.
+		v = scrubJSON(v, sc)
 	}
 	var b strings.Builder
 	enc := json.NewEncoder(&b)

@@ -123,7 +123,12 @@ func (p *PingProber) Probe(ctx context.Context, t Target) Result {
 		return unsupported("raw and datagram sockets", nil, start)
 	}
 
-	rctx, cancel := p.withTimeout(ctx)
+	// A monitor's own timeout replaces PING_TIMEOUT_SECONDS.
+	timeout := p.opts.Timeout
+	if t.Spec != nil && t.Spec.Timeout > 0 {
+		timeout = t.Spec.Timeout
+	}
+	rctx, cancel := p.withTimeout(ctx, timeout)
 	addr, err := resolvePingAddr(rctx, t.Address)
 	cancel()
 	if err != nil {
@@ -139,9 +144,9 @@ func (p *PingProber) Probe(ctx context.Context, t Target) Result {
 	}
 	var res Result
 	if mode == PingTCP {
-		res = p.probeTCP(ctx, addr, count, start)
+		res = p.probeTCP(ctx, addr, count, timeout, start)
 	} else {
-		res = p.probeICMP(ctx, addr, count, start)
+		res = p.probeICMP(ctx, addr, count, timeout, start)
 	}
 	if d := res.Ping; res.Status == StatusUp && d != nil && maxLoss >= 0 && d.LossPct > maxLoss {
 		res.Status, res.Latency = StatusDown, time.Since(start)
@@ -165,29 +170,29 @@ func lossText(loss, maxLoss float64) string {
 
 // probeICMP pings addr count times in the configured ICMP mode; PingAuto
 // falls back from raw to datagram sockets and remembers what it learned.
-func (p *PingProber) probeICMP(ctx context.Context, addr netip.Addr, count int, start time.Time) Result {
+func (p *PingProber) probeICMP(ctx context.Context, addr netip.Addr, count int, timeout time.Duration, start time.Time) Result {
 	switch p.opts.Mode {
 	case PingPrivileged:
-		res, denied := p.echo(ctx, addr, true, count, start)
+		res, denied := p.echo(ctx, addr, true, count, timeout, start)
 		if denied {
 			return unsupported("raw socket", res.Ping, start)
 		}
 		return res
 	case PingUnprivileged:
-		res, denied := p.echo(ctx, addr, false, count, start)
+		res, denied := p.echo(ctx, addr, false, count, timeout, start)
 		if denied {
 			return unsupported("datagram socket", res.Ping, start)
 		}
 		return res
 	}
 	if p.auto.Load() == autoRawFirst {
-		res, denied := p.echo(ctx, addr, true, count, start)
+		res, denied := p.echo(ctx, addr, true, count, timeout, start)
 		if !denied {
 			return res
 		}
 		p.advanceAuto(autoDatagram)
 	}
-	res, denied := p.echo(ctx, addr, false, count, start)
+	res, denied := p.echo(ctx, addr, false, count, timeout, start)
 	if denied {
 		p.advanceAuto(autoNeither)
 		return unsupported("raw and datagram sockets", res.Ping, start)
@@ -209,14 +214,14 @@ func (p *PingProber) advanceAuto(to int32) {
 // echo sends count echoes to addr over a raw (privileged) or datagram
 // socket. denied reports that the socket could not be opened for lack of
 // permission, in which case only res.Ping's Addr and Mode are meaningful.
-func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool, count int, start time.Time) (res Result, denied bool) {
+func (p *PingProber) echo(ctx context.Context, addr netip.Addr, privileged bool, count int, timeout time.Duration, start time.Time) (res Result, denied bool) {
 	mode := PingUnprivileged
 	if privileged {
 		mode = PingPrivileged
 	}
 	detail := &PingDetail{Addr: addr.String(), Mode: mode}
 	res = Result{Status: StatusDown, Ping: detail}
-	ctx, cancel := p.withTimeout(ctx)
+	ctx, cancel := p.withTimeout(ctx, timeout)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
 		res.Latency, res.Error = time.Since(start), "ping: "+describeErr(err, time.Since(start))
@@ -364,17 +369,17 @@ func echoDatagram(ctx context.Context, addr netip.Addr, count int, interval, wai
 }
 
 // withTimeout bounds ctx by the attempt's Timeout, if any.
-func (p *PingProber) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if p.opts.Timeout <= 0 {
+func (p *PingProber) withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, p.opts.Timeout)
+	return context.WithTimeout(ctx, d)
 }
 
 // probeTCP connects to addr:TCPPort count times, one after another; each
 // connection's set-up time is one round trip.
-func (p *PingProber) probeTCP(ctx context.Context, addr netip.Addr, count int, start time.Time) Result {
-	ctx, cancel := p.withTimeout(ctx)
+func (p *PingProber) probeTCP(ctx context.Context, addr netip.Addr, count int, timeout time.Duration, start time.Time) Result {
+	ctx, cancel := p.withTimeout(ctx, timeout)
 	defer cancel()
 	detail := &PingDetail{Addr: addr.String(), Mode: PingTCP}
 	hostPort := net.JoinHostPort(addr.String(), strconv.Itoa(p.opts.TCPPort))

@@ -76,3 +76,27 @@ func TestPingMaxLoss(t *testing.T) {
 		})
 	}
 }
+
+// TestAMonitorsTimeoutReplacesPingTimeout: the second connection to a
+// listener that completes only one hangs until the attempt's time limit,
+// which is the monitor's own (600ms), not PING_TIMEOUT_SECONDS (100ms).
+func TestAMonitorsTimeoutReplacesPingTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		spec    *Spec
+		atLeast time.Duration
+	}{
+		{nil, 100 * time.Millisecond},
+		{&Spec{Timeout: 600 * time.Millisecond}, 600 * time.Millisecond},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		target := pingTarget("127.0.0.1")
+		target.Spec = tc.spec
+		start := time.Now()
+		res := NewPing(PingOptions{Mode: PingTCP, Count: 2, TCPPort: pingListenOnce(t), Timeout: 100 * time.Millisecond}).Probe(ctx, target)
+		took := time.Since(start)
+		cancel()
+		if took < tc.atLeast || res.Ping == nil || res.Ping.Received != 1 {
+			t.Errorf("spec %+v: the attempt took %v with %+v, want at least %v (its time limit) and 1 reply", tc.spec, took, res.Ping, tc.atLeast)
+		}
+	}
+}

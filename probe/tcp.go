@@ -132,17 +132,17 @@ func (p *TCPProber) exchange(ctx context.Context, conn net.Conn, addr string, sp
 			if sc.Longest() > 0 {
 				seen = sc.String(seen)
 			}
-			return down("first %d bytes read do not contain %s: %s", n, quoteCut(spec.Expect, seenQuoteLimit), quoteCut(seen, seenQuoteLimit))
+			return down("first %d bytes read do not contain %s: %s", n, expectText(spec.Expect, sc), quoteCut(seen, seenQuoteLimit))
 		case err == nil:
 			continue
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return down("connection closed after 0 bytes, before %s", quoteCut(spec.Expect, seenQuoteLimit))
+			return down("connection closed after 0 bytes, before %s", expectText(spec.Expect, sc))
 		}
 		elapsed := time.Since(start)
 		if s, ok := timeoutErrorText(ctx, err, elapsed); ok {
-			return down("%s with 0 bytes read, before %s", s, quoteCut(spec.Expect, seenQuoteLimit))
+			return down("%s with 0 bytes read, before %s", s, expectText(spec.Expect, sc))
 		}
-		return down("%s after 0 bytes, before %s", describeErr(err, elapsed), quoteCut(spec.Expect, seenQuoteLimit))
+		return down("%s after 0 bytes, before %s", describeErr(err, elapsed), expectText(spec.Expect, sc))
 	}
 }
 
@@ -192,4 +192,13 @@ func tcpErrText(ctx context.Context, err error, elapsed time.Duration) string {
 		return s
 	}
 	return describeErr(err, elapsed)
+}
+
+// expectText quotes what a tcp check expected, which may hold a secret
+// (${NAME}): scrubbed first, so that no part of one survives the cut.
+func expectText(expect string, sc secret.Scrubber) string {
+	if sc.Longest() > 0 {
+		expect = sc.String(expect)
+	}
+	return quoteCut(expect, seenQuoteLimit)
 }
