@@ -229,7 +229,8 @@ func applyOne(s *TargetState, r *probe.Result, now time.Time, p *Policy, events 
 
 // degradedTransitions counts the up results in a row slower than
 // warn_latency, raises degraded at the alert threshold and
-// degraded_resolved at the first up result under it again. A failure
+// degraded_resolved at the first up result under it again (unless
+// recoveries are not announced: notify_recovery false). A failure
 // breaks the run but not the latch: the target's down and recovered
 // alerts speak for that time.
 func degradedTransitions(s *TargetState, ev *eventer, p *Policy, r *probe.Result) {
@@ -241,7 +242,7 @@ func degradedTransitions(s *TargetState, ev *eventer, p *Policy, r *probe.Result
 		}
 	case !r.Degraded:
 		s.ConsecutiveDegraded = 0
-		if s.Degraded {
+		if s.Degraded && p.NotifyRecovery {
 			ev.add(KindDegradedResolved, s.DegradedSince, func(e *Event) {
 				e.Message = "latency " + roundLatency(r.Latency) + " is back under warn_latency " + warnLatency(r)
 				e.Duration = nonNegative(ev.now.Sub(s.DegradedSince))

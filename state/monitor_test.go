@@ -179,3 +179,21 @@ func TestTheDegradedTailRoundTripsAndOldRecordsReadWithoutIt(t *testing.T) {
 		t.Errorf("a target never degraded still writes the tail: %s", plain)
 	}
 }
+
+func TestNotifyRecoveryFalseSilencesDegradedResolvedToo(t *testing.T) {
+	quiet := &probe.Spec{Alert: probe.AlertSpec{Threshold: 1, NotifyRecovery: false}, HTTP: &probe.HTTPSpec{WarnLatency: time.Millisecond}}
+	var prev []TargetState
+	var kinds []string
+	for i, slow := range []bool{true, false} {
+		r := probe.Result{Target: probe.Target{Check: probe.HTTP, Address: "https://example.com/", Spec: quiet},
+			Attempts: 1, Status: probe.StatusUp, Latency: 5 * time.Millisecond, Degraded: slow}
+		next, events := Apply(prev, []probe.Result{r}, t0.Add(time.Duration(i)*time.Minute), noBackoff())
+		for _, e := range events {
+			kinds = append(kinds, string(e.Kind))
+		}
+		prev = next
+	}
+	if strings.Join(kinds, " ") != "degraded" || prev[0].Degraded {
+		t.Errorf("events %v, latch %v; want degraded alone, the latch cleared quietly", kinds, prev[0].Degraded)
+	}
+}

@@ -229,15 +229,42 @@ func TestSecretsInHeadersAndBodiesReachNoOutput(t *testing.T) {
 		token    = "tok-3f9a1c77e2"
 		fileKey  = "key-b81d40aa9c"
 		bodyPass = "pw-5e6f7a8b9c"
+		literal  = "lit-0d1e2f3a4b"
+		longWant = "a-long-expected-greeting-prefix-that-pushes-the-secret-past-the-cut-"
 	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/redirect" {
+			// A server that redirects to a path naming the token.
+			http.Redirect(w, r, "/landing/"+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), http.StatusFound)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		echo := r.Header.Get("Authorization") + " " + r.Header.Get("X-Api-Key") + " " + string(body)
+		echo := r.Header.Get("Authorization") + " " + r.Header.Get("X-Api-Key") + " " + r.Header.Get("X-Literal-Token") + " " + string(body)
 		b, _ := json.Marshal(map[string]string{"status": echo})
 		w.Write(b)
 	}))
 	t.Cleanup(srv.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 256)
+				n, _ := c.Read(buf)
+				c.Write(buf[:n]) // echoes what it was sent
+			}()
+		}
+	}()
 	hooks := &receiver{}
 	hs := httptest.NewServer(hooks)
 	t.Cleanup(hs.Close)
@@ -255,28 +282,52 @@ monitors:
     alert_threshold: 1
     http:
       method: POST
-      headers: {Authorization: "Bearer ${API_TOKEN}", X-Api-Key: "file:`+keyFile+`"}
+      headers: {Authorization: "Bearer ${API_TOKEN}", X-Api-Key: "file:`+keyFile+`", X-Literal-Token: "`+literal+`"}
       body: '{"password":"${API_PASSWORD}"}'
       expect:
         json: {".status": "ok"}
-`, "API_TOKEN="+token, "API_PASSWORD="+bodyPass, "METRICS_TEXTFILE="+textfile,
+  - name: redirect
+    check: http
+    target: "`+srv.URL+`/redirect"
+    alert_threshold: 1
+    http: {headers: {Authorization: "Bearer ${API_TOKEN}"}, success_codes: "201"}
+  - name: greeting
+    check: http
+    target: "`+srv.URL+`/greeting"
+    alert_threshold: 1
+    http: {expect: {body_contains: "`+longWant+`${API_TOKEN}"}}
+  - name: tcp-echo
+    check: tcp
+    target: "`+ln.Addr().String()+`"
+    alert_threshold: 1
+    tcp: {send: "AUTH ${API_TOKEN}\r\n", expect: "`+longWant+`${API_TOKEN}"}
+`, "API_TOKEN="+token, "API_PASSWORD="+bodyPass, "METRICS_TEXTFILE="+textfile, "VERBOSE=true",
 		"SLACK_WEBHOOK_URL="+hs.URL+"/slack/T0/B0/x", "NOTIFICATION_RETRY_BACKOFF_SECONDS=0")
 
 	rep, logs := w.sweep(t)
-	if len(rep.Results) != 1 || rep.Results[0].Status != "down" {
-		t.Fatalf("results %+v, want the api down on its JSON assertion", rep.Results)
+	if len(rep.Results) != 4 {
+		t.Fatalf("results %+v, want 4", rep.Results)
+	}
+	for _, r := range rep.Results {
+		if r.Status != "down" {
+			t.Errorf("%s: %s, want down on its assertion", r.ID, r.Status)
+		}
 	}
 	if !strings.Contains(rep.Results[0].Error, ".status") {
 		t.Errorf("error %q does not say which assertion failed", rep.Results[0].Error)
 	}
+	if !strings.Contains(logs, `"msg":"attempt"`) {
+		t.Fatal("no debug attempt lines: VERBOSE did not reach the log, so they were not searched")
+	}
 	raw, _ := json.Marshal(rep)
+	_, rawFull, _ := runCLIAt(t, func() time.Time { return w.clock }, w.env, "--json", "--dry-run")
 	state, _ := os.ReadFile(w.statePath())
 	metrics, _ := os.ReadFile(textfile)
 	_, shown, _ := runCLI(t, w.env, "config", "--monitors")
 	_, shownJSON, _ := runCLI(t, w.env, "config", "--monitors", "--json")
 	_, settings, _ := runCLI(t, w.env, "config")
 	outputs := map[string]string{
-		"report": string(raw), "log": logs, "state": string(state), "metrics": string(metrics),
+		"report": string(raw), "whole JSON report": rawFull, "log": logs, "state": string(state), "metrics": string(metrics),
 		"alerts": strings.Join(hooks.delivered(), "\n"), "config --monitors": shown + shownJSON, "config": settings,
 	}
 	if outputs["alerts"] == "" {
@@ -286,9 +337,14 @@ monitors:
 		t.Errorf("config --monitors should show the headers as written:\n%s", shown)
 	}
 	for where, text := range outputs {
-		for _, s := range []string{token, fileKey, bodyPass} {
-			if strings.Contains(text, s) {
-				t.Errorf("secret %q is in the %s:\n%s", s, where, text)
+		for _, s := range []string{token, fileKey, bodyPass, literal} {
+			// Any 8 bytes of a secret, not only the whole of it: a cut
+			// quote must not leave a part behind.
+			for n := 8; n <= len(s); n++ {
+				if strings.Contains(text, s[:n]) || strings.Contains(text, s[len(s)-n:]) {
+					t.Errorf("%d bytes of secret %q are in the %s:\n%s", n, s, where, text)
+					break
+				}
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/pingpanda/pingpanda/cmd/pingpanda/awsref"
 	"github.com/pingpanda/pingpanda/probe"
@@ -48,7 +49,7 @@ func (p *monitorParser) resolveRefs(ctx context.Context) {
 		if path, ok := strings.CutPrefix(r.ref, "file:"); ok {
 			b, err := readSmallFile(path, maxSecretFile)
 			if err != nil {
-				p.problems = append(p.problems, fmt.Sprintf("%s: %s: cannot read secret file %q: %v", p.path, r.where, path, err))
+				p.problems = append(p.problems, r.problemAt(p.path, "cannot read secret file %q: %v", path, err))
 				continue
 			}
 			r.set(strings.TrimRight(string(b), "\r\n"))
@@ -68,7 +69,7 @@ func (p *monitorParser) resolveRefs(ctx context.Context) {
 	store, err := newStore(ctx, p.l.environ)
 	if err != nil {
 		for _, r := range aws {
-			p.problems = append(p.problems, fmt.Sprintf("%s: %s: %s: %v", p.path, r.where, r.ref, err))
+			p.problems = append(p.problems, r.problemAt(p.path, "%s: %v", r.ref, err))
 		}
 		return
 	}
@@ -82,7 +83,7 @@ func (p *monitorParser) resolveRefs(ctx context.Context) {
 	for _, r := range aws {
 		ref, ok, err := awsref.Parse(r.ref, false)
 		if !ok || err != nil {
-			p.problems = append(p.problems, fmt.Sprintf("%s: %s: %q is not a reference: %v", p.path, r.where, r.ref, err))
+			p.problems = append(p.problems, r.problemAt(p.path, "%q is not a reference: %v", r.ref, err))
 			continue
 		}
 		jobs = append(jobs, &job{r: r, ref: ref})
@@ -94,7 +95,7 @@ func (p *monitorParser) resolveRefs(ctx context.Context) {
 	wg.Wait()
 	for _, j := range jobs {
 		if j.err != nil {
-			p.problems = append(p.problems, fmt.Sprintf("%s: %s: %s: %s", p.path, j.r.where, j.ref.Text, awsref.Explain(j.err, j.ref, store.Region())))
+			p.problems = append(p.problems, j.r.problemAt(p.path, "%s: %s", j.ref.Text, awsref.Explain(j.err, j.ref, store.Region())))
 			p.l.transient = p.l.transient || awsref.Transient(j.err)
 			continue
 		}
@@ -167,19 +168,52 @@ func (s *settings) labels() map[string]string {
 }
 
 // labelLeaves are the layers' labels, in merge order.
-func (s *settings) labelLeaves() []*leaf {
+func (s *settings) labelLeaves() []*leaf { return s.leaves("labels") }
+
+// leaves are a merged field's leaves in merge order: the file's defaults,
+// the group's defaults, the group's own (labels only), the monitor's.
+func (s *settings) leaves(path string) []*leaf {
 	var out []*leaf
 	add := func(lf *leaf) {
 		if lf != nil {
 			out = append(out, lf)
 		}
 	}
-	add(s.p.defaults.get("labels"))
+	add(s.p.defaults.get(path))
 	if g := s.m.group; g != nil {
-		add(g.defaults.get("labels"))
-		add(g.labels)
+		add(g.defaults.get(path))
+		if path == "labels" {
+			add(g.labels)
+		}
 	}
-	add(s.m.own.get("labels"))
+	add(s.m.own.get(path))
+	return out
+}
+
+// headers merges the request headers of the layers by name (case does
+// not matter), a later layer's value replacing an earlier one's in its
+// place; a single layer's are returned as they are.
+func (s *settings) headers() []probe.Header {
+	lfs := s.leaves("http.headers")
+	switch len(lfs) {
+	case 0:
+		return nil
+	case 1:
+		return lfs[0].val.([]probe.Header)
+	}
+	var out []probe.Header
+	for _, lf := range lfs {
+	next:
+		for _, h := range lf.val.([]probe.Header) {
+			for i := range out {
+				if strings.EqualFold(out[i].Name, h.Name) {
+					out[i] = h
+					continue next
+				}
+			}
+			out = append(out, h)
+		}
+	}
 	return out
 }
 
@@ -280,11 +314,13 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, []byte, boo
 			return nil, false
 		}
 		secrets = append(secrets, lf.secrets...)
+		// Length-prefixed, so that no value can pass for another's
+		// end and the next field.
 		key = append(key, 0)
 		key = append(key, path...)
-		key = append(key, '=')
 		if lf.shown != "" {
-			key = append(key, lf.shown...)
+			key = strconv.AppendInt(append(key, '='), int64(len(lf.shown)), 10)
+			key = append(append(key, ':'), lf.shown...)
 		} else {
 			key = strconv.AppendUint(append(key, '#'), uint64(lf.id), 10)
 		}
@@ -360,8 +396,15 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, []byte, boo
 		if !validHeaderName(h.Method) {
 			p.problem(line("http.method"), "http.method", "%q is not a method", h.Method)
 		}
-		if v, ok := get("http.headers"); ok {
-			h.Headers = v.([]probe.Header)
+		h.Headers = s.headers()
+		for _, lf := range s.leaves("http.headers") {
+			secrets = append(secrets, lf.secrets...)
+			key = strconv.AppendUint(append(key, "\x00headers#"...), uint64(lf.id), 10)
+		}
+		for _, hd := range h.Headers {
+			if !httpguts.ValidHeaderFieldValue(hd.Value) {
+				p.problem(line("http.headers"), "http.headers", "%s: the value holds a character no header may (a line break or a control character); value not shown", hd.Name)
+			}
 		}
 		if v, ok := get("http.success_codes"); ok {
 			h.Success = v.(probe.CodeSet)
@@ -476,6 +519,13 @@ func (p *monitorParser) explain(s *settings, t probe.Target, m *parsedMonitor) M
 				parts = append(parts, k+"="+labels[k])
 			}
 			shown, src = strings.Join(parts, ","), strings.Join(srcs, " < ")
+		} else if lfs := s.leaves(f.path); f.path == "http.headers" && len(lfs) > 1 {
+			var shownParts, srcs []string
+			for _, lf := range lfs {
+				shownParts = append(shownParts, lf.shown)
+				srcs = append(srcs, lf.src(p.path))
+			}
+			shown, src = strings.Join(shownParts, " < "), strings.Join(srcs, " < ")
 		} else {
 			shown, src = s.source(f)
 		}

@@ -164,6 +164,13 @@ func (lf *leaf) src(path string) string {
 func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 	p.leaves++
 	lf := &leaf{line: n.Line, ctx: p.ctxOr("monitor"), id: p.leaves}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		// An aliased list or mapping is read again for every monitor
+		// that names it: it counts against the file's budget too.
+		if p.visits += len(n.Content); p.visits > maxFieldVisits {
+			return nil, fmt.Errorf("the file expands, through aliases, to more than %d values; write it out", maxFieldVisits)
+		}
+	}
 	switch f.kind {
 	case mString, mSecret, mRegex, mCheck:
 		s, err := scalar(n)
@@ -179,7 +186,7 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 		case mSecret:
 			lf.secrets = subs
 			if p.isRef(v) {
-				lf.val = p.queueRef(lf, v)
+				lf.val = p.queueRef(lf, v, f.path)
 				return lf, nil
 			}
 		case mRegex:
@@ -265,7 +272,7 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 		}
 		lf.val, lf.shown = c, s
 	case mLabels:
-		m, err := p.stringMap(n, lf, false)
+		m, err := p.stringMap(n, lf, false, f.path)
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +285,7 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 		}
 		lf.val = labels
 	case mHeaders:
-		m, err := p.stringMap(n, lf, true)
+		m, err := p.stringMap(n, lf, true, f.path)
 		if err != nil {
 			return nil, err
 		}
@@ -316,11 +323,10 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 		var shown []string
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			path := n.Content[i].Value
-			var want any
-			if err := n.Content[i+1].Decode(&want); err != nil {
+			want, err := p.jsonValue(n.Content[i+1], lf, 0)
+			if err != nil {
 				return nil, fmt.Errorf("%s: %v", path, err)
 			}
-			want = normaliseJSON(want)
 			je, err := p.jsonExpect(path, want)
 			if err != nil {
 				return nil, err
@@ -337,7 +343,7 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 
 // stringMap reads a mapping of names to strings, in order, substituting
 // ${NAME}; values are secrets when secret is set (headers).
-func (p *monitorParser) stringMap(n *yaml.Node, lf *leaf, secret bool) ([]probe.Header, error) {
+func (p *monitorParser) stringMap(n *yaml.Node, lf *leaf, secret bool, field string) ([]probe.Header, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, errors.New("want a mapping of names to values")
 	}
@@ -357,12 +363,15 @@ func (p *monitorParser) stringMap(n *yaml.Node, lf *leaf, secret bool) ([]probe.
 		if secret {
 			lf.secrets = append(lf.secrets, subs...)
 			if len(subs) == 0 && !p.isRef(v) && secretHeader(name) {
-				show = "(redacted)" // a literal credential in the file
+				// A literal credential in the file: shown nowhere,
+				// cut out of errors like the others.
+				show = "(redacted)"
+				lf.secrets = append(lf.secrets, credentialParts(v)...)
 			}
 		}
 		out = append(out, probe.Header{Name: name, Value: v})
 		if secret && p.isRef(v) {
-			p.queueHeaderRef(lf, &out, len(out)-1, v)
+			p.queueHeaderRef(lf, len(out)-1, v, field+"."+name)
 		}
 		if p.l.explain {
 			shown = append(shown, name+": "+show)
@@ -388,23 +397,15 @@ func scalar(n *yaml.Node) (string, error) {
 	return "", errors.New("want a single value, not a list or mapping")
 }
 
-// parseDuration reads a Go duration ("800ms", "1m30s") or a number of
-// seconds.
+// parseDuration reads a Go duration ("800ms", "1m30s"). A bare number
+// is refused, 0 excepted: "800" could mean seconds or milliseconds, and a
+// latency limit read as 800 seconds would never fire.
 func parseDuration(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, errors.New("empty duration")
+	if s == "0" || s == "+0" || s == "-0" {
+		return 0, nil
 	}
-	if c := s[len(s)-1]; c >= '0' && c <= '9' || c == '.' {
-		// A number of seconds. (A unit at the end is left to
-		// time.ParseDuration, without an error from ParseFloat first.)
-		x, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration (write 800ms, 30s, 5m or 1h)", s)
-		}
-		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) > maxSeconds*10 {
-			return 0, fmt.Errorf("%q is not a duration", s)
-		}
-		return time.Duration(x * float64(time.Second)), nil
+	if _, err := strconv.ParseFloat(s, 64); err == nil && s != "" && !strings.ContainsAny(s[len(s)-1:], "abcdefghijklmnopqrstuvwxyz") {
+		return 0, fmt.Errorf("%q has no unit (write 800ms, 30s, 5m or 1h)", s)
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -487,8 +488,58 @@ func quoteAll(ss []string) []string {
 	return out
 }
 
-// normaliseJSON turns YAML's decoded values into encoding/json's: ints
-// become float64, map[string]any stays.
+// jsonValue reads an expected JSON value: strings (with ${NAME}
+// substituted, as secrets), numbers, booleans, null, lists and mappings.
+// A date YAML would read as a timestamp stays the text written, and a
+// mapping's keys are their text, as JSON has them.
+func (p *monitorParser) jsonValue(n *yaml.Node, lf *leaf, depth int) (any, error) {
+	n = deref(n)
+	if depth > 32 {
+		return nil, errors.New("nested more than 32 deep")
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := p.jsonValue(c, lf, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v, err := p.jsonValue(n.Content[i+1], lf, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[n.Content[i].Value] = v
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return nil, nil
+		case "!!bool", "!!int", "!!float":
+			var v any
+			if err := n.Decode(&v); err != nil {
+				return nil, err
+			}
+			return normaliseJSON(v), nil
+		}
+		v, subs, err := p.substitute(n.Value)
+		if err != nil {
+			return nil, err
+		}
+		lf.secrets = append(lf.secrets, subs...)
+		return v, nil
+	}
+	return nil, errors.New("want a value")
+}
+
+// normaliseJSON turns YAML's decoded numbers into encoding/json's float64.
 func normaliseJSON(v any) any {
 	switch x := v.(type) {
 	case int:
@@ -497,16 +548,17 @@ func normaliseJSON(v any) any {
 		return float64(x)
 	case uint64:
 		return float64(x)
-	case []any:
-		for i := range x {
-			x[i] = normaliseJSON(x[i])
-		}
-		return x
-	case map[string]any:
-		for k := range x {
-			x[k] = normaliseJSON(x[k])
-		}
-		return x
 	}
 	return v
+}
+
+// credentialParts are the parts of a literal header value to cut out of
+// errors: the whole value, and the credential after a scheme word
+// ("Bearer abc" -> "abc"), which a server may echo alone.
+func credentialParts(v string) []string {
+	parts := []string{v}
+	if scheme, cred, ok := strings.Cut(v, " "); ok && cred != "" && !strings.ContainsAny(scheme, "=:") {
+		parts = append(parts, strings.TrimSpace(cred))
+	}
+	return parts
 }

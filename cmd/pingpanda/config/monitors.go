@@ -90,8 +90,15 @@ type parsedMonitor struct {
 // once the whole file is read.
 type pendingRef struct {
 	ref   string
-	where string
+	where string // "monitor login"
+	field string // "http.headers.Authorization"
+	line  int
 	set   func(value string)
+}
+
+// problemAt says what is wrong with a reference, where it is.
+func (r *pendingRef) problemAt(path, format string, args ...any) string {
+	return fmt.Sprintf("%s:%d: %s: %s: %s", path, r.line, r.where, r.field, fmt.Sprintf(format, args...))
 }
 
 // monitorParser reads one monitors file.
@@ -191,7 +198,8 @@ func readMonitorsFile(path string) ([]byte, error) {
 // parse reads the document's structure and every field's value.
 func (p *monitorParser) parse(data []byte) {
 	var doc yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
 		if !errors.Is(err, io.EOF) {
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
 			if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -202,6 +210,10 @@ func (p *monitorParser) parse(data []byte) {
 			p.problems = append(p.problems, msg)
 		}
 		return
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); err == nil {
+		p.problem(more.Line, "", "a second YAML document (after ---): the monitors file is one document; join them")
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -565,8 +577,8 @@ func (p *monitorParser) isRef(v string) bool {
 
 // queueRef queues a scalar secret's reference; the leaf's value is set
 // when it is resolved.
-func (p *monitorParser) queueRef(lf *leaf, ref string) string {
-	p.refs = append(p.refs, &pendingRef{ref: strings.TrimSpace(ref), where: p.ctx, set: func(v string) {
+func (p *monitorParser) queueRef(lf *leaf, ref, field string) string {
+	p.refs = append(p.refs, &pendingRef{ref: strings.TrimSpace(ref), where: p.ctxOr("monitor"), field: field, line: lf.line, set: func(v string) {
 		lf.val = v
 		lf.secrets = append(lf.secrets, v)
 	}})
@@ -574,8 +586,8 @@ func (p *monitorParser) queueRef(lf *leaf, ref string) string {
 }
 
 // queueHeaderRef queues a header value's reference.
-func (p *monitorParser) queueHeaderRef(lf *leaf, _ *[]probe.Header, i int, ref string) {
-	p.refs = append(p.refs, &pendingRef{ref: strings.TrimSpace(ref), where: p.ctx, set: func(v string) {
+func (p *monitorParser) queueHeaderRef(lf *leaf, i int, ref, field string) {
+	p.refs = append(p.refs, &pendingRef{ref: strings.TrimSpace(ref), where: p.ctxOr("monitor"), field: field, line: lf.line, set: func(v string) {
 		if hs, ok := lf.val.([]probe.Header); ok && i < len(hs) {
 			hs[i].Value = v
 		}

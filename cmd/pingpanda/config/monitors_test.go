@@ -510,3 +510,98 @@ func TestPrintMonitorsOfTheSpecExample(t *testing.T) {
 		golden(t, base+c.ext, b.String())
 	}
 }
+
+func TestReviewFindingsOfTheMonitorsFile(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(secretFile, []byte("abc\ndef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, file string
+		env        []string
+		want       string // a problem, or "" for none
+	}{
+		{"a latency without a unit is refused", "- {check: http, target: https://a.test/, http: {max_latency: 800}}\n", nil,
+			`FILE:1: monitor https://a.test/: http.max_latency: "800" has no unit (write 800ms, 30s, 5m or 1h)`},
+		{"a header value with a line break is refused at load", "- {check: http, target: https://a.test/, http: {headers: {X-Key: 'file:" + secretFile + "'}}}\n", nil,
+			"FILE:1: monitor https://a.test/: http.headers: X-Key: the value holds a character no header may (a line break or a control character); value not shown"},
+		{"an unreadable secret file names its line and field", "monitors:\n  - check: http\n    target: https://a.test/\n    http: {body: 'file:/nonexistent/x'}\n", nil,
+			`FILE:4: monitor https://a.test/: http.body: cannot read secret file "/nonexistent/x": no such file or directory`},
+		{"a second YAML document is refused", "- {check: dns, target: a.test}\n---\n- {check: dns, target: b.test}\n", nil,
+			"FILE:2: a second YAML document (after ---): the monitors file is one document; join them"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeMonitors(t, tt.file)
+			_, _, err := loadMonitors(path, false, tt.env...)
+			want := strings.ReplaceAll(tt.want, "FILE", path)
+			if err == nil || err.Error() != want {
+				t.Errorf("error:\n%v\nwant:\n%s", err, want)
+			}
+		})
+	}
+}
+
+func TestHeadersMergeAcrossLayersAndJSONValuesAreSubstituted(t *testing.T) {
+	path := writeMonitors(t, `defaults:
+  http: {headers: {Authorization: "Bearer ${TOKEN}", Accept: text/plain}}
+monitors:
+  - check: http
+    target: https://a.test/
+    http:
+      headers: {accept: application/json, X-Trace: "1"}
+      expect: {json: {".user": "${USER_NAME}", ".since": 2024-01-01, ".n": 3}}
+`)
+	cfg, _, err := loadMonitors(path, false, "TOKEN=t0k3n-secret", "USER_NAME=probe-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := cfg.Targets[0].Spec.HTTP
+	var got []string
+	for _, hd := range h.Headers {
+		got = append(got, hd.Name+"="+hd.Value)
+	}
+	if want := "Authorization=Bearer t0k3n-secret accept=application/json X-Trace=1"; strings.Join(got, " ") != want {
+		t.Errorf("headers %q, want %q (the defaults' merged under the monitor's, by name)", strings.Join(got, " "), want)
+	}
+	wants := map[string]any{}
+	for _, j := range h.Expect.JSON {
+		wants[j.Path] = j.Want
+	}
+	if wants[".user"] != "probe-user" || wants[".since"] != "2024-01-01" || wants[".n"] != float64(3) {
+		t.Errorf("JSON wants %v: want ${USER_NAME} substituted, the date as written, the number as a number", wants)
+	}
+	if s := cfg.Targets[0].Spec.Secrets.String("t0k3n-secret probe-user"); strings.Contains(s, "t0k3n") || strings.Contains(s, "probe-user") {
+		t.Errorf("the substituted values are not secrets: %q", s)
+	}
+}
+
+func TestAnAliasedListCannotExpandWithoutBound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x-l: &l [")
+	for i := range 20000 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("a")
+	}
+	b.WriteString("]\nmonitors:\n")
+	for i := range 400 {
+		fmt.Fprintf(&b, "  - {check: dns, target: t%d.test, dns: {expect: *l}}\n", i)
+	}
+	_, _, err := loadMonitors(writeMonitors(t, b.String()), false)
+	if err == nil || !strings.Contains(err.Error(), "expands, through aliases") {
+		t.Errorf("error %v, want the expansion refused", err)
+	}
+}
+
+func TestValuesThatLookAlikeAcrossFieldsDoNotShareSettings(t *testing.T) {
+	cfg, _, err := loadMonitors(writeMonitors(t, "- {check: http, target: https://a.test/, http: {body: \"X\\0http.follow_redirects=4:false\"}}\n"+
+		"- {check: http, target: https://b.test/, http: {body: X, follow_redirects: false}}\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := cfg.Targets[0].Spec, cfg.Targets[1].Spec; a == b || a.HTTP.Body == b.HTTP.Body || !b.HTTP.NoRedirects || a.HTTP.NoRedirects {
+		t.Errorf("two monitors of different settings share one spec: %+v %+v", a.HTTP, b.HTTP)
+	}
+}

@@ -58,9 +58,9 @@ func MonitorsSchema() ([]byte, error) {
 	// minimum and maximum, next to a reference to these, bound the
 	// numbers alone: values written as text are checked by the parser.
 	s.def("duration", obj{
-		{"description", "a duration: 800ms, 30s, 5m, 1h30m, or a number of seconds"},
+		{"description", "a duration with its unit: 800ms, 30s, 5m, 1h30m (or 0)"},
 		{"anyOf", []any{
-			obj{{"type", "number"}},
+			obj{{"const", 0}},
 			obj{{"type", "string"}, {"pattern", durationPattern}},
 		}},
 	})
@@ -213,7 +213,7 @@ func (s *schemaGen) section(path string, inDefaults bool) obj {
 const (
 	numPattern      = `(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)`
 	unitPattern     = `(?:ns|us|µs|μs|ms|s|m|h)`
-	durationPattern = `^(?:` + numPattern + `|(?:` + numPattern + unitPattern + `)+)$`
+	durationPattern = `^(?:[+-]?0|(?:` + numPattern + unitPattern + `)+)$`
 	intPattern      = `^\+?[0-9]+$`
 	floatPattern    = `^[+-]?` + numPattern + `(?:[eE][+-]?[0-9]+)?$`
 	codePattern     = `[1-5][0-9][0-9]`

@@ -50,6 +50,11 @@ func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 		at             int // index in out
 	}
 	seen := map[string]first{}
+	type checkAddress struct {
+		check   probe.Check
+		address string
+	}
+	fromEnv := map[checkAddress]string{}
 	// add adds t, read from where (line of it, for a file). The place
 	// is written out only for a message.
 	add := func(t probe.Target, whereAt string, line int) {
@@ -83,6 +88,18 @@ func (l *loader) targets(ctx context.Context, cfg *Config) []probe.Target {
 			return
 		}
 		seen[t.ID()] = first{whereAt, t.Address, line, t.Check, len(out)}
+		ca := checkAddress{t.Check, t.Address}
+		switch {
+		case line == 0:
+			fromEnv[ca] = t.ID()
+		case t.CustomID != "":
+			// An env-list target of the same address under its own ID
+			// would be probed twice, with one metrics series.
+			if id, ok := fromEnv[ca]; ok {
+				l.warn("%s:%d: %s is also %s from an env list: it is probed twice, under both IDs, and their metrics share one series; "+
+					"take it out of the env list, or give the monitor no id", whereAt, line, t.ID(), id)
+			}
+		}
 		out = append(out, t)
 	}
 	lists := []struct {

@@ -119,30 +119,32 @@ func (rep *Report) AddEvents(events []state.Event) {
 // Result is one target's line of the report. Check-specific fields
 // are present only for their check.
 type Result struct {
-	ID             string   `json:"id"`
-	Check          string   `json:"check"`
-	Target         string   `json:"target"`
-	Name           string   `json:"name,omitempty"`
-	Status         string   `json:"status"`
-	LatencySeconds float64  `json:"latency_seconds"`
-	Error          string   `json:"error"`
-	Attempts       int      `json:"attempts"`
-	TimedOut       bool     `json:"timed_out,omitempty"`
-	Degraded       bool     `json:"degraded,omitempty"`    // up, but slower than its warn_latency
-	Reason         string   `json:"reason,omitempty"`      // why a check was skipped
-	LastStatus     string   `json:"last_status,omitempty"` // the status a skipped target keeps
-	DaysLeft       *float64 `json:"days_left,omitempty"`
-	CertLevel      string   `json:"cert_level,omitempty"`
-	NotAfter       string   `json:"not_after,omitempty"`
-	HTTPStatus     *int     `json:"http_status,omitempty"`
-	FinalURL       string   `json:"final_url,omitempty"`
-	DNSRcode       string   `json:"dns_rcode,omitempty"`
-	DNSAnswers     *int     `json:"dns_answers,omitempty"`
-	PingAddress    string   `json:"ping_address,omitempty"`
-	PingMode       string   `json:"ping_mode,omitempty"`
-	PingLossPct    *float64 `json:"ping_loss_percent,omitempty"`
-	TCPReadBytes   *int     `json:"tcp_read_bytes,omitempty"` // bytes read, when the check sends or expects anything
-	TCPTLS         *bool    `json:"tcp_tls,omitempty"`        // the connection completed a TLS handshake
+	ID     string `json:"id"`
+	Check  string `json:"check"`
+	Target string `json:"target"`
+	Name   string `json:"name,omitempty"`
+	// Labels are the monitor's, from the monitors file.
+	Labels         map[string]string `json:"labels,omitempty"`
+	Status         string            `json:"status"`
+	LatencySeconds float64           `json:"latency_seconds"`
+	Error          string            `json:"error"`
+	Attempts       int               `json:"attempts"`
+	TimedOut       bool              `json:"timed_out,omitempty"`
+	Degraded       bool              `json:"degraded,omitempty"`    // up, but slower than its warn_latency
+	Reason         string            `json:"reason,omitempty"`      // why a check was skipped
+	LastStatus     string            `json:"last_status,omitempty"` // the status a skipped target keeps
+	DaysLeft       *float64          `json:"days_left,omitempty"`
+	CertLevel      string            `json:"cert_level,omitempty"`
+	NotAfter       string            `json:"not_after,omitempty"`
+	HTTPStatus     *int              `json:"http_status,omitempty"`
+	FinalURL       string            `json:"final_url,omitempty"`
+	DNSRcode       string            `json:"dns_rcode,omitempty"`
+	DNSAnswers     *int              `json:"dns_answers,omitempty"`
+	PingAddress    string            `json:"ping_address,omitempty"`
+	PingMode       string            `json:"ping_mode,omitempty"`
+	PingLossPct    *float64          `json:"ping_loss_percent,omitempty"`
+	TCPReadBytes   *int              `json:"tcp_read_bytes,omitempty"` // bytes read, when the check sends or expects anything
+	TCPTLS         *bool             `json:"tcp_tls,omitempty"`        // the connection completed a TLS handshake
 
 	detail string // the table's detail column
 }
@@ -189,6 +191,9 @@ func toResult(r probe.Result) Result {
 		Attempts:       r.Attempts,
 		TimedOut:       r.TimedOut,
 		Degraded:       r.Degraded && r.Status == probe.StatusUp,
+	}
+	if r.Target.Spec != nil {
+		rr.Labels = r.Target.Spec.Labels
 	}
 	switch {
 	case r.DNS != nil:

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +50,20 @@ func TestTheJSONReportIsWhatTheEncoderWrites(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", got.String(), want.String())
 			}
 		})
+	}
+}
+
+func TestAMonitorsLabelsAreInItsJSONResult(t *testing.T) {
+	spec := &probe.Spec{Labels: map[string]string{"team": "payments", "severity": "page"}}
+	rep := New("test", time.Unix(0, 0), time.Unix(1, 0), []probe.Result{
+		{Target: probe.Target{Check: probe.HTTP, Address: "https://pay.example.com/", Spec: spec}, Status: probe.StatusUp, Attempts: 1},
+		{Target: probe.Target{Check: probe.HTTP, Address: "https://env.example.com/"}, Status: probe.StatusUp, Attempts: 1},
+	})
+	b, err := json.Marshal(rep.Results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(b); !strings.Contains(got, `"labels":{"severity":"page","team":"payments"}`) || strings.Count(got, `"labels"`) != 1 {
+		t.Errorf("results %s: want the monitor's labels on its result alone", got)
 	}
 }
