@@ -267,6 +267,9 @@ func (p *monitorParser) buildMonitors(cfg *Config, explain bool) ([]fileTarget, 
 		}
 		spec, key, ok := p.spec(&s, cfg)
 		if !ok {
+			// Said already; its ID still takes part in the check
+			// for duplicates, so that all problems come at once.
+			p.failedIDs = append(p.failedIDs, fileTarget{Target: t, line: m.line})
 			continue
 		}
 		if shared, ok := interned[string(key)]; ok {

@@ -125,6 +125,9 @@ type monitorParser struct {
 	jq      map[string]probe.JSONExpect
 	// key is the buffer spec builds a monitor's settings' key in.
 	key []byte
+	// failedIDs are the monitors whose settings have problems, with
+	// their IDs, for checkIDs.
+	failedIDs []fileTarget
 }
 
 // jsonExpect compiles a JSON assertion's path once per file.

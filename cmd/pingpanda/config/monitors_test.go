@@ -58,7 +58,7 @@ func TestAnIDOfTheFileThatIsAnEnvTargetsIsRefusedOnce(t *testing.T) {
 		{"an id taken by an env-list target", "- {check: ping, target: 192.0.2.1, id: 'dns:example.com'}\n",
 			`FILE:1: id: "dns:example.com" is also the ID of the dns target in DOMAINS; give the monitor another id`},
 		{"two monitors of one ID are said once", "- {check: ping, target: 192.0.2.1, id: x}\n- {check: dns, target: example.org, id: x}\n",
-			`FILE:2: monitor example.org: id: "x" is also the ID of the monitor at FILE:1; give one of them another id`},
+			`FILE:2: monitor x: id: "x" is also the ID of the monitor at FILE:1; give one of them another id`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -603,5 +603,15 @@ func TestValuesThatLookAlikeAcrossFieldsDoNotShareSettings(t *testing.T) {
 	}
 	if a, b := cfg.Targets[0].Spec, cfg.Targets[1].Spec; a == b || a.HTTP.Body == b.HTTP.Body || !b.HTTP.NoRedirects || a.HTTP.NoRedirects {
 		t.Errorf("two monitors of different settings share one spec: %+v %+v", a.HTTP, b.HTTP)
+	}
+}
+
+func TestADuplicateIDIsReportedWithTheMonitorsOtherProblems(t *testing.T) {
+	path := writeMonitors(t, "- {id: x, check: http, target: https://a.test/, http: {max_latency: 1s, warn_latency: 2s}}\n- {id: x, check: dns, target: b.test}\n")
+	_, _, err := loadMonitors(path, false)
+	want := path + ":1: monitor x: http.warn_latency: 2s must be less than max_latency (1s)\n" +
+		path + `:2: monitor x: id: "x" is also the ID of the monitor at ` + path + ":1; give one of them another id"
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
 	}
 }

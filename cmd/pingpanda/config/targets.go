@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pingpanda/pingpanda/probe"
@@ -187,7 +188,22 @@ func (p *monitorParser) checkIDs(ts []fileTarget) []fileTarget {
 	}
 	probed := make(map[what]int, len(ts))
 	kept := ts[:0:0]
-	for _, ft := range ts {
+	// The monitors with problems of their own take part, in the file's
+	// order, but only the others are kept.
+	all := ts
+	if len(p.failedIDs) > 0 {
+		all = slices.SortedStableFunc(slices.Values(append(slices.Clone(ts), p.failedIDs...)),
+			func(a, b fileTarget) int { return a.line - b.line })
+	}
+	failed := func(ft fileTarget) bool {
+		for _, f := range p.failedIDs {
+			if f.line == ft.line {
+				return true
+			}
+		}
+		return false
+	}
+	for _, ft := range all {
 		id := ft.ID()
 		if line, dup := first[id]; dup {
 			p.problems = append(p.problems, fmt.Sprintf("%s:%d: monitor %s: id: %q is also the ID of the monitor at %s:%d; give one of them another id",
@@ -195,6 +211,9 @@ func (p *monitorParser) checkIDs(ts []fileTarget) []fileTarget {
 			continue
 		}
 		first[id] = ft.line
+		if len(p.failedIDs) > 0 && failed(ft) {
+			continue
+		}
 		kept = append(kept, ft)
 		// Metrics are labelled by check and target: two monitors of one
 		// target under two IDs would export one series twice.
@@ -210,9 +229,14 @@ func (p *monitorParser) checkIDs(ts []fileTarget) []fileTarget {
 	return kept
 }
 
+// displayName names a monitor in a problem as the parser does: its
+// name, else its id, else its target.
 func displayName(t probe.Target) string {
-	if t.Name != "" {
+	switch {
+	case t.Name != "":
 		return t.Name
+	case t.CustomID != "":
+		return t.CustomID
 	}
 	return t.Shown()
 }
