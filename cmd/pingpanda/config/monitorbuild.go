@@ -269,7 +269,7 @@ func (p *monitorParser) buildMonitors(cfg *Config, explain bool) ([]fileTarget, 
 		if !ok {
 			// Said already; its ID still takes part in the check
 			// for duplicates, so that all problems come at once.
-			p.failedIDs = append(p.failedIDs, fileTarget{Target: t, line: m.line})
+			p.failedIDs = append(p.failedIDs, fileTarget{Target: t, line: m.line, failed: true})
 			continue
 		}
 		if shared, ok := interned[string(key)]; ok {

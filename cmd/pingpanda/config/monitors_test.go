@@ -615,3 +615,18 @@ func TestADuplicateIDIsReportedWithTheMonitorsOtherProblems(t *testing.T) {
 		t.Errorf("error:\n%v\nwant:\n%s", err, want)
 	}
 }
+
+func TestAMonitorWithAProblemDoesNotTakeItsNeighbourOnTheSameLine(t *testing.T) {
+	path := writeMonitors(t, "monitors: [{check: tls, target: a.test, tls: {warn_days: 5, critical_days: 9}}, {check: tls, target: b.test}]\n")
+	l := &loader{values: map[string]setting{}}
+	for _, k := range keys {
+		l.values[k.name] = setting{value: k.def, source: "default"}
+	}
+	cfg := &Config{}
+	l.buildChecks(cfg)
+	l.buildState(cfg)
+	ts := l.monitorsFile(t.Context(), cfg, path)
+	if len(ts) != 1 || ts[0].Address != "b.test:443" || len(l.problems) != 1 {
+		t.Errorf("targets %v, problems %q; want b.test kept and a.test's one problem", ts, l.problems)
+	}
+}

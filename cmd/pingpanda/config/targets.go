@@ -14,6 +14,9 @@ import (
 type fileTarget struct {
 	probe.Target
 	line int
+	// failed: the monitor's settings have problems (said already); it
+	// takes part in the check for duplicate IDs only.
+	failed bool
 }
 
 // maxTargetsFile bounds the size of TARGETS_FILE.
@@ -195,14 +198,6 @@ func (p *monitorParser) checkIDs(ts []fileTarget) []fileTarget {
 		all = slices.SortedStableFunc(slices.Values(append(slices.Clone(ts), p.failedIDs...)),
 			func(a, b fileTarget) int { return a.line - b.line })
 	}
-	failed := func(ft fileTarget) bool {
-		for _, f := range p.failedIDs {
-			if f.line == ft.line {
-				return true
-			}
-		}
-		return false
-	}
 	for _, ft := range all {
 		id := ft.ID()
 		if line, dup := first[id]; dup {
@@ -211,7 +206,7 @@ func (p *monitorParser) checkIDs(ts []fileTarget) []fileTarget {
 			continue
 		}
 		first[id] = ft.line
-		if len(p.failedIDs) > 0 && failed(ft) {
+		if ft.failed {
 			continue
 		}
 		kept = append(kept, ft)
