@@ -34,21 +34,7 @@ func TestNoPartOfASecretSurvivesInAnyErrorOrDetail(t *testing.T) {
 		}
 	}))
 	t.Cleanup(echo.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("220 ready\r\n"))
-			c.Close()
-		}
-	}()
+	bannerAddr := farmServeTCP(t, func(c net.Conn) { c.Write([]byte("220 ready\r\n")) })
 
 	httpT := func(path string, h *HTTPSpec) Target {
 		tg, err := ParseTarget(HTTP, echo.URL+path)
@@ -67,7 +53,7 @@ func TestNoPartOfASecretSurvivesInAnyErrorOrDetail(t *testing.T) {
 		{"expected header", httpT("/", &HTTPSpec{Expect: HTTPExpect{Headers: []Header{{"Content-Type", long}}}})},
 		{"a JSON value with quotes and backslashes", httpT("/", &HTTPSpec{Expect: HTTPExpect{JSON: []JSONExpect{mustJSON(t, ".obj", "x")}}})},
 		{"a redirect to a path with the token", httpT("/redirect", &HTTPSpec{Success: mustCodes(t, "201")})},
-		{"tcp expect", Target{Check: TCP, Address: ln.Addr().String(), Spec: &Spec{TCP: &TCPSpec{Expect: long}, Secrets: sc}}},
+		{"tcp expect", Target{Check: TCP, Address: bannerAddr, Spec: &Spec{TCP: &TCPSpec{Expect: long}, Secrets: sc}}},
 	}
 	r := &Runner{Probers: map[Check]Prober{HTTP: NewHTTP(HTTPOptions{}), TCP: NewTCP(TCPOptions{})}, Concurrency: 4, Attempts: 1}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)

@@ -247,26 +247,11 @@ func TestSecretsInHeadersAndBodiesReachNoOutput(t *testing.T) {
 		w.Write(b)
 	}))
 	t.Cleanup(srv.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				buf := make([]byte, 256)
-				n, _ := c.Read(buf)
-				c.Write(buf[:n]) // echoes what it was sent
-			}()
-		}
-	}()
+	echoAddr := serveTCP(t, func(c net.Conn) {
+		buf := make([]byte, 256)
+		n, _ := c.Read(buf)
+		c.Write(buf[:n]) // echoes what it was sent
+	})
 	hooks := &receiver{}
 	hs := httptest.NewServer(hooks)
 	t.Cleanup(hs.Close)
@@ -300,7 +285,7 @@ monitors:
     http: {expect: {body_contains: "`+longWant+`${API_TOKEN}"}}
   - name: tcp-echo
     check: tcp
-    target: "`+ln.Addr().String()+`"
+    target: "`+echoAddr+`"
     alert_threshold: 1
     tcp: {send: "AUTH ${API_TOKEN}\r\n", expect: "`+longWant+`${API_TOKEN}"}
 `, "API_TOKEN="+token, "API_PASSWORD="+bodyPass, "METRICS_TEXTFILE="+textfile, "VERBOSE=true",
@@ -358,27 +343,12 @@ monitors:
 // file through the sweep to each prober.
 func TestEveryCheckOfTheMonitorsFileReachesItsProber(t *testing.T) {
 	// tcp: a PING/+PONG server.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				buf := make([]byte, 64)
-				if n, _ := c.Read(buf); strings.HasPrefix(string(buf[:n]), "PING") {
-					c.Write([]byte("+PONG\r\n"))
-				}
-			}()
+	tcpAddr := serveTCP(t, func(c net.Conn) {
+		buf := make([]byte, 64)
+		if n, _ := c.Read(buf); strings.HasPrefix(string(buf[:n]), "PING") {
+			c.Write([]byte("+PONG\r\n"))
 		}
-	}()
+	})
 	// dns: MX and TXT answers.
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -419,27 +389,13 @@ func TestEveryCheckOfTheMonitorsFileReachesItsProber(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { tlsLn.Close() })
-		go func() {
-			for {
-				c, err := tlsLn.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					c.SetDeadline(time.Now().Add(5 * time.Second))
-					c.(*tls.Conn).Handshake()
-				}()
-			}
-		}()
-		return tlsLn.Addr().String()
+		return serveListener(t, tlsLn, func(c net.Conn) { c.(*tls.Conn).Handshake() })
 	}
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tcpAddr, dnsAddr, tlsAddr := ln.Addr().String(), pc.LocalAddr().String(), serveTLS()
+	dnsAddr, tlsAddr := pc.LocalAddr().String(), serveTLS()
 	_, tcpPort, _ := net.SplitHostPort(tcpAddr)
 
 	w.write(t, `
@@ -519,4 +475,34 @@ func selfSigned(t *testing.T, name string, notBefore, notAfter time.Time) ([]byt
 		t.Fatal(err)
 	}
 	return der, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// serveTCP serves handle on a loopback port until the test ends, each
+// connection for at most 5 s, and returns the address.
+func serveTCP(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveListener(t, ln, handle)
+}
+
+// serveListener serves handle on ln until the test ends.
+func serveListener(t *testing.T, ln net.Listener, handle func(net.Conn)) string {
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
