@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,7 +227,7 @@ func keys[V any](m map[string]V) []string {
 // and `config --monitors` for them.
 func TestSecretsInHeadersAndBodiesReachNoOutput(t *testing.T) {
 	const (
-		token    = "tok-3f9a1c77e2"
+		token    = "tok 3f9a/1c77e2" // escaped in a URL
 		fileKey  = "key-b81d40aa9c"
 		bodyPass = "pw-5e6f7a8b9c"
 		literal  = "lit-0d1e2f3a4b"
@@ -238,7 +239,9 @@ func TestSecretsInHeadersAndBodiesReachNoOutput(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		if r.URL.Path == "/redirect" {
 			// A server that redirects to a path naming the token.
-			http.Redirect(w, r, "/landing/"+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), http.StatusFound)
+			// Escaped in the path, with a query that does not unescape.
+			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			http.Redirect(w, r, "/landing/"+url.PathEscape(tok)+"?x=%zz&t="+url.QueryEscape(tok), http.StatusFound)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -324,7 +327,7 @@ monitors:
 		t.Errorf("config --monitors should show the headers as written:\n%s", shown)
 	}
 	for where, text := range outputs {
-		for _, s := range []string{token, fileKey, bodyPass, literal} {
+		for _, s := range []string{token, url.PathEscape(token), url.QueryEscape(token), fileKey, bodyPass, literal} {
 			// Any 8 bytes of a secret, not only the whole of it: a cut
 			// quote must not leave a part behind.
 			for n := 8; n <= len(s); n++ {

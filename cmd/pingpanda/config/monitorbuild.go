@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -39,6 +40,62 @@ type MonitorField struct {
 	Field  string `json:"field"`
 	Value  string `json:"value"`
 	Source string `json:"source"`
+}
+
+// withURLForms adds to secrets the forms a URL gives them (path- and
+// query-escaped, in upper and lower case hex): a server may redirect to
+// a URL that carries one.
+func withURLForms(secrets []string) []string {
+	out := secrets
+	for _, v := range secrets {
+		for _, e := range []string{url.PathEscape(v), url.QueryEscape(v)} {
+			if e != v {
+				out = append(out, e, lowerHex(e))
+			}
+		}
+	}
+	return out
+}
+
+// lowerHex writes a percent-escaped text's hex digits in lower case.
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			for j := i + 1; j <= i+2; j++ {
+				if b[j] >= 'A' && b[j] <= 'F' {
+					b[j] += 'a' - 'A'
+				}
+			}
+		}
+	}
+	return string(b)
+}
+
+// checkHeaderValues refuses, once per place it is written, a header value
+// no header may carry (a line break in a secret file, say): net/http
+// would refuse every request, and the monitor would page for it.
+func (p *monitorParser) checkHeaderValues() {
+	check := func(ly *layer) {
+		lf := ly.get("http.headers")
+		if lf == nil {
+			return
+		}
+		hs, _ := lf.val.([]probe.Header)
+		for _, hd := range hs {
+			if !httpguts.ValidHeaderFieldValue(hd.Value) {
+				p.problems = append(p.problems, fmt.Sprintf("%s:%d: %s: http.headers: %s: the value holds a character no header may (a line break or a control character); value not shown",
+					p.path, lf.line, lf.ctx, hd.Name))
+			}
+		}
+	}
+	check(p.defaults)
+	for _, name := range slices.Sorted(maps.Keys(p.groups)) {
+		check(p.groups[name].defaults)
+	}
+	for _, m := range p.monitors {
+		check(m.own)
+	}
 }
 
 // resolveRefs reads every secret reference of the file: file: here,
@@ -404,11 +461,6 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, []byte, boo
 			secrets = append(secrets, lf.secrets...)
 			key = strconv.AppendUint(append(key, "\x00headers#"...), uint64(lf.id), 10)
 		}
-		for _, hd := range h.Headers {
-			if !httpguts.ValidHeaderFieldValue(hd.Value) {
-				p.problem(line("http.headers"), "http.headers", "%s: the value holds a character no header may (a line break or a control character); value not shown", hd.Name)
-			}
-		}
 		if v, ok := get("http.success_codes"); ok {
 			h.Success = v.(probe.CodeSet)
 		}
@@ -487,7 +539,7 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, []byte, boo
 		}
 	}
 	if len(secrets) > 0 {
-		sp.Secrets = secret.NewScrubber(secrets...)
+		sp.Secrets = secret.NewScrubber(withURLForms(secrets)...)
 	}
 	return sp, key, len(p.problems) == nProblems
 }

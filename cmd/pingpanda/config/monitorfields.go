@@ -190,6 +190,7 @@ func (p *monitorParser) parseLeaf(f *mfield, n *yaml.Node) (*leaf, error) {
 				return lf, nil
 			}
 		case mRegex:
+			lf.secrets = subs // a regexp quoted in an error shows them
 			re, ok := p.regexps[v]
 			if !ok {
 				var err error
@@ -371,7 +372,7 @@ func (p *monitorParser) stringMap(n *yaml.Node, lf *leaf, secret bool, field str
 		}
 		out = append(out, probe.Header{Name: name, Value: v})
 		if secret && p.isRef(v) {
-			p.queueHeaderRef(lf, len(out)-1, v, field+"."+name)
+			p.queueHeaderRef(lf, len(out)-1, v, field+": "+name)
 		}
 		if p.l.explain {
 			shown = append(shown, name+": "+show)
@@ -496,6 +497,11 @@ func (p *monitorParser) jsonValue(n *yaml.Node, lf *leaf, depth int) (any, error
 	n = deref(n)
 	if depth > 32 {
 		return nil, errors.New("nested more than 32 deep")
+	}
+	// Aliases can make a value expand without bound: every node read
+	// counts against the file's budget.
+	if p.visits++; p.visits > maxFieldVisits {
+		return nil, fmt.Errorf("the file expands, through aliases, to more than %d values; write it out", maxFieldVisits)
 	}
 	switch n.Kind {
 	case yaml.SequenceNode:

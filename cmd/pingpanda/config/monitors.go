@@ -204,18 +204,16 @@ func (p *monitorParser) parse(data []byte) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if !errors.Is(err, io.EOF) {
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			if m := yamlLine.FindStringSubmatch(msg); m != nil {
-				msg = p.path + ":" + m[1] + ": " + msg[len(m[0]):]
-			} else {
-				msg = p.path + ": " + msg
-			}
-			p.problems = append(p.problems, msg)
+			p.problems = append(p.problems, p.yamlProblem(err))
 		}
 		return
 	}
 	var more yaml.Node
-	if err := dec.Decode(&more); err == nil {
+	switch err := dec.Decode(&more); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		p.problems = append(p.problems, p.yamlProblem(err))
+	case len(more.Content) > 0 && !(more.Content[0].Kind == yaml.ScalarNode && more.Content[0].Tag == "!!null"):
 		p.problem(more.Line, "", "a second YAML document (after ---): the monitors file is one document; join them")
 	}
 	root := &doc
@@ -231,6 +229,15 @@ func (p *monitorParser) parse(data []byte) {
 	default:
 		p.problem(root.Line, "", "want a mapping of defaults, groups and monitors, or a list of monitors")
 	}
+}
+
+// yamlProblem writes a YAML syntax error as path:line: problem.
+func (p *monitorParser) yamlProblem(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return p.path + ":" + m[1] + ": " + msg[len(m[0]):]
+	}
+	return p.path + ": " + msg
 }
 
 var yamlLine = regexp.MustCompile(`^line (\d+): `)

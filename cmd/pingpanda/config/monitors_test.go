@@ -630,3 +630,42 @@ func TestAMonitorWithAProblemDoesNotTakeItsNeighbourOnTheSameLine(t *testing.T) 
 		t.Errorf("targets %v, problems %q; want b.test kept and a.test's one problem", ts, l.problems)
 	}
 }
+
+func TestSecondReviewFindingsOfTheMonitorsFile(t *testing.T) {
+	bomb := "x-a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+	for i := 1; i < 9; i++ {
+		bomb += fmt.Sprintf("x-a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	bomb += "monitors:\n  - {check: http, target: https://a.test/, http: {expect: {json: {\".status\": *a8}}}}\n"
+	tests := []struct {
+		name, file string
+		ok         bool
+		want       string
+	}{
+		{"an alias bomb in a JSON expectation is refused", bomb, false, "expands, through aliases"},
+		{"a broken second document is reported", "- {check: dns, target: a.test}\n---\n: : [\n", false, "FILE:2: did not find expected key"},
+		{"an empty second document is fine", "- {check: dns, target: a.test}\n---\n", true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeMonitors(t, tt.file)
+			_, _, err := loadMonitors(path, false)
+			switch {
+			case tt.ok && err != nil:
+				t.Errorf("error %v, want none", err)
+			case !tt.ok && (err == nil || !strings.Contains(err.Error(), strings.ReplaceAll(tt.want, "FILE", path))):
+				t.Errorf("error %v, want one with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestARegexpsSubstitutedValueIsASecret(t *testing.T) {
+	cfg, _, err := loadMonitors(writeMonitors(t, "- {check: http, target: https://a.test/, http: {expect: {body_regex: 'tok=${TOKEN}'}}}\n"), false, "TOKEN=tok-77aa88bb99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Targets[0].Spec.Secrets.String(`regex "tok=tok-77aa88bb99"`); strings.Contains(s, "77aa88") {
+		t.Errorf("the regexp's ${TOKEN} is not scrubbed: %s", s)
+	}
+}

@@ -162,6 +162,7 @@ func (l *loader) monitorsFile(ctx context.Context, cfg *Config, path string) []f
 	p := &monitorParser{l: l, path: path, getenv: l.getenv}
 	p.parse(data)
 	p.resolveRefs(ctx)
+	p.checkHeaderValues()
 	ts, explained := p.buildMonitors(cfg, l.explain)
 	cfg.Monitors = explained
 	ts = p.checkIDs(ts)
