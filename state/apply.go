@@ -75,43 +75,19 @@ func Due(s *TargetState, now time.Time, p Policy) (due bool, note string) {
 func Apply(prev []TargetState, results []probe.Result, now time.Time, p Policy) (next []TargetState, events []Event) {
 	next = make([]TargetState, len(results))
 	copy(next, prev)
-	var own policies
 	for i := range results {
-		events = applyOne(&next[i], &results[i], now, own.of(&p, results[i].Target.Spec), events)
+		pol := &p
+		var own Policy
+		if spec := results[i].Target.Spec; spec != nil && spec.Alert.Threshold >= 1 {
+			own = p
+			own.AlertThreshold = spec.Alert.Threshold
+			own.RealertInterval = spec.Alert.Realert
+			own.NotifyRecovery = spec.Alert.NotifyRecovery
+			pol = &own
+		}
+		events = applyOne(&next[i], &results[i], now, pol, events)
 	}
 	return next, events
-}
-
-// policies holds the policy of each distinct Spec of a sweep: monitors
-// with equal settings share a Spec, so there are few.
-type policies struct {
-	last    *probe.Spec
-	lastPol *Policy
-	by      map[*probe.Spec]*Policy
-}
-
-// of returns the policy a target with spec is judged by.
-func (ps *policies) of(p *Policy, spec *probe.Spec) *Policy {
-	if spec == nil || spec.Alert.Threshold < 1 {
-		return p
-	}
-	if spec == ps.last {
-		return ps.lastPol
-	}
-	pol, ok := ps.by[spec]
-	if !ok {
-		c := *p
-		c.AlertThreshold = spec.Alert.Threshold
-		c.RealertInterval = spec.Alert.Realert
-		c.NotifyRecovery = spec.Alert.NotifyRecovery
-		pol = &c
-		if ps.by == nil {
-			ps.by = map[*probe.Spec]*Policy{}
-		}
-		ps.by[spec] = pol
-	}
-	ps.last, ps.lastPol = spec, pol
-	return pol
 }
 
 // DueEvery reports whether a monitor probed at most every every is due at
