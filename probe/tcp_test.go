@@ -271,14 +271,7 @@ func TestTCPProbeOverTLS(t *testing.T) {
 			if tt.spec == nil {
 				return
 			}
-			select {
-			case got := <-sni:
-				if got != tt.wantSNI {
-					t.Errorf("SNI = %q, want %q", got, tt.wantSNI)
-				}
-			case <-time.After(time.Second):
-				t.Fatal("the server saw no client hello")
-			}
+			expectSNI(t, sni, tt.wantSNI)
 		})
 	}
 }

@@ -59,14 +59,7 @@ func TestTLSProbeWithSpec(t *testing.T) {
 			if res.TLS == nil || res.TLS.Level != tt.level {
 				t.Errorf("detail = %+v, want level %q", res.TLS, tt.level)
 			}
-			select {
-			case got := <-sni:
-				if got != tt.wantSNI {
-					t.Errorf("SNI = %q, want %q", got, tt.wantSNI)
-				}
-			case <-time.After(time.Second):
-				t.Fatal("the server saw no client hello")
-			}
+			expectSNI(t, sni, tt.wantSNI)
 		})
 	}
 }

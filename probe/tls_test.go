@@ -422,14 +422,7 @@ func TestTLSProbeSendsServerNameOnlyForHostNames(t *testing.T) {
 			if res.Status != StatusUp {
 				t.Fatalf("status = %q (error %q), want up", res.Status, res.Error)
 			}
-			select {
-			case got := <-sni:
-				if got != tt.wantSNI {
-					t.Errorf("SNI = %q, want %q", got, tt.wantSNI)
-				}
-			case <-time.After(time.Second):
-				t.Fatal("the server saw no client hello")
-			}
+			expectSNI(t, sni, tt.wantSNI)
 		})
 	}
 }
@@ -511,5 +504,19 @@ func TestLevelFor(t *testing.T) {
 				t.Errorf("LevelFor(%v, 30, 7) = %q, want %q", tt.days, got, tt.want)
 			}
 		})
+	}
+}
+
+// expectSNI waits a second at most for the server name a test server saw
+// in a client hello, and fails unless it is want.
+func expectSNI(t *testing.T, sni <-chan string, want string) {
+	t.Helper()
+	select {
+	case got := <-sni:
+		if got != want {
+			t.Errorf("SNI = %q, want %q", got, want)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the server saw no client hello")
 	}
 }
