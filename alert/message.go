@@ -70,6 +70,14 @@ type Message struct {
 	Source string
 	// At is when the event happened, in UTC.
 	At time.Time
+	// Event is the event the message was made from, for providers whose
+	// payload is structured (pagerduty, alertmanager, webhook): its
+	// Incident, Since, Labels, Group and Message.
+	Event state.Event
+	// Resend marks a message that re-sends an alert still firing, which
+	// Alertmanager's clients must do every sweep: it is not in the
+	// outbox, and its outcome is recorded nowhere.
+	Resend bool
 }
 
 // kindInfo is how each event kind is presented.
@@ -110,6 +118,7 @@ func NewMessage(e state.Event, source string) Message {
 		Status:   info.status,
 		Source:   source,
 		At:       at,
+		Event:    e,
 	}
 	m.Title = fmt.Sprintf("PingPanda: %s %s check for %s", icon(m.Severity), m.Check, m.Target)
 

@@ -15,10 +15,12 @@ import (
 	"github.com/pingpanda/pingpanda/probe/secret"
 )
 
-// Notifier delivers messages to one provider.
+// Notifier delivers messages to one channel: an instance of a provider
+// with its own settings.
 type Notifier interface {
-	// Name is the provider's name in logs and outcomes: "slack", "teams",
-	// "discord".
+	// Name is the channel's name in logs, outcomes and the outbox: the
+	// monitors file's channel name, or "slack", "teams", "discord" for the
+	// channels of the environment's webhook URLs.
 	Name() string
 	// Send makes ONE attempt to deliver m, bounded by ctx. It does not
 	// retry; wrap it in Retry for that. A failure is a *SendError, whose

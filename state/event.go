@@ -61,6 +61,54 @@ type Event struct {
 	// CertLevel and DaysLeft describe the certificate, for cert_* events.
 	CertLevel string  `json:"cert_level,omitempty"`
 	DaysLeft  float64 `json:"days_left,omitempty"`
+	// Group and Labels are the monitor's, set by the sweep before the
+	// event is routed and queued, so that a delivery in a later sweep
+	// (a retry, a held event released) still carries them.
+	Group  string            `json:"group,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Condition is the condition an event kind opens or closes: KindDown for
+// down, reminder and recovered; KindFlapping for flapping and
+// flap_resolved; KindDegraded for degraded and degraded_resolved;
+// KindCertWarning for every certificate event; the kind itself otherwise.
+func (k Kind) Condition() Kind {
+	switch k {
+	case KindDown, KindReminder, KindRecovered:
+		return KindDown
+	case KindFlapping, KindFlapResolved:
+		return KindFlapping
+	case KindDegraded, KindDegradedResolved:
+		return KindDegraded
+	case KindCertWarning, KindCertCritical, KindCertExpired, KindCertOK:
+		return KindCertWarning
+	}
+	return k
+}
+
+// Resolves reports whether the kind ends its condition: recovered,
+// flap_resolved, degraded_resolved, cert_ok.
+func (k Kind) Resolves() bool {
+	switch k {
+	case KindRecovered, KindFlapResolved, KindDegradedResolved, KindCertOK, KindCircuitClosed:
+		return true
+	}
+	return false
+}
+
+// Incident is the ID every event of one incident shares, for providers
+// that keep incidents of their own (a PagerDuty dedup_key): the ID of the
+// event that opened it, so down, its reminders and its recovery give the
+// same one, as do flapping and its flap_resolved, degraded and its
+// degraded_resolved. A target's certificate events share one per target:
+// a warning that becomes critical, then expired, is one incident, closed
+// by cert_ok.
+func (e Event) Incident() string {
+	c := e.Kind.Condition()
+	if c == KindCertWarning {
+		return eventID(e.TargetID, c, time.Time{})
+	}
+	return eventID(e.TargetID, c, e.Since)
 }
 
 // eventID derives an event's ID from the target, the kind and the instant
