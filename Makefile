@@ -56,7 +56,7 @@ faults: test-deps
 # As root on Debian it installs what is missing (with services kept from
 # starting: the tests start their own servers on free loopback ports);
 # elsewhere it names the packages. Map: command -> Debian package.
-TEST_TOOLS := ip:iproute2 unshare:util-linux mount:mount redis-server:redis-server prometheus-pushgateway:prometheus-pushgateway promtool:prometheus cron:cron crontab:cron systemd-analyze:systemd
+TEST_TOOLS := ip:iproute2 unshare:util-linux mount:mount redis-server:redis-server prometheus-pushgateway:prometheus-pushgateway promtool:prometheus cron:cron crontab:cron systemd-analyze:systemd prometheus-alertmanager:prometheus-alertmanager aiosmtpd:python3-aiosmtpd
 test-deps:
 	@missing=""; \
 	for pair in $(TEST_TOOLS); do \
