@@ -30,6 +30,9 @@ type Spec struct {
 	Alert AlertSpec
 	// Labels are the monitor's labels, its group's merged in.
 	Labels map[string]string
+	// Group is the name of the monitors file's group the monitor is in,
+	// or "".
+	Group string
 
 	// At most the one matching the target's check is set; nil means the
 	// prober's defaults.

@@ -151,6 +151,7 @@ func (l *loader) buildOutputs(cfg *Config) {
 		Backoff:         l.seconds("NOTIFICATION_RETRY_BACKOFF_SECONDS"),
 		Outbox:          state.OutboxPolicy{MaxEntries: l.int("OUTBOX_MAX_ENTRIES"), MaxAge: l.seconds("OUTBOX_MAX_AGE_SECONDS")},
 	}
+	l.buildRouting(cfg)
 	cfg.Metrics = Metrics{
 		PushgatewayURL: l.pushgatewayURL(),
 		Job:            l.raw("PUSHGATEWAY_JOB"),

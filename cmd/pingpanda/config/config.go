@@ -60,7 +60,9 @@ type Config struct {
 
 	StatsLog StatsLog
 
-	Alerts  Alerts
+	Alerts Alerts
+	// Routing is where alerts go: channels, routes, maintenance.
+	Routing Routing
 	Metrics Metrics
 	Serve   Serve
 

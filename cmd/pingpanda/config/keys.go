@@ -96,6 +96,7 @@ var keys = []keySpec{
 	{name: "DISCORD_WEBHOOK_URL", def: "", kind: kString, secret: true, help: "Discord webhook URL"},
 	{name: "DISCORD_USERNAME", def: "PingPanda", kind: kString, help: "Discord user name"},
 	{name: "DISCORD_AVATAR_URL", def: "", kind: kString, help: "Discord avatar URL"},
+	{name: "PAGERDUTY_EVENTS_URL", def: "https://events.pagerduty.com/v2/enqueue", kind: kString, help: "the PagerDuty Events API v2 endpoint of `pagerduty` channels without a `url` (EU accounts: https://events.eu.pagerduty.com/v2/enqueue)"},
 	{name: "NOTIFICATION_RETRY_ATTEMPTS", def: "3", kind: kInt, min: 1, max: 20, help: "delivery attempts per alert per provider per sweep; what still fails waits in the outbox for the next sweep"},
 	{name: "NOTIFICATION_RETRY_BACKOFF_SECONDS", def: "1.0", kind: kFloat, min: 0, max: 600, help: "first wait between delivery attempts (doubles; a 429's Retry-After wins)"},
 	{name: "OUTBOX_MAX_ENTRIES", def: "1000", kind: kInt, min: 1, max: 1000000, help: "undelivered alerts kept for later sweeps; the oldest are dropped beyond it"},

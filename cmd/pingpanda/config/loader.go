@@ -30,6 +30,8 @@ type loader struct {
 	// targetsData is what it named (nil if it could not be read).
 	targetsRef  bool
 	targetsData []byte
+	// fileRouting is the monitors file's channels, routes and windows.
+	fileRouting *fileRouting
 	// explain: see Sources.ExplainMonitors.
 	explain bool
 }

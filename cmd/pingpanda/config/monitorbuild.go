@@ -444,6 +444,11 @@ func (p *monitorParser) spec(s *settings, cfg *Config) (*probe.Spec, []byte, boo
 			key = strconv.AppendUint(append(key, "\x00labels#"...), uint64(lf.id), 10)
 		}
 	}
+	if s.m.group != nil {
+		sp.Group = s.m.group.name
+		key = strconv.AppendInt(append(key, "\x00group="...), int64(len(sp.Group)), 10)
+		key = append(append(key, ':'), sp.Group...)
+	}
 	switch s.check {
 	case probe.HTTP:
 		h := &probe.HTTPSpec{

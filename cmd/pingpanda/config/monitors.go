@@ -128,6 +128,8 @@ type monitorParser struct {
 	// failedIDs are the monitors whose settings have problems, with
 	// their IDs, for checkIDs.
 	failedIDs []fileTarget
+	// routing is what the file says of channels, routes and maintenance.
+	routing fileRouting
 }
 
 // jsonExpect compiles a JSON assertion's path once per file.
@@ -244,9 +246,15 @@ var yamlLine = regexp.MustCompile(`^line (\d+): `)
 
 // top reads the file's top-level mapping.
 func (p *monitorParser) top(root *yaml.Node) {
-	var groups, monitors *yaml.Node
+	var groups, monitors, channels, routes, maintenance *yaml.Node
 	p.eachKey(root, func(k, v *yaml.Node) {
 		switch k.Value {
+		case "channels":
+			channels = v
+		case "routes":
+			routes = v
+		case "maintenance":
+			maintenance = v
 		case "defaults":
 			p.ctx = "defaults"
 			p.defaults = p.layer(v, true)
@@ -259,7 +267,7 @@ func (p *monitorParser) top(root *yaml.Node) {
 			if strings.HasPrefix(k.Value, "x-") {
 				return // a place for anchors, as in docker compose files
 			}
-			p.unknown(k, "", []string{"defaults", "groups", "monitors"})
+			p.unknown(k, "", topLevelKeys)
 		}
 	})
 	if groups != nil {
@@ -268,6 +276,35 @@ func (p *monitorParser) top(root *yaml.Node) {
 	if monitors != nil {
 		p.monitorList(monitors, nil)
 	}
+	if channels != nil {
+		p.channelList(channels)
+	}
+	if routes != nil {
+		p.routeList(routes)
+	}
+	if maintenance != nil {
+		p.maintenanceList(maintenance)
+	}
+	for _, g := range p.routing.groupRefs {
+		if _, ok := p.groups[g.name]; !ok {
+			p.problem(g.line, "match.group", "no group is named %q%s", g.name, p.groupHint(g.name))
+		}
+	}
+}
+
+// topLevelKeys are the monitors file's top-level fields.
+var topLevelKeys = []string{"defaults", "groups", "monitors", "channels", "routes", "maintenance"}
+
+// groupHint suggests the group meant by a name no group has.
+func (p *monitorParser) groupHint(name string) string {
+	names := make([]string, 0, len(p.groups))
+	for n := range p.groups {
+		names = append(names, n)
+	}
+	if s := closest(name, names); s != "" {
+		return "; did you mean " + s + "?"
+	}
+	return ""
 }
 
 // eachKey calls fn for each key of a mapping, refusing a key given twice.

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/pingpanda/pingpanda/alert/route"
 )
 
 // SchemaID is where the monitors file's JSON Schema is published: the
@@ -93,6 +95,7 @@ func MonitorsSchema() ([]byte, error) {
 			obj{{"enum", []any{0, 1}}},
 		}},
 	})
+	s.routingDefs()
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -113,6 +116,13 @@ func MonitorsSchema() ([]byte, error) {
 						{"type", "array"}, {"items", obj{{"$ref", "#/$defs/group"}}}}},
 					{"monitors", obj{{"description", "the monitors outside any group"},
 						{"type", "array"}, {"items", obj{{"$ref", "#/$defs/monitor"}}}}},
+					{"channels", obj{{"description", "named channels: an instance of a provider each, with its settings"},
+						{"type", "object"}, {"propertyNames", obj{{"pattern", "^[A-Za-z0-9_-]{1,64}$"}}},
+						{"additionalProperties", obj{{"$ref", "#/$defs/channel"}}}}},
+					{"routes", obj{{"description", "where events go: the first route that matches, and those after it while continue is true"},
+						{"type", "array"}, {"items", obj{{"$ref", "#/$defs/route"}}}}},
+					{"maintenance", obj{{"description", "maintenance windows: the monitors matched are probed, their alerts held"},
+						{"type", "array"}, {"items", obj{{"$ref", "#/$defs/window"}}}}},
 				}},
 				{"patternProperties", obj{{"^x-", obj{{"description", "ignored: a place for YAML anchors (x-common: &common {...})"}}}}},
 				{"additionalProperties", false},
@@ -391,4 +401,68 @@ func writeScalar(b *bytes.Buffer, v any) {
 		panic(err) // strings, numbers and booleans only
 	}
 	b.Truncate(b.Len() - 1) // Encode's newline
+}
+
+// routingDefs adds the definitions of channels, routes and maintenance
+// windows (SPEC §10), the channels' from channelTypes.
+func (s *schemaGen) routingDefs() {
+	var variants []any
+	for _, typ := range channelTypeNames() {
+		props := obj{{"type", obj{{"const", typ}}}}
+		required := []any{"type"}
+		for _, f := range channelTypes[typ] {
+			desc := "a value; ${NAME} is the environment's NAME"
+			if f.secret {
+				desc = "a secret: the value, ${NAME}, or a file:, ssm: or secretsmanager: reference"
+			}
+			if f.list {
+				props = append(props, kv{f.name, obj{{"description", desc + " (a list, or one)"},
+					{"anyOf", []any{obj{{"$ref", "#/$defs/text"}}, obj{{"type", "array"}, {"minItems", 1}, {"items", obj{{"$ref", "#/$defs/text"}}}}}}}})
+			} else {
+				props = append(props, kv{f.name, obj{{"$ref", "#/$defs/text"}, {"description", desc}}})
+			}
+			if f.required {
+				required = append(required, f.name)
+			}
+		}
+		v := obj{{"type", "object"}, {"properties", props}, {"required", required}, {"additionalProperties", false}}
+		if typ == "alertmanager" {
+			v = append(v, kv{"anyOf", []any{obj{{"required", []any{"url"}}}, obj{{"required", []any{"urls"}}}}})
+		}
+		variants = append(variants, v)
+	}
+	s.def("channel", obj{{"description", "a channel: type, and the provider's fields"}, {"oneOf", variants}})
+	kinds := make([]any, len(route.AlertKinds))
+	for i, k := range route.AlertKinds {
+		kinds[i] = string(k)
+	}
+	matchProps := func(withKinds bool) obj {
+		o := obj{
+			{"labels", s.leaf(fieldIndex["labels"], "every one of these labels, with these values")},
+			{"group", obj{{"$ref", "#/$defs/text"}, {"description", "the monitor's group"}}},
+			{"check", obj{{"enum", []any{"dns", "ping", "http", "tls", "tcp"}}}},
+			{"target", obj{{"$ref", "#/$defs/text"}, {"description", "a glob (* and ?) on the target's ID, address or name"}}},
+		}
+		if withKinds {
+			o = append(o, kv{"kinds", obj{{"description", "event kinds"}, {"anyOf", []any{
+				obj{{"enum", kinds}}, obj{{"type", "array"}, {"items", obj{{"enum", kinds}}}}}}}})
+		}
+		return obj{{"type", "object"}, {"properties", o}, {"additionalProperties", false}}
+	}
+	s.def("route", obj{{"type", "object"},
+		{"properties", obj{
+			{"match", matchProps(true)},
+			{"channels", obj{{"description", "the channels it sends to; [] sends its events nowhere"},
+				{"anyOf", []any{obj{{"$ref", "#/$defs/text"}}, obj{{"type", "array"}, {"items", obj{{"$ref", "#/$defs/text"}}}}}}}},
+			{"continue", obj{{"$ref", "#/$defs/bool"}, {"description", "go on to the next routes after this one matched"}}},
+		}},
+		{"required", []any{"channels"}}, {"additionalProperties", false}})
+	s.def("window", obj{{"type", "object"},
+		{"properties", obj{
+			{"match", matchProps(false)},
+			{"schedule", obj{{"type", "string"}, {"description", "when it opens: 5 cron fields (minute hour day-of-month month day-of-week) or @daily, @weekly…"}}},
+			{"duration", obj{{"$ref", "#/$defs/duration"}, {"description", "how long it stays open, from 1m to 31 days"}}},
+			{"timezone", obj{{"type", "string"}, {"description", "an IANA time zone (Europe/Berlin); UTC when not given"}}},
+		}},
+		{"required", []any{"schedule", "duration"}}, {"additionalProperties", false}})
 }

@@ -163,6 +163,8 @@ func (l *loader) monitorsFile(ctx context.Context, cfg *Config, path string) []f
 	p.parse(data)
 	p.resolveRefs(ctx)
 	p.checkHeaderValues()
+	p.checkChannelValues(l)
+	l.fileRouting = &p.routing
 	ts, explained := p.buildMonitors(cfg, l.explain)
 	cfg.Monitors = explained
 	ts = p.checkIDs(ts)

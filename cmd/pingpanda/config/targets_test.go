@@ -15,7 +15,7 @@ func TestParseTargetsYAML(t *testing.T) {
 		{"an empty file lists nothing", "", "", ""},
 		{"a null document lists nothing", "~\n", "", ""},
 		{"flow and block mappings both work", "- {check: dns, target: Example.com}\n- check: website\n  target: https://x.test\n  name: X\n", "dns:example.com| http:https://x.test/|X", ""},
-		{"a mapping at the top is refused", "check: dns\ntarget: x\n", "", "t.yaml:1: check: unknown field (want one of defaults, groups, monitors)"},
+		{"a mapping at the top is refused", "check: dns\ntarget: x\n", "", "t.yaml:1: check: unknown field (want one of channels, defaults, groups, maintenance, monitors, routes)"},
 		{"a nested value is refused", "- {check: dns, target: [a, b]}\n", "", `t.yaml:1: monitor #1: target: want a single value`},
 		{"broken YAML names the file", "- {check: dns\n", "", "t.yaml:1: did not find expected"},
 	}
