@@ -19,9 +19,10 @@ import (
 //	 not_after,checks,failures,uptime_seconds,downtime_seconds,
 //	 downtime_events,[outage start,outage end,…],latency_last,latency_min,
 //	 latency_max,latency_ewma,last_error,last_probe_at,last_seen
-//	 [,consecutive_degraded,degraded,degraded_since]]
+//	 [,consecutive_degraded,degraded,degraded_since[,held]]]
 //
-// The bracketed tail is written only for a target with something in it,
+// held is the JSON of the events a silence holds (a string). The
+// bracketed tail is written only for a target with something in it,
 // so the records of every other target are as the release before wrote
 // them, and that release's records read as they are.
 // Times are integer Unix nanoseconds (0 for the zero time), flapping is
@@ -121,7 +122,7 @@ func appendRecordV2(b []byte, s *TargetState) ([]byte, bool) {
 	w.str(s.LastError)
 	w.time(s.LastProbeAt)
 	w.time(s.LastSeen)
-	if s.ConsecutiveDegraded != 0 || s.Degraded || !s.DegradedSince.IsZero() {
+	if s.ConsecutiveDegraded != 0 || s.Degraded || !s.DegradedSince.IsZero() || len(s.Held) > 0 {
 		w.int(int64(s.ConsecutiveDegraded))
 		if s.Degraded {
 			w.int(1)
@@ -129,6 +130,15 @@ func appendRecordV2(b []byte, s *TargetState) ([]byte, bool) {
 			w.int(0)
 		}
 		w.time(s.DegradedSince)
+	}
+	if len(s.Held) > 0 {
+		// Held events are rare (a silenced target's) and few: kept as
+		// their JSON, in a string.
+		held, err := json.Marshal(s.Held)
+		if err != nil {
+			return w.b, false
+		}
+		w.str(string(held))
 	}
 	w.b = append(w.b, ']')
 	return w.b, w.ok

@@ -83,6 +83,11 @@ func decodeRecordV2(s *TargetState, b []byte, id string) error {
 		s.ConsecutiveDegraded = r.int()
 		s.Degraded = r.flag("degraded")
 		s.DegradedSince = r.time()
+		if r.more() {
+			if err := json.Unmarshal([]byte(r.str()), &s.Held); err != nil && r.err == nil {
+				r.fail("held events: " + err.Error())
+			}
+		}
 	}
 	r.expect(']')
 	r.space()

@@ -95,6 +95,10 @@ type TargetState struct {
 
 	Stats Stats `json:"stats"`
 
+	// Held are the events a silence or a maintenance window holds back,
+	// oldest first, until it ends (see Hold).
+	Held []Event `json:"held,omitempty"`
+
 	LastError   string    `json:"last_error,omitempty"`
 	LastProbeAt time.Time `json:"last_probe_at,omitzero"`
 	// LastSeen is the last sweep that had the target in its
