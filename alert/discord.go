@@ -12,6 +12,8 @@ import (
 
 // DiscordOptions configures a Discord webhook.
 type DiscordOptions struct {
+	// Name is the channel's name; "" is "discord".
+	Name      string
 	URL       string // https://discord.com/api/webhooks/<id>/<token> (a secret)
 	Username  string // overrides the webhook's name when set
 	AvatarURL string // overrides the webhook's avatar when set
@@ -41,8 +43,13 @@ func NewDiscord(o DiscordOptions) *Discord {
 	return d
 }
 
-// Name is "discord".
-func (d *Discord) Name() string { return "discord" }
+// Name is the channel's name, "discord" by default.
+func (d *Discord) Name() string {
+	if d.opts.Name != "" {
+		return d.opts.Name
+	}
+	return "discord"
+}
 
 // Embed colours.
 var discordColor = map[Severity]int{

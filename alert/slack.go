@@ -8,7 +8,9 @@ import (
 
 // SlackOptions configures a Slack incoming webhook.
 type SlackOptions struct {
-	URL string // https://hooks.slack.com/services/T…/B…/… (a secret)
+	// Name is the channel's name; "" is "slack".
+	Name string
+	URL  string // https://hooks.slack.com/services/T…/B…/… (a secret)
 	// Channel, Username and IconEmoji override the webhook's defaults when
 	// set. Webhooks created for a Slack app ignore them.
 	Channel   string
@@ -30,8 +32,13 @@ func NewSlack(o SlackOptions) *Slack {
 	return &Slack{opts: o, client: defaultClient(o.Client)}
 }
 
-// Name is "slack".
-func (s *Slack) Name() string { return "slack" }
+// Name is the channel's name, "slack" by default.
+func (s *Slack) Name() string {
+	if s.opts.Name != "" {
+		return s.opts.Name
+	}
+	return "slack"
+}
 
 type slackPayload struct {
 	Channel     string            `json:"channel,omitempty"`

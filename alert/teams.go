@@ -9,6 +9,8 @@ import (
 
 // TeamsOptions configures a Microsoft Teams webhook.
 type TeamsOptions struct {
+	// Name is the channel's name; "" is "teams".
+	Name string
 	// URL is a Power Automate Workflows webhook (an Adaptive Card is sent)
 	// or a legacy Office 365 connector URL, *.webhook.office.com or
 	// outlook.office.com/webhook/… (a MessageCard is sent). It is a secret.
@@ -31,8 +33,13 @@ func NewTeams(o TeamsOptions) *Teams {
 	return &Teams{opts: o, client: defaultClient(o.Client), legacy: isLegacyTeamsURL(o.URL)}
 }
 
-// Name is "teams".
-func (t *Teams) Name() string { return "teams" }
+// Name is the channel's name, "teams" by default.
+func (t *Teams) Name() string {
+	if t.opts.Name != "" {
+		return t.opts.Name
+	}
+	return "teams"
+}
 
 // isLegacyTeamsURL reports whether rawURL is an Office 365 connector
 // webhook, which takes MessageCards; Workflows webhooks (Power Automate,

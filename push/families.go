@@ -29,6 +29,8 @@ const (
 	famSweepDuration
 	famSweepTargets
 	famTargetDegraded
+	famTargetSilenced
+	famTargetSilencedUntil
 	famTargetUp
 	famWebsiteErrors
 	famWebsiteResponse
@@ -76,6 +78,8 @@ var families = [numFams]family{
 	famConsecutiveFailures: {name: ConsecutiveFailures, help: "Failed checks of the target in a row.", labels: labelsCT},
 	famCircuitState:        {name: CircuitState, help: "State of the target's circuit breaker: 0 closed, 1 half-open, 2 open.", labels: labelsCT},
 	famFlapping:            {name: Flapping, help: "Whether the target is flapping (1) or not (0).", labels: labelsCT},
+	famTargetSilenced:      {name: TargetSilenced, help: "Whether a silence or a maintenance window holds the target's alerts (1) or not (0): it is still probed and its state kept.", labels: labelsCT},
+	famTargetSilencedUntil: {name: TargetSilencedUntil, help: "When the silence or maintenance window holding the target's alerts ends, as a Unix timestamp; absent when none holds them.", labels: labelsCT},
 	famTargetDegraded:      {name: TargetDegraded, help: "Whether the target is degraded (1) or not (0): set with the degraded alert, after alert_threshold up checks in a row slower than its warn_latency, and cleared by the first up check under it; a down or skipped target keeps it.", labels: labelsCT},
 	famSweepDuration:       {name: SweepDuration, help: "Duration of the last sweep, in seconds.", perSweep: true},
 	famSweepTargets:        {name: SweepTargets, help: "Targets of the last sweep by result: up, down, or skipped (circuit open, backoff, or check unsupported here).", labels: []string{"result"}, perSweep: true},

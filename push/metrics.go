@@ -29,6 +29,11 @@ type Sweep struct {
 	// AlertsPending is the number of messages left in the outbox after
 	// delivery.
 	AlertsPending int
+	// Silenced[i] is when the silence or maintenance window holding
+	// Results[i]'s target's alerts ends; zero (or Silenced shorter than
+	// Results) when none does. It is target_silenced and
+	// target_silenced_until_timestamp_seconds.
+	Silenced []time.Time
 	// Channels are the configured alert providers, each with what
 	// delivery saw of it this sweep. Each gets alert_channel_broken and
 	// alerts_rejected, zeros included; a provider named twice gets the
@@ -150,6 +155,14 @@ func (p *plan) target(k sink, s *Sweep, i int) {
 		}
 	}
 
+	var until time.Time
+	if i < len(s.Silenced) {
+		until = s.Silenced[i]
+	}
+	k.add(famTargetSilenced, boolValue(!until.IsZero()), check, addr)
+	if !until.IsZero() {
+		k.add(famTargetSilencedUntil, unixSeconds(until), check, addr)
+	}
 	if !hasState {
 		return
 	}

@@ -94,6 +94,14 @@ func textGatherer(t testing.TB, s Sweep) prometheus.Gatherer {
 // attempt, flapping, degraded (with a custom ID), tcp up and down,
 // certificates from the probe and from the state.
 func realisticSweep(t testing.TB) Sweep {
+	s := realisticSweepUnsilenced(t)
+	// The flapping ping target is in a maintenance window.
+	s.Silenced = make([]time.Time, len(s.Results))
+	s.Silenced[3] = sweepAt.Add(90 * time.Minute)
+	return s
+}
+
+func realisticSweepUnsilenced(t testing.TB) Sweep {
 	dnsUp := target(t, probe.DNS, "Example.COM.")
 	dnsNew := target(t, probe.DNS, "new.example.com")
 	pingDown := target(t, probe.Ping, "192.0.2.1")
@@ -400,6 +408,9 @@ pingpanda_sweep_targets{result="up"} 0
 # HELP pingpanda_target_degraded Whether the target is degraded (1) or not (0): set with the degraded alert, after alert_threshold up checks in a row slower than its warn_latency, and cleared by the first up check under it; a down or skipped target keeps it.
 # TYPE pingpanda_target_degraded gauge
 pingpanda_target_degraded{check="tcp",target="db.example.net:5432"} 0
+# HELP pingpanda_target_silenced Whether a silence or a maintenance window holds the target's alerts (1) or not (0): it is still probed and its state kept.
+# TYPE pingpanda_target_silenced gauge
+pingpanda_target_silenced{check="tcp",target="db.example.net:5432"} 0
 # HELP pingpanda_target_up Whether the target's check succeeded (1) or failed (0); a target skipped this sweep keeps its last status.
 # TYPE pingpanda_target_up gauge
 pingpanda_target_up{check="tcp",target="db.example.net:5432"} 0

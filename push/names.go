@@ -20,19 +20,21 @@ const (
 	PingResponse       = "pingpanda_ping_response_seconds"    // {target}
 	WebsiteResponse    = "pingpanda_website_response_seconds" // {url}
 
-	TargetUp            = "pingpanda_target_up"                    // {check,target}
-	ProbeDuration       = "pingpanda_probe_duration_seconds"       // {check,target}
-	ConsecutiveFailures = "pingpanda_consecutive_failures"         // {check,target}
-	CircuitState        = "pingpanda_circuit_state"                // {check,target} 0 closed, 1 half-open, 2 open
-	Flapping            = "pingpanda_flapping"                     // {check,target}
-	TargetDegraded      = "pingpanda_target_degraded"              // {check,target} 1 degraded (the stored latch), 0 not
-	SSLExpiryTimestamp  = "pingpanda_ssl_expiry_timestamp_seconds" // {target}
-	SweepDuration       = "pingpanda_sweep_duration_seconds"       //
-	SweepTargets        = "pingpanda_sweep_targets"                // {result="up|down|skipped"}
-	AlertsPending       = "pingpanda_alerts_pending"               //
-	AlertsRejected      = "pingpanda_alerts_rejected"              // {provider}, this sweep's
-	AlertChannelBroken  = "pingpanda_alert_channel_broken"         // {provider} 1 broken, 0 not seen broken
-	LastSweepTimestamp  = "pingpanda_last_sweep_timestamp_seconds" //
+	TargetUp            = "pingpanda_target_up"                               // {check,target}
+	ProbeDuration       = "pingpanda_probe_duration_seconds"                  // {check,target}
+	ConsecutiveFailures = "pingpanda_consecutive_failures"                    // {check,target}
+	CircuitState        = "pingpanda_circuit_state"                           // {check,target} 0 closed, 1 half-open, 2 open
+	Flapping            = "pingpanda_flapping"                                // {check,target}
+	TargetDegraded      = "pingpanda_target_degraded"                         // {check,target} 1 degraded (the stored latch), 0 not
+	TargetSilenced      = "pingpanda_target_silenced"                         // {check,target} 1 its alerts are held (silence, maintenance), 0 not
+	TargetSilencedUntil = "pingpanda_target_silenced_until_timestamp_seconds" // {check,target} when the hold ends
+	SSLExpiryTimestamp  = "pingpanda_ssl_expiry_timestamp_seconds"            // {target}
+	SweepDuration       = "pingpanda_sweep_duration_seconds"                  //
+	SweepTargets        = "pingpanda_sweep_targets"                           // {result="up|down|skipped"}
+	AlertsPending       = "pingpanda_alerts_pending"                          //
+	AlertsRejected      = "pingpanda_alerts_rejected"                         // {provider}, this sweep's
+	AlertChannelBroken  = "pingpanda_alert_channel_broken"                    // {provider} 1 broken, 0 not seen broken
+	LastSweepTimestamp  = "pingpanda_last_sweep_timestamp_seconds"            //
 )
 
 // MetricNames lists every metric this package exports.
@@ -41,7 +43,7 @@ func MetricNames() []string {
 		DNSStatus, PingStatus, WebsiteStatus, SSLStatus, SSLDaysRemaining,
 		DNSErrorsTotal, PingErrorsTotal, WebsiteErrorsTotal, SSLErrorsTotal,
 		DNSResponse, PingResponse, WebsiteResponse,
-		TargetUp, ProbeDuration, ConsecutiveFailures, CircuitState, Flapping, TargetDegraded,
+		TargetUp, ProbeDuration, ConsecutiveFailures, CircuitState, Flapping, TargetDegraded, TargetSilenced, TargetSilencedUntil,
 		SSLExpiryTimestamp, SweepDuration, SweepTargets, AlertsPending, AlertsRejected, AlertChannelBroken, LastSweepTimestamp,
 	}
 }

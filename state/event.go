@@ -111,6 +111,10 @@ func (e Event) Incident() string {
 	return eventID(e.TargetID, c, e.Since)
 }
 
+// EventID is the ID of the event of kind on targetID that at identifies
+// (its Since): that of a down event of an incident that began at at, say.
+func EventID(targetID string, kind Kind, at time.Time) string { return eventID(targetID, kind, at) }
+
 // eventID derives an event's ID from the target, the kind and the instant
 // that identifies the occurrence.
 func eventID(targetID string, kind Kind, at time.Time) string {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/pingpanda/pingpanda/alert"
 	"github.com/pingpanda/pingpanda/cmd/pingpanda/config"
@@ -19,6 +20,13 @@ type Alerts struct {
 	// Rejected counts the messages a provider refused for good (HTTP 400,
 	// 413, 422), dropped from the outbox for that provider.
 	Rejected int `json:"rejected"`
+	// Held counts this sweep's alerts a silence or maintenance window
+	// holds until it ends; Withheld those it never announces (an
+	// incident that began and ended inside it, a reminder); Unrouted
+	// those no route sends anywhere.
+	Held     int `json:"held,omitempty"`
+	Withheld int `json:"withheld,omitempty"`
+	Unrouted int `json:"unrouted,omitempty"`
 	// ChannelsBroken names, sorted, the providers whose webhook answered
 	// that it is broken (HTTP 401, 403, 404, 410); their alerts stay in
 	// the outbox. Providers[name].Broken says what to fix.
@@ -101,6 +109,20 @@ func (a *Alerts) writeProblems(w io.Writer) error {
 				alert.ProviderTitle(p), n, Plural(n, "alert", "alerts"))
 			errs = append(errs, err)
 		}
+	}
+	var notes []string
+	if a.Held > 0 {
+		notes = append(notes, fmt.Sprintf("%d held by a silence or maintenance until it ends", a.Held))
+	}
+	if a.Withheld > 0 {
+		notes = append(notes, fmt.Sprintf("%d withheld (inside a silence or maintenance)", a.Withheld))
+	}
+	if a.Unrouted > 0 {
+		notes = append(notes, fmt.Sprintf("%d matched no route and went nowhere", a.Unrouted))
+	}
+	if len(notes) > 0 {
+		_, err := fmt.Fprintf(w, "\nalerts: %s\n", strings.Join(notes, "; "))
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -69,6 +69,9 @@ type Summary struct {
 	// StillDown counts skipped targets whose last known status is down
 	// (backing off, or circuit open): down, though not probed this sweep.
 	StillDown int `json:"still_down"`
+	// Silenced counts the targets a silence or a maintenance window
+	// holds: probed, their alerts held.
+	Silenced int `json:"silenced,omitempty"`
 }
 
 // Event is a change to announce (down, recovered, flapping, …).
@@ -99,6 +102,18 @@ func (rep *Report) NoteStillDown(next []state.TargetState) {
 			}
 		}
 	}
+}
+
+// MarkSilenced records that the i-th result's alerts are held until
+// until, by by.
+func (rep *Report) MarkSilenced(i int, until time.Time, by string) {
+	if i >= len(rep.Results) || until.IsZero() {
+		return
+	}
+	r := &rep.Results[i]
+	r.SilencedUntil, r.SilencedBy = until.UTC().Format(time.RFC3339), by
+	rep.Summary.Silenced++
+	r.detail = strings.TrimPrefix(r.detail+"; silenced until "+r.SilencedUntil+" ("+by+")", "; ")
 }
 
 // AddEvents adds the events that are announced; the circuit breaker's
@@ -145,6 +160,11 @@ type Result struct {
 	PingLossPct    *float64          `json:"ping_loss_percent,omitempty"`
 	TCPReadBytes   *int              `json:"tcp_read_bytes,omitempty"` // bytes read, when the check sends or expects anything
 	TCPTLS         *bool             `json:"tcp_tls,omitempty"`        // the connection completed a TLS handshake
+	// SilencedUntil is when the silence or maintenance window holding
+	// the target's alerts ends; SilencedBy names it (a silence's ID, or
+	// "maintenance monitors.yaml:40").
+	SilencedUntil string `json:"silenced_until,omitempty"`
+	SilencedBy    string `json:"silenced_by,omitempty"`
 
 	detail string // the table's detail column
 }
@@ -291,6 +311,9 @@ func Write(w io.Writer, rep *Report, cfg *config.Config, asJSON bool) error {
 	}
 	if s.Unsupported > 0 {
 		line += fmt.Sprintf(", %d unsupported", s.Unsupported)
+	}
+	if s.Silenced > 0 {
+		line += fmt.Sprintf("; %d silenced", s.Silenced)
 	}
 	if rep.Locked {
 		line = "another sweep is in progress; this one did nothing"

@@ -14,21 +14,6 @@ import (
 	"github.com/pingpanda/pingpanda/state"
 )
 
-// newNotifiers returns a notifier per configured provider, in a fixed order.
-func newNotifiers(c config.Alerts) []alert.Notifier {
-	var ns []alert.Notifier
-	if c.SlackURL != "" {
-		ns = append(ns, alert.NewSlack(alert.SlackOptions{URL: c.SlackURL, Channel: c.SlackChannel, Username: c.SlackUsername, IconEmoji: c.SlackIcon}))
-	}
-	if c.TeamsURL != "" {
-		ns = append(ns, alert.NewTeams(alert.TeamsOptions{URL: c.TeamsURL}))
-	}
-	if c.DiscordURL != "" {
-		ns = append(ns, alert.NewDiscord(alert.DiscordOptions{URL: c.DiscordURL, Username: c.DiscordUsername, AvatarURL: c.DiscordAvatar}))
-	}
-	return ns
-}
-
 // SourceName is the host named in alerts: ALERT_SOURCE_NAME, else the
 // Lambda function's name (from environ), else hostname.
 func SourceName(c config.Alerts, environ []string, hostname string) string {
@@ -46,30 +31,6 @@ func SourceName(c config.Alerts, environ []string, hostname string) string {
 	return "pingpanda"
 }
 
-// enqueue turns the events to announce into outbox entries, pending for
-// every configured provider. Without providers nothing is queued: events
-// are still reported and logged.
-func (s *Sweeper) enqueue(events []state.Event, at time.Time) []state.OutboxEntry {
-	if len(s.notifiers) == 0 {
-		return nil
-	}
-	var names []string
-	for _, n := range s.notifiers {
-		names = append(names, n.Name())
-	}
-	var out []state.OutboxEntry
-	for _, e := range events {
-		if e.Kind.Alert() {
-			// A millisecond apart (the stores keep milliseconds), so that
-			// the outbox's oldest-first order is the order they happened
-			// in: flap_resolved before the status it releases.
-			queued := at.Add(time.Duration(len(out)) * time.Millisecond)
-			out = append(out, state.OutboxEntry{Event: e, Pending: slices.Clone(names), QueuedAt: queued})
-		}
-	}
-	return out
-}
-
 // deliver sends every pending alert, oldest first, each provider on its
 // own, until deliverBy; it fills rep and returns the function that records
 // the outcome in the outbox (one round trip), for the caller to run. Alerts
@@ -78,13 +39,18 @@ func (s *Sweeper) enqueue(events []state.Event, at time.Time) []state.OutboxEntr
 // channel is broken (alert.ErrChannelBroken) keeps its alerts and is not
 // tried again this sweep. After a signal, delivery is left to the next
 // sweep.
-func (s *Sweeper) deliver(ctx context.Context, deliverBy time.Time, lease state.Lease, outbox []state.OutboxEntry, dropped []state.DroppedEntry, rep *report.Alerts) (record func(context.Context)) {
+//
+// resend, when set, gives the messages a channel is to be sent again
+// besides the outbox's (the alerts still firing, for Alertmanager), told
+// the event IDs the outbox owes it; their outcomes are recorded nowhere.
+func (s *Sweeper) deliver(ctx context.Context, deliverBy time.Time, lease state.Lease, outbox []state.OutboxEntry, dropped []state.DroppedEntry,
+	resend func(channel string, owed map[string]bool) []alert.Message, rep *report.Alerts) (record func(context.Context)) {
 	s.reportDropped(dropped, rep)
-	if len(outbox) == 0 {
+	update := state.OutboxUpdate{Delivered: map[string][]string{}, Failed: map[string]string{}}
+	owed := s.owed(outbox, &update, resend, rep)
+	if len(owed) == 0 && len(outbox) == 0 {
 		return func(context.Context) {}
 	}
-	update := state.OutboxUpdate{Delivered: map[string][]string{}, Failed: map[string]string{}}
-	owed := s.owed(outbox, &update, rep)
 	var deliveries []alert.Delivery
 	if ctx.Err() == nil {
 		dctx, cancel := context.WithDeadline(ctx, deliverBy)
@@ -99,8 +65,8 @@ func (s *Sweeper) deliver(ctx context.Context, deliverBy time.Time, lease state.
 		events[outbox[i].Event.ID] = &outbox[i].Event
 	}
 	failed := map[string][]string{}
-	for _, d := range deliveries {
-		s.recordDelivery(d, events, &update, failed, rep)
+	for i, d := range deliveries {
+		s.recordDelivery(d, owed[i].Messages, events, &update, failed, rep)
 	}
 	for id, errs := range failed {
 		update.Failed[id] = strings.Join(errs, "; ")
@@ -142,7 +108,8 @@ func (s *Sweeper) configured(provider string) bool {
 // owed is, per configured notifier, the messages of the outbox it still
 // owes, oldest first. An entry pending for a provider no longer configured
 // can never be delivered there: it is marked done for it in update.
-func (s *Sweeper) owed(outbox []state.OutboxEntry, update *state.OutboxUpdate, rep *report.Alerts) []alert.Owed {
+func (s *Sweeper) owed(outbox []state.OutboxEntry, update *state.OutboxUpdate,
+	resend func(channel string, owed map[string]bool) []alert.Message, rep *report.Alerts) []alert.Owed {
 	owed := make([]alert.Owed, len(s.notifiers))
 	at := map[string]int{}
 	for i, n := range s.notifiers {
@@ -162,6 +129,18 @@ func (s *Sweeper) owed(outbox []state.OutboxEntry, update *state.OutboxUpdate, r
 			owed[i].Messages = append(owed[i].Messages, alert.NewMessage(e.Event, s.opts.Source))
 		}
 	}
+	if resend != nil {
+		for i := range owed {
+			if c := s.cfg.Routing.Channel(owed[i].Notifier.Name()); c == nil || c.Type != "alertmanager" {
+				continue
+			}
+			ids := make(map[string]bool, len(owed[i].Messages))
+			for _, m := range owed[i].Messages {
+				ids[m.EventID] = true
+			}
+			owed[i].Messages = append(owed[i].Messages, resend(owed[i].Notifier.Name(), ids)...)
+		}
+	}
 	return slices.DeleteFunc(owed, func(o alert.Owed) bool { return len(o.Messages) == 0 })
 }
 
@@ -170,14 +149,21 @@ func (s *Sweeper) owed(outbox []state.OutboxEntry, update *state.OutboxUpdate, r
 // messages are done for the provider; failures add to failed (event ID →
 // errors), which become the entries' LastError. A message held back was
 // not attempted and is left as it was.
-func (s *Sweeper) recordDelivery(d alert.Delivery, events map[string]*state.Event, update *state.OutboxUpdate, failed map[string][]string, rep *report.Alerts) {
+func (s *Sweeper) recordDelivery(d alert.Delivery, sent []alert.Message, events map[string]*state.Event, update *state.OutboxUpdate, failed map[string][]string, rep *report.Alerts) {
 	p := d.Provider
 	if d.Broken != nil {
 		rep.Broke(p, d.Broken)
 		s.log.Error("alert channel broken: "+rep.Tally(p).Broken.String()+"; its alerts stay in the outbox and are sent once it is fixed",
 			"provider", p, "http_status", d.Broken.Status, "kept", len(d.Outcomes), "err", d.Broken)
 	}
-	for _, o := range d.Outcomes {
+	for j, o := range d.Outcomes {
+		if j < len(sent) && sent[j].Resend {
+			// A firing alert posted again: it is not in the outbox.
+			if o.Err != nil && !errors.Is(o.Err, alert.ErrHeldBack) {
+				s.log.Warn("a firing alert could not be posted again; the next sweep posts it", "channel", p, "event_id", o.EventID, "err", o.Err)
+			}
+			continue
+		}
 		e := events[o.EventID]
 		if e == nil {
 			e = &state.Event{ID: o.EventID}

@@ -28,6 +28,10 @@ type sweep struct {
 	next    []state.TargetState
 	events  []state.Event
 	queued  []state.OutboxEntry
+	// hold is each target's silence or maintenance at the sweep's start
+	// (nil: none holds any target); routed counts what routing did.
+	hold   []Hold
+	routed routedCounts
 }
 
 // run performs the steps after the lease: load, probe what is due, apply,
@@ -60,7 +64,7 @@ func (sw *sweep) run(ctx context.Context) (*report.Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("state store %s: cannot save; the stored state is as before this sweep: %w", sw.store, err)
 	}
-	record := sw.deliver(ctx, sw.w.deadline.Add(-recordMargin(sw.w.kept)), sw.lease, saved.Outbox, saved.Dropped, &rep.Alerts)
+	record := sw.deliver(ctx, sw.w.deadline.Add(-recordMargin(sw.w.kept)), sw.lease, saved.Outbox, saved.Dropped, sw.resend, &rep.Alerts)
 	// Recording the deliveries and pushing metrics share the end of the
 	// reserve, side by side, so a stuck Pushgateway cannot cost a record.
 	var wg sync.WaitGroup
@@ -92,6 +96,7 @@ func (sw *sweep) load(ctx context.Context) error {
 			"event_id", w.ID, "err", w.Err)
 	}
 	sw.loaded = loaded
+	sw.hold = sw.holds(loadedSilences(loaded))
 	if sw.opts.AfterLoad != nil {
 		sw.opts.AfterLoad()
 	}
@@ -121,7 +126,7 @@ func (sw *sweep) apply(ctx context.Context) {
 // save stores the next states and queues the new alerts, fenced by the
 // lease, in one round trip.
 func (sw *sweep) save(ctx context.Context) (state.SaveResult, error) {
-	sw.queued = sw.enqueue(sw.events, sw.w.start)
+	sw.queued = sw.routeEvents(sw.events, sw.w.start)
 	return sw.store.Save(ctx, sw.lease, state.SaveRequest{
 		States: sw.next, Retention: sw.cfg.Policy.Retention,
 		Enqueue: sw.queued, Outbox: sw.cfg.Alerts.Outbox, Loaded: sw.loaded.Outbox,
@@ -134,6 +139,10 @@ func (sw *sweep) report(end time.Time) *report.Report {
 	rep.Partial = sw.partial
 	rep.AddEvents(sw.events)
 	rep.NoteStillDown(sw.next)
+	for i, h := range sw.hold {
+		rep.MarkSilenced(i, h.Until, h.By)
+	}
+	rep.Alerts.Held, rep.Alerts.Withheld, rep.Alerts.Unrouted = sw.routed.Held, sw.routed.Withheld, sw.routed.Unrouted
 	sw.logResults(sw.results, rep)
 	sw.logEvents(sw.events)
 	return rep
@@ -149,7 +158,7 @@ func (sw *sweep) publishSweep(ctx context.Context, rep *report.Report) {
 	}
 	if err := sw.publish(ctx, push.Sweep{
 		At: sw.w.start, Duration: sw.now().Sub(sw.w.start), Results: sw.obs, States: sw.next, AlertsPending: rep.Alerts.Pending,
-		Channels: sw.channels(&rep.Alerts),
+		Channels: sw.channels(&rep.Alerts), Silenced: sw.silencedUntil(),
 	}); err != nil {
 		rep.PushFailed, rep.PushError = true, err.Error()
 	}
