@@ -12,7 +12,8 @@ import (
 // same message can fix: the provider refused the message itself — HTTP 400
 // Bad Request, 413 Content Too Large, 422 Unprocessable Content — or it
 // could not be encoded. The channel works; the caller should drop the
-// message (mark it done for that provider) and go on with the next.
+// message (mark it done for that provider) and go on with the next. The
+// generic webhook reads every other 4xx but 408 and 429 so too.
 var ErrRejected = errors.New("message rejected by the provider")
 
 // ErrChannelBroken matches (errors.Is) a failure that says the channel
@@ -110,6 +111,8 @@ func (e *SendError) Diagnosis() string {
 	switch e.providerType() {
 	case "pagerduty":
 		return pagerDutyDiagnosis(e)
+	case "webhook":
+		return webhookDiagnosis(e)
 	}
 	what := "the " + ProviderTitle(e.Provider) + " webhook"
 	var why string

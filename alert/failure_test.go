@@ -111,6 +111,9 @@ func TestDiagnosisSaysWhatToFix(t *testing.T) {
 		{&SendError{Provider: "pager", Type: "pagerduty", Status: 400, class: answerBroken}, `the PagerDuty channel "pager" answered HTTP 400: PagerDuty refused its routing_key; it must be the 32-character integration key of an Events API v2 integration`},
 		{&SendError{Provider: "pager", Type: "pagerduty", Status: 400}, ""},
 		{&SendError{Provider: "pagerduty", Err: errInvalidURL}, "the PagerDuty channel's events URL does not parse"},
+		{&SendError{Provider: "hook", Type: "webhook", Status: 410}, `the webhook channel "hook" answered HTTP 410: the receiver's endpoint is gone`},
+		{&SendError{Provider: "webhook", Type: "webhook", Status: 401}, "the webhook channel answered HTTP 401: the receiver refused the request; check the channel's secret (the receiver's signature key) and the URL's credentials"},
+		{&SendError{Provider: "webhook", Err: errInvalidURL}, "the webhook channel's URL does not parse"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s answering %d: %q", tt.err.Provider, tt.err.Status, tt.want), func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package alert turns state.Events into messages for people and delivers
-// them to Slack, Microsoft Teams and Discord webhooks and PagerDuty's
-// Events API v2.
+// them to Slack, Microsoft Teams and Discord webhooks, PagerDuty's Events
+// API v2 and generic JSON webhooks.
 //
 // Each provider lives in its own file behind the Notifier interface. A
 // Notifier's Send makes exactly one attempt; Retry adds attempts, backoff and
@@ -15,7 +15,7 @@
 // another try on the next sweep.
 //
 // Webhook URLs are secrets (the token is in the path or the query), as are
-// PagerDuty routing keys: no error this package
+// PagerDuty routing keys and webhook signing keys: no error this package
 // returns contains one.
 package alert
 

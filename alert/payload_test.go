@@ -32,6 +32,7 @@ var payloadBuilders = []struct {
 		URL: "https://discord.com/api/webhooks/123/XXXX", Username: "PingPanda", AvatarURL: "https://example.com/pingpanda.png",
 	}).buildRequestBody},
 	{"pagerduty", routed(NewPagerDuty(PagerDutyOptions{RoutingKey: "R0UT1NGKEY0000000000000000000000"}).buildRequestBody)},
+	{"webhook", routed(NewWebhook(WebhookOptions{URL: "https://hooks.example.com/pp", Secret: "XXXX"}).buildRequestBody)},
 }
 
 // routed gives the message, before build sees it, the group and labels

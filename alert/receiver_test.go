@@ -153,6 +153,16 @@ var testProviders = []testProvider{
 			return NewPagerDuty(PagerDutyOptions{RoutingKey: testRoutingKey, URL: base + "/v2/enqueue"})
 		},
 	},
+	{
+		name: "webhook",
+		path: "/hooks/pingpanda/" + secretToken + "?token=" + secretToken,
+		make: func(base string) Notifier {
+			return NewWebhook(WebhookOptions{
+				Name: "hook", URL: base + "/hooks/pingpanda/" + secretToken + "?token=" + secretToken, Secret: "HMACKEY-" + secretToken,
+			})
+		},
+		verdicts: map[int]verdict{405: vRejected, 408: vRetry, 409: vRejected},
+	},
 }
 
 // loopbackTransport sends every request to base (scheme and host), keeping

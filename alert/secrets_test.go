@@ -87,6 +87,7 @@ func TestMalformedWebhookURLsAreNotQuoted(t *testing.T) {
 		NewTeams(TeamsOptions{URL: bad}),
 		NewDiscord(DiscordOptions{URL: bad}),
 		NewPagerDuty(PagerDutyOptions{URL: bad, RoutingKey: testRoutingKey}),
+		NewWebhook(WebhookOptions{URL: bad}),
 		NewSlack(SlackOptions{URL: "ftp://[::1/" + secretToken}),
 	} {
 		t.Run(n.Name()+" says the URL is invalid without quoting it", func(t *testing.T) {
