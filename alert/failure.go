@@ -12,13 +12,15 @@ import (
 // same message can fix: the provider refused the message itself — HTTP 400
 // Bad Request, 413 Content Too Large, 422 Unprocessable Content — or it
 // could not be encoded. The channel works; the caller should drop the
-// message (mark it done for that provider) and go on with the next.
+// message (mark it done for that provider) and go on with the next. The
+// generic webhook reads every other 4xx but 408 and 429 so too.
 var ErrRejected = errors.New("message rejected by the provider")
 
 // ErrChannelBroken matches (errors.Is) a failure that says the channel
 // itself is broken, whatever the message: HTTP 401 Unauthorized, 403
 // Forbidden, 404 Not Found, 410 Gone (a bad, deleted or revoked webhook),
-// or a webhook URL that does not parse. No message can get through until
+// or a webhook URL that does not parse; for PagerDuty also a 400 that
+// blames the routing key. No message can get through until
 // someone fixes the configuration; the caller should keep the messages
 // and stop trying the provider for now. (*SendError).Diagnosis says what
 // to fix.
@@ -32,6 +34,33 @@ var errInvalidURL = &permanentError{"invalid webhook URL"}
 // encoded as the provider's payload.
 func errEncode(err error) error {
 	return &permanentError{"encode payload: " + err.Error()}
+}
+
+// answerClass is what an HTTP answer means for delivery.
+type answerClass uint8
+
+const (
+	answerByStatus answerClass = iota // unset: read the status as every provider does
+	answerRejected                    // ErrRejected: drop the message
+	answerBroken                      // ErrChannelBroken: keep the messages, fix the channel
+	answerRetry                       // retryable
+	answerKeep                        // none of those: keep it for the next sweep
+)
+
+// answer is what e's HTTP answer means: the provider's reading (class)
+// if it gave one, else the status's meaning to every provider.
+func (e *SendError) answer() answerClass {
+	switch {
+	case e.class != answerByStatus:
+		return e.class
+	case rejectedStatus(e.Status):
+		return answerRejected
+	case brokenStatus(e.Status):
+		return answerBroken
+	case e.Status == http.StatusTooManyRequests || e.Status >= 500:
+		return answerRetry
+	}
+	return answerKeep
 }
 
 // rejectedStatus reports whether an HTTP status refuses the message.
@@ -58,13 +87,13 @@ func (e *SendError) Is(target error) bool {
 	switch target {
 	case ErrRejected:
 		if e.Status != 0 {
-			return rejectedStatus(e.Status)
+			return e.answer() == answerRejected
 		}
 		var pe *permanentError
 		return errors.As(e.Err, &pe) && pe != errInvalidURL
 	case ErrChannelBroken:
 		if e.Status != 0 {
-			return brokenStatus(e.Status)
+			return e.answer() == answerBroken
 		}
 		return e.Err == errInvalidURL
 	}
@@ -78,6 +107,12 @@ func (e *SendError) Is(target error) bool {
 func (e *SendError) Diagnosis() string {
 	if !e.Is(ErrChannelBroken) {
 		return ""
+	}
+	switch e.providerType() {
+	case "pagerduty":
+		return pagerDutyDiagnosis(e)
+	case "webhook":
+		return webhookDiagnosis(e)
 	}
 	what := "the " + ProviderTitle(e.Provider) + " webhook"
 	var why string
@@ -96,10 +131,33 @@ func (e *SendError) Diagnosis() string {
 	return fmt.Sprintf("%s answered HTTP %d: %s", what, e.Status, why)
 }
 
+// providerType is e's provider type: Type, or Provider when Type is not
+// set.
+func (e *SendError) providerType() string {
+	if e.Type != "" {
+		return e.Type
+	}
+	return e.Provider
+}
+
+// channelTitle is how a diagnosis names the channel of a provider whose
+// channels may be named: "the PagerDuty channel", and its name after it
+// when that is not the type's (`the PagerDuty channel "pager"`).
+func (e *SendError) channelTitle(title string) string {
+	what := "the " + title + " channel"
+	if e.Provider != "" && e.Provider != e.providerType() {
+		what += fmt.Sprintf(" %q", e.Provider)
+	}
+	return what
+}
+
 // ProviderTitle is a provider's name as people write it: "Slack",
-// "Microsoft Teams", "Discord"; an unknown name is returned as it is.
+// "Microsoft Teams", "Discord", "PagerDuty"; an unknown name is returned
+// as it is.
 func ProviderTitle(provider string) string {
 	switch provider {
+	case "pagerduty":
+		return "PagerDuty"
 	case "slack":
 		return "Slack"
 	case "teams":

@@ -45,10 +45,13 @@ func TestEveryStatusGetsItsVerdictFromEveryProvider(t *testing.T) {
 		{400, vRejected}, {413, vRejected}, {422, vRejected},
 		{401, vBroken}, {403, vBroken}, {404, vBroken}, {410, vBroken},
 		{429, vRetry}, {500, vRetry}, {502, vRetry}, {503, vRetry},
-		{405, vKeep}, {409, vKeep},
+		{405, vKeep}, {408, vKeep}, {409, vKeep},
 	}
 	for _, p := range testProviders {
 		for _, tt := range tests {
+			if v, ok := p.verdicts[tt.status]; ok {
+				tt.want = v
+			}
 			t.Run(fmt.Sprintf("%s answering %d is %s", p.name, tt.status, tt.want), func(t *testing.T) {
 				rc := newReceiver(t, reply{status: tt.status, body: `{"message": "at REQUEST_URL"}`})
 				err := p.make(rc.srv.URL).Send(context.Background(), testMessage())
@@ -103,6 +106,14 @@ func TestDiagnosisSaysWhatToFix(t *testing.T) {
 		{&SendError{Provider: "discord", Err: errInvalidURL}, "the Discord webhook URL does not parse"},
 		{&SendError{Provider: "slack", Status: 400}, ""},
 		{&SendError{Provider: "slack", Status: 503}, ""},
+		{&SendError{Provider: "pagerduty", Status: 403}, "the PagerDuty channel answered HTTP 403: its routing_key is not accepted; check that it is the integration key of an enabled Events API v2 integration"},
+		{&SendError{Provider: "pager", Type: "pagerduty", Status: 404}, `the PagerDuty channel "pager" answered HTTP 404: its events URL is wrong or its routing_key unknown`},
+		{&SendError{Provider: "pager", Type: "pagerduty", Status: 400, class: answerBroken}, `the PagerDuty channel "pager" answered HTTP 400: PagerDuty refused its routing_key; it must be the 32-character integration key of an Events API v2 integration`},
+		{&SendError{Provider: "pager", Type: "pagerduty", Status: 400}, ""},
+		{&SendError{Provider: "pagerduty", Err: errInvalidURL}, "the PagerDuty channel's events URL does not parse"},
+		{&SendError{Provider: "hook", Type: "webhook", Status: 410}, `the webhook channel "hook" answered HTTP 410: the receiver's endpoint is gone`},
+		{&SendError{Provider: "webhook", Type: "webhook", Status: 401}, "the webhook channel answered HTTP 401: the receiver refused the request; check the channel's secret (the receiver's signature key) and the URL's credentials"},
+		{&SendError{Provider: "webhook", Err: errInvalidURL}, "the webhook channel's URL does not parse"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s answering %d: %q", tt.err.Provider, tt.err.Status, tt.want), func(t *testing.T) {

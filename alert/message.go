@@ -1,5 +1,6 @@
 // Package alert turns state.Events into messages for people and delivers
-// them to Slack, Microsoft Teams and Discord webhooks.
+// them to Slack, Microsoft Teams and Discord webhooks, PagerDuty's Events
+// API v2 and generic JSON webhooks.
 //
 // Each provider lives in its own file behind the Notifier interface. A
 // Notifier's Send makes exactly one attempt; Retry adds attempts, backoff and
@@ -13,8 +14,9 @@
 // configuration), ErrHeldBack (not attempted); anything else is worth
 // another try on the next sweep.
 //
-// Webhook URLs are secrets (the token is in the path or the query): no error
-// this package returns contains one.
+// Webhook URLs are secrets (the token is in the path or the query), as are
+// PagerDuty routing keys and webhook signing keys: no error this package
+// returns contains one.
 package alert
 
 import (

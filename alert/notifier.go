@@ -66,7 +66,13 @@ func defaultClient(c HTTPDoer) HTTPDoer {
 
 // SendError is a failed delivery attempt.
 type SendError struct {
+	// Provider is the channel's name (Notifier.Name).
 	Provider string
+	// Type is the provider's type, "pagerduty" or "webhook", for the
+	// providers whose channels may have other names; "" when Provider is
+	// the type ("slack", "teams", "discord"). It is not in the error's
+	// text, so ParseSendError cannot read it back.
+	Type string
 	// Status is the HTTP status the webhook answered; 0 when there was no
 	// answer (network error, timeout) or the request was never sent.
 	Status int
@@ -78,6 +84,9 @@ type SendError struct {
 	// Err is the underlying error when there was no answer. It never is a
 	// *url.Error (which would print the URL).
 	Err error
+	// class, when set, is the provider's own reading of the answer, which
+	// replaces what Status means to every provider (see answer).
+	class answerClass
 }
 
 func (e *SendError) Error() string {
@@ -111,13 +120,12 @@ func (e *SendError) Unwrap() error { return e.Err }
 // Retryable reports whether another attempt may succeed: rate limiting
 // (429), server errors (5xx), timeouts and network errors are retryable;
 // other answers (4xx: bad payload, revoked webhook), a malformed webhook URL
-// and a cancelled context are not.
+// and a cancelled context are not. A provider may read an answer its own
+// way (the generic webhook retries 408 Request Timeout).
 func (e *SendError) Retryable() bool {
 	switch {
-	case e.Status == http.StatusTooManyRequests || e.Status >= 500:
-		return true
 	case e.Status != 0:
-		return false
+		return e.answer() == answerRetry
 	case e.Err == nil, errors.Is(e.Err, errPermanent), errors.Is(e.Err, context.Canceled):
 		return false
 	}
@@ -139,6 +147,14 @@ func (e *permanentError) Is(target error) bool { return target == errPermanent }
 // header, in seconds, sets RetryAfter. Neither the error's text nor its
 // Body contains the URL's path or query.
 func post(ctx context.Context, client HTTPDoer, rawURL string, body []byte) error {
+	return postWith(ctx, client, rawURL, body, nil)
+}
+
+// postWith is post with more request headers (they replace post's own
+// Content-Type and User-Agent if they name them) and more secrets: texts
+// that, like the URL's parts, no error nor kept body may show (a routing
+// key sent in the body, which an answer may echo).
+func postWith(ctx context.Context, client HTTPDoer, rawURL string, body []byte, header http.Header, secrets ...string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
 		// The parse error quotes the URL: say nothing of it.
@@ -146,8 +162,11 @@ func post(ctx context.Context, client HTTPDoer, rawURL string, body []byte) erro
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "pingpanda")
+	for k, vs := range header {
+		req.Header[http.CanonicalHeaderKey(k)] = vs
+	}
 
-	scrub := secret.NewScrubber(secret.WebhookParts(rawURL)...)
+	scrub := secret.NewScrubber(append(secret.WebhookParts(rawURL), secrets...)...)
 	resp, err := client.Do(req)
 	if err != nil {
 		return &SendError{Err: scrub.Error(secret.WithoutURL(err))}

@@ -31,6 +31,19 @@ var payloadBuilders = []struct {
 	{"discord", NewDiscord(DiscordOptions{
 		URL: "https://discord.com/api/webhooks/123/XXXX", Username: "PingPanda", AvatarURL: "https://example.com/pingpanda.png",
 	}).buildRequestBody},
+	{"pagerduty", routed(NewPagerDuty(PagerDutyOptions{RoutingKey: "R0UT1NGKEY0000000000000000000000"}).buildRequestBody)},
+	{"webhook", routed(NewWebhook(WebhookOptions{URL: "https://hooks.example.com/pp", Secret: "XXXX"}).buildRequestBody)},
+}
+
+// routed gives the message, before build sees it, the group and labels
+// the sweep sets on an event before routing it, which the structured
+// payloads carry.
+func routed(build func(Message) ([]byte, error)) func(Message) ([]byte, error) {
+	return func(m Message) ([]byte, error) {
+		m.Event.Group = "shop"
+		m.Event.Labels = map[string]string{"team": "web", "env": "prod"}
+		return build(m)
+	}
 }
 
 func TestPayloadsMatchGoldenFiles(t *testing.T) {

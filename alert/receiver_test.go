@@ -19,8 +19,10 @@ import (
 type reply struct {
 	status int
 	header map[string]string
-	body   string // REQUEST_URL in it is replaced by the URL requested
-	hang   bool   // never answer: wait until the client gives up
+	// body is the answer's body; REQUEST_URL in it is replaced by the URL
+	// requested, REQUEST_BODY by the request's body.
+	body string
+	hang bool // never answer: wait until the client gives up
 	// arrived, if set, is sent to (without blocking) when the request has
 	// arrived, before the answer.
 	arrived chan struct{}
@@ -76,7 +78,7 @@ func newReceiver(t *testing.T, script ...reply) *receiver {
 			w.Header().Set(k, v)
 		}
 		w.WriteHeader(rp.status)
-		io.WriteString(w, strings.ReplaceAll(rp.body, "REQUEST_URL", r.URL.String()))
+		io.WriteString(w, strings.NewReplacer("REQUEST_URL", r.URL.String(), "REQUEST_BODY", string(body)).Replace(rp.body))
 	}))
 	t.Cleanup(rc.srv.Close)
 	t.Cleanup(func() { close(release) }) // runs first: hanging handlers return
@@ -96,10 +98,18 @@ const secretToken = "SECRETTOKEN"
 // testProvider makes a provider's notifier for a receiver at base.
 type testProvider struct {
 	name string
-	// path is the webhook URL's path and query, with secretToken in it.
+	// path is the webhook URL's path and query, with secretToken in it
+	// unless the provider's secret is elsewhere (PagerDuty's routing key).
 	path string
 	make func(base string) Notifier
+	// verdicts are the provider's own readings of HTTP statuses, where
+	// they differ from every provider's.
+	verdicts map[int]verdict
 }
+
+// testRoutingKey is the PagerDuty routing key of the tests: 32 characters,
+// secretToken among them.
+const testRoutingKey = secretToken + "0123456789abcdefghijk"
 
 var testProviders = []testProvider{
 	{
@@ -134,6 +144,24 @@ var testProviders = []testProvider{
 		make: func(base string) Notifier {
 			return NewDiscord(DiscordOptions{URL: base + "/api/webhooks/123/" + secretToken, Username: "PingPanda"})
 		},
+	},
+	{
+		// The routing key is the secret; the events URL is not.
+		name: "pagerduty",
+		path: "/v2/enqueue",
+		make: func(base string) Notifier {
+			return NewPagerDuty(PagerDutyOptions{RoutingKey: testRoutingKey, URL: base + "/v2/enqueue"})
+		},
+	},
+	{
+		name: "webhook",
+		path: "/hooks/pingpanda/" + secretToken + "?token=" + secretToken,
+		make: func(base string) Notifier {
+			return NewWebhook(WebhookOptions{
+				Name: "hook", URL: base + "/hooks/pingpanda/" + secretToken + "?token=" + secretToken, Secret: "HMACKEY-" + secretToken,
+			})
+		},
+		verdicts: map[int]verdict{405: vRejected, 408: vRetry, 409: vRejected},
 	},
 }
 

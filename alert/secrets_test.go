@@ -32,26 +32,27 @@ func errorTexts(err error) []string {
 }
 
 func TestErrorsNeverContainTheWebhookURL(t *testing.T) {
-	// echo answers with a body that repeats the request's URL, as some
-	// proxies and error pages do.
+	// echo answers with a body that repeats the request's URL and body, as
+	// some proxies and error pages do (PagerDuty's routing key is in the
+	// body).
 	echo := func(status int) reply {
-		return reply{status: status, body: "no such hook: REQUEST_URL"}
+		return reply{status: status, body: "no such hook: REQUEST_URL REQUEST_BODY"}
 	}
 	scenarios := []struct {
 		name  string
 		reply *reply // nil: nothing listens
 		ctx   time.Duration
 	}{
-		{"a 500 echoing the URL", &reply{status: 500}, 0},
-		{"a 400 echoing the URL", &reply{status: 400}, 0},
-		{"a 404 echoing the URL", &reply{status: 404}, 0},
-		{"a 429 echoing the URL", &reply{status: 429}, 0},
+		{"a 500 echoing the request", &reply{status: 500}, 0},
+		{"a 400 echoing the request", &reply{status: 400}, 0},
+		{"a 404 echoing the request", &reply{status: 404}, 0},
+		{"a 429 echoing the request", &reply{status: 429}, 0},
 		{"a refused connection", nil, 0},
 		{"a timeout", &reply{hang: true}, 150 * time.Millisecond},
 	}
 	for _, p := range testProviders {
 		for _, sc := range scenarios {
-			t.Run(p.name+": "+sc.name+" reports no part of the URL's path or query", func(t *testing.T) {
+			t.Run(p.name+": "+sc.name+" reports no part of the URL's path or query, nor the token", func(t *testing.T) {
 				t.Parallel()
 				base := ""
 				if sc.reply == nil {
@@ -85,6 +86,8 @@ func TestMalformedWebhookURLsAreNotQuoted(t *testing.T) {
 		NewSlack(SlackOptions{URL: bad}),
 		NewTeams(TeamsOptions{URL: bad}),
 		NewDiscord(DiscordOptions{URL: bad}),
+		NewPagerDuty(PagerDutyOptions{URL: bad, RoutingKey: testRoutingKey}),
+		NewWebhook(WebhookOptions{URL: bad}),
 		NewSlack(SlackOptions{URL: "ftp://[::1/" + secretToken}),
 	} {
 		t.Run(n.Name()+" says the URL is invalid without quoting it", func(t *testing.T) {
