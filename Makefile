@@ -102,6 +102,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTarget$$' -fuzztime $(FUZZTIME) ./probe
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCodes$$' -fuzztime $(FUZZTIME) ./probe
 	$(GO) test -run '^$$' -fuzz '^FuzzRedactURL$$' -fuzztime $(FUZZTIME) ./probe/secret
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSelector$$' -fuzztime $(FUZZTIME) ./alert/route
+	$(GO) test -run '^$$' -fuzz '^FuzzGlob$$' -fuzztime $(FUZZTIME) ./alert/route
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvFile$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTargetsYAML$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLambdaEvent$$' -fuzztime $(FUZZTIME) ./cmd/pingpanda/lambda

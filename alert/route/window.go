@@ -57,6 +57,37 @@ func NewWindow(m Match, schedule string, duration time.Duration, timezone string
 // firing every minute for 31 days overlaps itself 44,640 times.
 const maxOccurrences = 50_000
 
+// slack covers the difference between wall-clock and elapsed time around
+// a change of a zone's offset (two hours at most, in practice one).
+const slack = 3 * time.Hour
+
+// The schedule is read in wall-clock time, as crontab reads it: the
+// window's zone's local time is written as if it were UTC, the cron
+// fields are matched there, and each start is turned back into an
+// instant of the zone. So a start the spring change skips (02:30 on the
+// night 02:00 becomes 03:00) still opens the window, at the instant 02:30
+// would have been (03:30 summer time), rather than being dropped, which
+// is what robfig/cron does in the zone itself; a start the autumn change
+// repeats opens it once.
+
+// wall is t's local time in loc, written as UTC.
+func wall(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+}
+
+// instant is the instant of a wall-clock time of loc; of a time the
+// zone shows twice, the first.
+func instant(w time.Time, loc *time.Location) time.Time {
+	t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
+	for _, back := range []time.Duration{2 * time.Hour, time.Hour, 30 * time.Minute} {
+		if e := t.Add(-back); wall(e, loc).Equal(w) {
+			return e
+		}
+	}
+	return t
+}
+
 // Active reports whether now falls in one of the window's occurrences,
 // and if so when the latest one that has begun ends. The duration is
 // elapsed time: a window from 01:30 for 2h on the night the clocks go
@@ -65,20 +96,30 @@ func (w *Window) Active(now time.Time) (until time.Time, ok bool) {
 	if w.sched == nil {
 		return time.Time{}, false
 	}
-	// The first occurrence after now-Duration, and every one after it up
-	// to now, holds now.
-	t := w.sched.Next(now.Add(-w.Duration).In(w.Location))
-	for n := 0; !t.IsZero() && !t.After(now) && n < maxOccurrences; n++ {
-		until, ok = t.Add(w.Duration), true
+	wn := wall(now, w.Location)
+	t := w.sched.Next(wn.Add(-w.Duration - slack))
+	for n := 0; !t.IsZero() && !t.After(wn.Add(slack)) && n < maxOccurrences; n++ {
+		start := instant(t, w.Location)
+		if end := start.Add(w.Duration); !start.After(now) && now.Before(end) && end.After(until) {
+			until, ok = end, true
+		}
 		t = w.sched.Next(t)
 	}
 	return until.UTC(), ok
 }
 
-// Next is the window's next occurrence after now, for `config --routes`.
+// Next is the start of the window's next occurrence after now, for
+// `config --routes`.
 func (w *Window) Next(now time.Time) time.Time {
 	if w.sched == nil {
 		return time.Time{}
 	}
-	return w.sched.Next(now.In(w.Location)).UTC()
+	t := w.sched.Next(wall(now, w.Location).Add(-slack))
+	for n := 0; !t.IsZero() && n < maxOccurrences; n++ {
+		if start := instant(t, w.Location); start.After(now) {
+			return start.UTC()
+		}
+		t = w.sched.Next(t)
+	}
+	return time.Time{}
 }

@@ -33,6 +33,10 @@ func newNotifier(c config.Channel) alert.Notifier {
 		return alert.NewTeams(alert.TeamsOptions{Name: c.Name, URL: c.URL})
 	case "discord":
 		return alert.NewDiscord(alert.DiscordOptions{Name: c.Name, URL: c.URL, Username: c.Username, AvatarURL: c.AvatarURL})
+	case "pagerduty":
+		return alert.NewPagerDuty(alert.PagerDutyOptions{Name: c.Name, RoutingKey: c.RoutingKey, URL: c.URL, SeverityLabel: c.SeverityLabel})
+	case "webhook":
+		return alert.NewWebhook(alert.WebhookOptions{Name: c.Name, URL: c.URL, Secret: c.Secret})
 	}
 	return nil
 }
