@@ -5,7 +5,6 @@ import (
 	"net/mail"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -132,6 +131,7 @@ type fileRouting struct {
 type nameAt struct {
 	name string
 	line int
+	ctx  string // "route 2", for a problem
 }
 
 // validChannelName: a channel's name is used in logs, metrics and the
@@ -258,11 +258,27 @@ func (p *monitorParser) channelField(c *Channel, f channelField, n *yaml.Node) {
 		}
 		set(v)
 	}
-	c.Shown = append(c.Shown, MonitorField{Field: f.name, Value: strings.Join(shown, ", "), Source: fmt.Sprintf("%s:%d", p.path, n.Line)})
-	if f.secret && !f.list {
-		// A secret written out literally is still a secret.
-		c.Secrets = append(c.Secrets, shown[0])
+	if f.secret {
+		for i, v := range shown {
+			if !strings.Contains(v, "${") && !p.isRef(v) {
+				// A secret written out literally is still a secret:
+				// scrubbed from errors, and never shown.
+				c.Secrets = append(c.Secrets, v)
+				shown[i] = literalSecretShown(v)
+			}
+		}
 	}
+	c.Shown = append(c.Shown, MonitorField{Field: f.name, Value: strings.Join(shown, ", "), Source: fmt.Sprintf("%s:%d", p.path, n.Line)})
+}
+
+// literalSecretShown is how `pingpanda config` shows a secret written
+// out in the file: a URL by its scheme and host (its path, query and
+// user hold the tokens), anything else not at all.
+func literalSecretShown(v string) string {
+	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" && u.User == nil {
+		return u.Scheme + "://" + u.Host + "/… (written in the file; not shown)"
+	}
+	return "(written in the file; not shown)"
 }
 
 // set stores the i-th value of a field.
@@ -330,7 +346,7 @@ func (p *monitorParser) readMatch(n *yaml.Node, withKinds bool) route.Match {
 				return
 			}
 			m.Group = s
-			p.routing.groupRefs = append(p.routing.groupRefs, nameAt{s, v.Line})
+			p.routing.groupRefs = append(p.routing.groupRefs, nameAt{s, v.Line, p.ctx})
 		case "check":
 			s, err := scalar(v)
 			if err != nil {
@@ -409,10 +425,10 @@ func (p *monitorParser) routeList(n *yaml.Node) {
 						continue
 					}
 					r.Channels = append(r.Channels, s)
-					names = append(names, nameAt{s, it.Line})
+					names = append(names, nameAt{s, it.Line, p.ctx})
 				}
 			case "continue":
-				b, err := strconv.ParseBool(v.Value)
+				b, err := parseBool(v.Value)
 				if err != nil || v.Kind != yaml.ScalarNode {
 					p.problem(v.Line, "continue", "want true or false")
 					return

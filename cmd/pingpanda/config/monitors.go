@@ -287,7 +287,9 @@ func (p *monitorParser) top(root *yaml.Node) {
 	}
 	for _, g := range p.routing.groupRefs {
 		if _, ok := p.groups[g.name]; !ok {
+			p.ctx = g.ctx
 			p.problem(g.line, "match.group", "no group is named %q%s", g.name, p.groupHint(g.name))
+			p.ctx = ""
 		}
 	}
 }

@@ -171,6 +171,25 @@ func TestSchemaAndParserAgree(t *testing.T) {
 		{"a file that is a single value", "hello\n", false},
 		{"a key given twice", mon + ", retries: 2, retries: 3}\n", false},
 		{"the golden file of mistakes", read("monitors-bad.yaml"), false},
+
+		{"the SPEC §10 example", read("monitors-routing.yaml"), true},
+		{"a channel of each provider", "channels:\n  a: {type: slack, url: \"https://h.test/a\", channel: \"#ops\"}\n  b: {type: teams, url: \"https://h.test/b\"}\n" +
+			"  c: {type: discord, url: \"https://h.test/c\", username: pp}\n  d: {type: alertmanager, url: \"http://127.0.0.1:9093\"}\n" +
+			"  e: {type: email, smtp: \"smtps://mail.test\", from: a@b.test, to: c@d.test}\n", true},
+		{"a route with one channel and continue", "channels: {a: {type: webhook, url: \"https://h.test/a\"}}\nroutes: [{match: {kinds: down, target: \"*x*\"}, channels: a, continue: yes}]\n", true},
+		{"an unknown provider", "channels: {a: {type: pager, routing_key: k}}\n", false},
+		{"a channel without type", "channels: {a: {url: \"https://h.test/a\"}}\n", false},
+		{"a pagerduty channel without routing_key", "channels: {a: {type: pagerduty}}\n", false},
+		{"an alertmanager channel without url", "channels: {a: {type: alertmanager}}\n", false},
+		{"a field of another provider", "channels: {a: {type: slack, url: \"https://h.test/a\", secret: x}}\n", false},
+		{"a channel name with a blank", "channels: {\"a b\": {type: webhook, url: \"https://h.test/a\"}}\n", false},
+		{"an unknown route field", "routes: [{channels: [], contine: true}]\n", false},
+		{"a route without channels", "routes: [{match: {check: dns}}]\n", false},
+		{"an unknown kind", "routes: [{match: {kinds: [dwon]}, channels: []}]\n", false},
+		{"an unknown check in a route", "routes: [{match: {check: smtp}, channels: []}]\n", false},
+		{"kinds in a maintenance window", "maintenance: [{match: {kinds: [down]}, schedule: \"@daily\", duration: 1h}]\n", false},
+		{"a window without duration", "maintenance: [{schedule: \"@daily\"}]\n", false},
+		{"a window's duration without unit", "maintenance: [{schedule: \"@daily\", duration: 30}]\n", false},
 	}
 	dir := t.TempDir()
 	for i, tt := range tests {
@@ -179,7 +198,7 @@ func TestSchemaAndParserAgree(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.in), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, _, perr := loadMonitors(path, false, "LOGIN_TOKEN=t0ken")
+			_, _, perr := loadMonitors(path, false, append([]string{"LOGIN_TOKEN=t0ken"}, routingEnv...)...)
 			// A document yaml.v3 cannot read as a value (a key given
 			// twice) is refused before any schema, as editors do.
 			inst, serr := yamlToJSON([]byte(tt.in))
