@@ -139,6 +139,12 @@ func (e *permanentError) Is(target error) bool { return target == errPermanent }
 // header, in seconds, sets RetryAfter. Neither the error's text nor its
 // Body contains the URL's path or query.
 func post(ctx context.Context, client HTTPDoer, rawURL string, body []byte) error {
+	return postScrubbed(ctx, client, rawURL, body, secret.NewScrubber(secret.WebhookParts(rawURL)...))
+}
+
+// postScrubbed is post with the caller's idea of what in rawURL is secret:
+// scrub cuts it out of the error's text and Body.
+func postScrubbed(ctx context.Context, client HTTPDoer, rawURL string, body []byte, scrub secret.Scrubber) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
 		// The parse error quotes the URL: say nothing of it.
@@ -147,7 +153,6 @@ func post(ctx context.Context, client HTTPDoer, rawURL string, body []byte) erro
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "pingpanda")
 
-	scrub := secret.NewScrubber(secret.WebhookParts(rawURL)...)
 	resp, err := client.Do(req)
 	if err != nil {
 		return &SendError{Err: scrub.Error(secret.WithoutURL(err))}

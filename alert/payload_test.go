@@ -31,6 +31,13 @@ var payloadBuilders = []struct {
 	{"discord", NewDiscord(DiscordOptions{
 		URL: "https://discord.com/api/webhooks/123/XXXX", Username: "PingPanda", AvatarURL: "https://example.com/pingpanda.png",
 	}).buildRequestBody},
+	{"alertmanager", func(m Message) ([]byte, error) {
+		// The monitor's group and labels, one of them trying to replace
+		// a label of PingPanda's and two that are no label names.
+		m.Event.Group = "shop"
+		m.Event.Labels = map[string]string{"severity": "page", "team-name": "web", "target": "not this", "9lives": "cat", "empty": ""}
+		return NewAlertmanager(AlertmanagerOptions{URLs: []string{"http://alertmanager:9093"}}).buildRequestBody([]Message{m})
+	}},
 }
 
 func TestPayloadsMatchGoldenFiles(t *testing.T) {
