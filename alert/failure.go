@@ -18,7 +18,8 @@ var ErrRejected = errors.New("message rejected by the provider")
 // ErrChannelBroken matches (errors.Is) a failure that says the channel
 // itself is broken, whatever the message: HTTP 401 Unauthorized, 403
 // Forbidden, 404 Not Found, 410 Gone (a bad, deleted or revoked webhook),
-// or a webhook URL that does not parse. No message can get through until
+// a webhook URL that does not parse, or a mail server that refuses the
+// login or the sender. No message can get through until
 // someone fixes the configuration; the caller should keep the messages
 // and stop trying the provider for now. (*SendError).Diagnosis says what
 // to fix.
@@ -76,13 +77,17 @@ func (e *SendError) Is(target error) bool {
 // "the Slack webhook answered HTTP 404: the webhook was deleted or its URL
 // is wrong". It is "" for other failures. It never contains the URL.
 func (e *SendError) Diagnosis() string {
-	if !e.Is(ErrChannelBroken) {
+	if !errors.Is(e, ErrChannelBroken) {
 		return ""
 	}
 	what := "the " + ProviderTitle(e.Provider) + " webhook"
 	var why string
 	switch e.Status {
 	case 0:
+		var d interface{ diagnosis() string }
+		if errors.As(e.Err, &d) {
+			return "channel " + e.Provider + ": " + d.diagnosis()
+		}
 		return what + " URL does not parse"
 	case http.StatusUnauthorized:
 		why = "its token is invalid or was revoked"

@@ -1,5 +1,6 @@
 // Package alert turns state.Events into messages for people and delivers
-// them to Slack, Microsoft Teams and Discord webhooks.
+// them to Slack, Microsoft Teams and Discord webhooks, Prometheus
+// Alertmanager and mail servers (SMTP).
 //
 // Each provider lives in its own file behind the Notifier interface. A
 // Notifier's Send makes exactly one attempt; Retry adds attempts, backoff and
