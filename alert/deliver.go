@@ -33,13 +33,25 @@ type Retry struct {
 // the last error is returned straight away. The error returned is the
 // last attempt's, so errors.As finds its *SendError.
 func (r Retry) Send(ctx context.Context, n Notifier, m Message) error {
+	return r.do(ctx, func() error { return n.Send(ctx, m) })
+}
+
+// SendBatch delivers ms through b in one request per attempt, with the
+// attempts, waits and deadline of Send. Every message of ms shares the
+// outcome. ms must not be longer than b.MaxBatch().
+func (r Retry) SendBatch(ctx context.Context, b Batcher, ms []Message) error {
+	return r.do(ctx, func() error { return b.SendBatch(ctx, ms) })
+}
+
+// do makes up to r.Attempts attempts of attempt, as Send describes.
+func (r Retry) do(ctx context.Context, attempt func() error) error {
 	attempts := max(r.Attempts, 1)
 	sleep := r.Sleep
 	if sleep == nil {
 		sleep = sleepCtx
 	}
 	for k := 1; ; k++ {
-		err := n.Send(ctx, m)
+		err := attempt()
 		if err == nil {
 			return nil
 		}
@@ -109,7 +121,24 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 type Outcome struct {
 	EventID  string
 	Provider string
-	Err      error // nil: delivered
+	// Resend is the message's: the outcome of a re-sent firing alert,
+	// which is in no outbox, so the caller records it nowhere.
+	Resend bool
+	Err    error // nil: delivered
+}
+
+// Batcher is a Notifier whose provider takes many messages in one request
+// (Alertmanager takes an array of alerts). Deliver sends a Batcher's
+// messages in chunks of at most MaxBatch, one request (with Retry's
+// attempts) per chunk, instead of one request per message.
+type Batcher interface {
+	Notifier
+	// SendBatch makes ONE attempt to deliver every message of ms (at most
+	// MaxBatch of them) in one request: they are delivered, or refused,
+	// together.
+	SendBatch(ctx context.Context, ms []Message) error
+	// MaxBatch is the most messages SendBatch takes; less than 1 means 1.
+	MaxBatch() int
 }
 
 // ErrHeldBack is the Outcome error of a message that was not attempted:
@@ -147,8 +176,10 @@ type Delivery struct {
 // given (oldest first). After a retryable failure or a broken channel
 // (ErrChannelBroken) a provider's later messages are not attempted
 // (ErrHeldBack); after a rejected message (ErrRejected) or another
-// non-retryable failure the next message is tried. Every goroutine ends
-// with ctx. The deliveries are in the order of owed.
+// non-retryable failure the next message is tried. A Batcher's messages
+// go in chunks of its MaxBatch, one request per chunk, under the same
+// rules, every message of a chunk getting the chunk's outcome. Every
+// goroutine ends with ctx. The deliveries are in the order of owed.
 func Deliver(ctx context.Context, owed []Owed, r Retry) []Delivery {
 	out := make([]Delivery, len(owed))
 	var wg sync.WaitGroup
@@ -159,14 +190,21 @@ func Deliver(ctx context.Context, owed []Owed, r Retry) []Delivery {
 	return out
 }
 
-// deliverOne delivers o's messages through o.Notifier in order.
+// deliverOne delivers o's messages through o.Notifier in order: one by
+// one, or in chunks for a Batcher.
 func deliverOne(ctx context.Context, o Owed, r Retry) Delivery {
 	n := o.Notifier
 	d := Delivery{Provider: n.Name(), Outcomes: make([]Outcome, len(o.Messages))}
+	for j, m := range o.Messages {
+		d.Outcomes[j] = Outcome{EventID: m.EventID, Provider: d.Provider, Resend: m.Resend}
+	}
+	if b, ok := n.(Batcher); ok {
+		deliverBatches(ctx, b, o.Messages, r, &d)
+		return d
+	}
 	var blocked error
 	for j, m := range o.Messages {
 		out := &d.Outcomes[j]
-		*out = Outcome{EventID: m.EventID, Provider: d.Provider}
 		switch {
 		case blocked != nil:
 			out.Err = blocked
@@ -176,17 +214,64 @@ func deliverOne(ctx context.Context, o Owed, r Retry) Delivery {
 			continue
 		}
 		out.Err = r.Send(ctx, n, m)
-		var se *SendError
-		switch {
-		case out.Err == nil:
-		case errors.Is(out.Err, ErrChannelBroken) && errors.As(out.Err, &se):
-			d.Broken = se
-			blocked = fmt.Errorf("%w (%s): %w", ErrHeldBack, m.EventID, se)
-		case errors.Is(out.Err, ErrRejected):
-			d.Rejected++
-		case retryable(out.Err) || ctx.Err() != nil:
-			blocked = fmt.Errorf("%w (%s)", ErrHeldBack, m.EventID)
-		}
+		blocked = d.record(ctx, out.Err, m.EventID, 1)
 	}
 	return d
+}
+
+// record counts err, the outcome of a delivery of count messages, the
+// first with ID first, in d, and returns the error of the messages it
+// holds back (nil: the next may be tried).
+func (d *Delivery) record(ctx context.Context, err error, first string, count int) (blocked error) {
+	var se *SendError
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrChannelBroken) && errors.As(err, &se):
+		d.Broken = se
+		return fmt.Errorf("%w (%s): %w", ErrHeldBack, first, se)
+	case errors.Is(err, ErrRejected):
+		d.Rejected += count
+	case retryable(err) || ctx.Err() != nil:
+		return fmt.Errorf("%w (%s)", ErrHeldBack, first)
+	}
+	return nil
+}
+
+// deliverBatches delivers ms through b in chunks of b.MaxBatch(), in
+// order, with the rules of deliverOne applied to each chunk as to one
+// message: every message of a chunk gets the chunk's outcome.
+func deliverBatches(ctx context.Context, b Batcher, ms []Message, r Retry, d *Delivery) {
+	size := max(b.MaxBatch(), 1)
+	var blocked error
+	for start := 0; start < len(ms); start += size {
+		blocked = deliverChunk(ctx, b, ms, start, min(start+size, len(ms)), r, d, blocked)
+	}
+}
+
+// deliverChunk delivers ms[start:end] in one request, unless blocked (the
+// error of the messages held back) is set, and returns what blocks the
+// next chunk. A chunk of several that the provider rejects is sent again
+// one message at a time, so that only the messages it refuses are
+// dropped.
+func deliverChunk(ctx context.Context, b Batcher, ms []Message, start, end int, r Retry, d *Delivery, blocked error) error {
+	var err error
+	switch {
+	case blocked != nil:
+		err = blocked
+	case ctx.Err() != nil:
+		err = fmt.Errorf("%w: %w", ErrHeldBack, ctx.Err())
+	default:
+		err = r.SendBatch(ctx, b, ms[start:end])
+		if end-start > 1 && errors.Is(err, ErrRejected) {
+			for k := start; k < end; k++ {
+				blocked = deliverChunk(ctx, b, ms, k, k+1, r, d, blocked)
+			}
+			return blocked
+		}
+		blocked = d.record(ctx, err, ms[start].EventID, end-start)
+	}
+	for k := start; k < end; k++ {
+		d.Outcomes[k].Err = err
+	}
+	return blocked
 }

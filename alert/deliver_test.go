@@ -334,3 +334,132 @@ func ExampleDeliver() {
 	// teams e2: teams: webhook answered HTTP 404 Not Found
 	// teams is broken: the Microsoft Teams webhook answered HTTP 404: the webhook was deleted or its URL is wrong
 }
+
+// fakeBatcher is a fakeNotifier that also takes batches: it answers each
+// request (a Send or a SendBatch) from errs and records each request's
+// event IDs.
+type fakeBatcher struct {
+	fakeNotifier
+	max     int
+	batches [][]string
+	// reject, if set, is refused (400) in any request holding it.
+	reject string
+}
+
+func (f *fakeBatcher) MaxBatch() int { return f.max }
+
+func (f *fakeBatcher) SendBatch(ctx context.Context, ms []Message) error {
+	f.mu.Lock()
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.EventID
+	}
+	f.batches = append(f.batches, ids)
+	f.mu.Unlock()
+	if f.reject != "" && slices.Contains(ids, f.reject) {
+		return errRejected
+	}
+	return f.fakeNotifier.Send(ctx, Message{EventID: ids[0]})
+}
+
+func (f *fakeBatcher) sentBatches() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.batches)
+}
+
+func outcomeErrs(d Delivery) []error {
+	out := make([]error, len(d.Outcomes))
+	for i, o := range d.Outcomes {
+		out[i] = o.Err
+	}
+	return out
+}
+
+func TestDeliverSendsABatchersMessagesInChunks(t *testing.T) {
+	t.Run("five messages with a batch of two take three requests, in order, all delivered", func(t *testing.T) {
+		b := &fakeBatcher{fakeNotifier: fakeNotifier{name: "am"}, max: 2}
+		d := Deliver(context.Background(), owedByAll([]Notifier{b}, msgs("e1", "e2", "e3", "e4", "e5")), Retry{Attempts: 1})[0]
+		if got, want := b.sentBatches(), [][]string{{"e1", "e2"}, {"e3", "e4"}, {"e5"}}; !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("requests %v, want %v", got, want)
+		}
+		if len(b.sent()) != 3 {
+			t.Errorf("Send was called besides SendBatch: %v", b.sent())
+		}
+		for _, o := range d.Outcomes {
+			if o.Err != nil || o.Provider != "am" {
+				t.Errorf("outcome %+v", o)
+			}
+		}
+	})
+	t.Run("a batch that fails retryably is retried whole, and later chunks are held back", func(t *testing.T) {
+		b := &fakeBatcher{fakeNotifier: fakeNotifier{name: "am", errs: []error{errUnavailable}}, max: 2}
+		var s sleepRecorder
+		d := Deliver(context.Background(), owedByAll([]Notifier{b}, msgs("e1", "e2", "e3")), Retry{Attempts: 2, Sleep: s.sleep})[0]
+		errs := outcomeErrs(d)
+		if !errors.Is(errs[0], errUnavailable) || !errors.Is(errs[1], errUnavailable) || !errors.Is(errs[2], ErrHeldBack) {
+			t.Errorf("outcomes %v", errs)
+		}
+		if got, want := b.sentBatches(), [][]string{{"e1", "e2"}, {"e1", "e2"}}; !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("requests %v, want %v", got, want)
+		}
+	})
+	t.Run("a broken channel holds back the later chunks and is reported", func(t *testing.T) {
+		b := &fakeBatcher{fakeNotifier: fakeNotifier{name: "am", errs: []error{&SendError{Provider: "am", Status: 404}}}, max: 2}
+		d := Deliver(context.Background(), owedByAll([]Notifier{b}, msgs("e1", "e2", "e3")), Retry{Attempts: 3})[0]
+		errs := outcomeErrs(d)
+		if d.Broken == nil || !errors.Is(errs[0], ErrChannelBroken) || !errors.Is(errs[1], ErrChannelBroken) ||
+			!errors.Is(errs[2], ErrHeldBack) || !errors.Is(errs[2], ErrChannelBroken) {
+			t.Errorf("delivery %+v", d)
+		}
+		if len(b.sentBatches()) != 1 {
+			t.Errorf("requests %v, want one", b.sentBatches())
+		}
+	})
+	t.Run("a rejected batch is sent again one by one, so only the refused message is dropped", func(t *testing.T) {
+		b := &fakeBatcher{fakeNotifier: fakeNotifier{name: "am"}, max: 3, reject: "e2"}
+		d := Deliver(context.Background(), owedByAll([]Notifier{b}, msgs("e1", "e2", "e3", "e4")), Retry{Attempts: 3})[0]
+		errs := outcomeErrs(d)
+		if errs[0] != nil || !errors.Is(errs[1], ErrRejected) || errs[2] != nil || errs[3] != nil || d.Rejected != 1 {
+			t.Errorf("outcomes %v, rejected %d", errs, d.Rejected)
+		}
+		want := [][]string{{"e1", "e2", "e3"}, {"e1"}, {"e2"}, {"e3"}, {"e4"}}
+		if got := b.sentBatches(); !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("requests %v, want %v", got, want)
+		}
+	})
+	t.Run("a context already over attempts nothing", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		b := &fakeBatcher{fakeNotifier: fakeNotifier{name: "am"}, max: 2}
+		d := Deliver(ctx, owedByAll([]Notifier{b}, msgs("e1", "e2", "e3")), Retry{Attempts: 3})[0]
+		for _, o := range d.Outcomes {
+			if !errors.Is(o.Err, ErrHeldBack) || !errors.Is(o.Err, context.Canceled) {
+				t.Errorf("outcome %+v", o)
+			}
+		}
+		if len(b.sentBatches()) != 0 {
+			t.Errorf("requests %v", b.sentBatches())
+		}
+	})
+	t.Run("a MaxBatch under one means batches of one", func(t *testing.T) {
+		b := &fakeBatcher{fakeNotifier: fakeNotifier{name: "am"}, max: 0}
+		Deliver(context.Background(), owedByAll([]Notifier{b}, msgs("e1", "e2")), Retry{Attempts: 1})
+		if got := b.sentBatches(); len(got) != 2 {
+			t.Errorf("requests %v, want two of one", got)
+		}
+	})
+}
+
+func TestOutcomesCarryTheMessagesResendFlag(t *testing.T) {
+	m := msgs("e1", "e2")
+	m[1].Resend = true
+	for _, n := range []Notifier{&fakeNotifier{name: "one"}, &fakeBatcher{fakeNotifier: fakeNotifier{name: "batch"}, max: 10}} {
+		t.Run(n.Name()+" outcomes copy Resend", func(t *testing.T) {
+			d := Deliver(context.Background(), owedByAll([]Notifier{n}, m), Retry{Attempts: 1})[0]
+			if d.Outcomes[0].Resend || !d.Outcomes[1].Resend {
+				t.Errorf("outcomes %+v", d.Outcomes)
+			}
+		})
+	}
+}

@@ -19,8 +19,9 @@ var ErrRejected = errors.New("message rejected by the provider")
 // ErrChannelBroken matches (errors.Is) a failure that says the channel
 // itself is broken, whatever the message: HTTP 401 Unauthorized, 403
 // Forbidden, 404 Not Found, 410 Gone (a bad, deleted or revoked webhook),
-// or a webhook URL that does not parse; for PagerDuty also a 400 that
-// blames the routing key. No message can get through until
+// a webhook URL that does not parse, a mail server that refuses the
+// login or the sender, or for PagerDuty a 400 that blames the routing key.
+// No message can get through until
 // someone fixes the configuration; the caller should keep the messages
 // and stop trying the provider for now. (*SendError).Diagnosis says what
 // to fix.
@@ -105,7 +106,7 @@ func (e *SendError) Is(target error) bool {
 // "the Slack webhook answered HTTP 404: the webhook was deleted or its URL
 // is wrong". It is "" for other failures. It never contains the URL.
 func (e *SendError) Diagnosis() string {
-	if !e.Is(ErrChannelBroken) {
+	if !errors.Is(e, ErrChannelBroken) {
 		return ""
 	}
 	switch e.providerType() {
@@ -118,6 +119,10 @@ func (e *SendError) Diagnosis() string {
 	var why string
 	switch e.Status {
 	case 0:
+		var d interface{ diagnosis() string }
+		if errors.As(e.Err, &d) {
+			return "channel " + e.Provider + ": " + d.diagnosis()
+		}
 		return what + " URL does not parse"
 	case http.StatusUnauthorized:
 		why = "its token is invalid or was revoked"

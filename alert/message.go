@@ -1,6 +1,7 @@
 // Package alert turns state.Events into messages for people and delivers
 // them to Slack, Microsoft Teams and Discord webhooks, PagerDuty's Events
-// API v2 and generic JSON webhooks.
+// API v2, generic JSON webhooks, Prometheus Alertmanager and mail servers
+// (SMTP).
 //
 // Each provider lives in its own file behind the Notifier interface. A
 // Notifier's Send makes exactly one attempt; Retry adds attempts, backoff and

@@ -155,6 +155,12 @@ func post(ctx context.Context, client HTTPDoer, rawURL string, body []byte) erro
 // that, like the URL's parts, no error nor kept body may show (a routing
 // key sent in the body, which an answer may echo).
 func postWith(ctx context.Context, client HTTPDoer, rawURL string, body []byte, header http.Header, secrets ...string) error {
+	return postScrubbed(ctx, client, rawURL, body, header, secret.NewScrubber(append(secret.WebhookParts(rawURL), secrets...)...))
+}
+
+// postScrubbed is postWith with the caller's idea of what is secret:
+// scrub cuts it out of the error's text and Body.
+func postScrubbed(ctx context.Context, client HTTPDoer, rawURL string, body []byte, header http.Header, scrub secret.Scrubber) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
 		// The parse error quotes the URL: say nothing of it.
@@ -166,7 +172,6 @@ func postWith(ctx context.Context, client HTTPDoer, rawURL string, body []byte, 
 		req.Header[http.CanonicalHeaderKey(k)] = vs
 	}
 
-	scrub := secret.NewScrubber(append(secret.WebhookParts(rawURL), secrets...)...)
 	resp, err := client.Do(req)
 	if err != nil {
 		return &SendError{Err: scrub.Error(secret.WithoutURL(err))}

@@ -33,6 +33,13 @@ var payloadBuilders = []struct {
 	}).buildRequestBody},
 	{"pagerduty", routed(NewPagerDuty(PagerDutyOptions{RoutingKey: "R0UT1NGKEY0000000000000000000000"}).buildRequestBody)},
 	{"webhook", routed(NewWebhook(WebhookOptions{URL: "https://hooks.example.com/pp", Secret: "XXXX"}).buildRequestBody)},
+	{"alertmanager", func(m Message) ([]byte, error) {
+		// The monitor's group and labels, one of them trying to replace
+		// a label of PingPanda's and two that are no label names.
+		m.Event.Group = "shop"
+		m.Event.Labels = map[string]string{"severity": "page", "team-name": "web", "target": "not this", "9lives": "cat", "empty": ""}
+		return NewAlertmanager(AlertmanagerOptions{URLs: []string{"http://alertmanager:9093"}}).buildRequestBody([]Message{m})
+	}},
 }
 
 // routed gives the message, before build sees it, the group and labels

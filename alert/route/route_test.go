@@ -31,7 +31,7 @@ func TestTableSendsEachEventWhereItsRoutesSay(t *testing.T) {
 			{Match: Match{Check: "dns"}, Channels: []string{"netops"}},
 			{Match: Match{Target: "*blog*"}, Channels: []string{"blog"}},
 		}},
-		"no route matches": {Routes: []Route{{Match: Match{Group: "none"}, Channels: []string{"x"}}}},
+		"no route matches":    {Routes: []Route{{Match: Match{Group: "none"}, Channels: []string{"x"}}}},
 		"an empty list drops": {Routes: []Route{{Match: Match{Check: "dns"}, Channels: []string{}}, all}},
 	}
 	cases := []struct {
