@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pingpanda/pingpanda/alert"
 	"github.com/pingpanda/pingpanda/alert/route"
 	"github.com/pingpanda/pingpanda/probe"
 	"github.com/pingpanda/pingpanda/state"
@@ -568,26 +568,16 @@ func (p *monitorParser) checkChannelValues(l *loader) {
 				c.URLs = append([]string{c.URL}, c.URLs...)
 			}
 		case "email":
-			if c.SMTP != "" {
-				u, err := url.Parse(c.SMTP)
-				switch {
-				case err != nil:
-					bad("smtp", "not a URL (value not shown: it may hold a password)")
-				case u.Scheme != "smtp" && u.Scheme != "smtps":
-					bad("smtp", "want smtp://[user:password@]host[:port] (STARTTLS) or smtps://… (TLS from the start)")
-				case u.Hostname() == "":
-					bad("smtp", "no host in the URL")
-				}
+			if c.SMTP == "" || c.From == "" || len(c.To) == 0 {
+				break // required, said already
 			}
-			if c.From != "" {
-				if _, err := mail.ParseAddress(c.From); err != nil {
-					bad("from", "%q is not a mail address", c.From)
-				}
-			}
-			for _, to := range c.To {
-				if _, err := mail.ParseAddress(to); err != nil {
-					bad("to", "%q is not a mail address", to)
-				}
+			// The provider's own check: what it refuses here, it would
+			// refuse at every sweep. Its errors name the field and show
+			// the URL without its password.
+			if _, err := alert.NewEmail(alert.EmailOptions{Name: c.Name, SMTP: c.SMTP, From: c.From, To: c.To}); err != nil {
+				field, _, _ := strings.Cut(err.Error(), " ")
+				field = strings.TrimSuffix(field, ":")
+				bad(field, "%s", strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(err.Error(), field), ":")))
 			}
 		}
 	}

@@ -118,9 +118,11 @@ func TestRoutingProblemsNameTheLineAndField(t *testing.T) {
 		{"cleartext to another host", "channels:\n  h: {type: webhook, url: \"http://hooks.example.com/x?token=abc\"}\n" + mon,
 			nil, []string{"m.yaml:2: channel h: url: http:// to a host other than loopback"}},
 		{"a bad mail address", "channels:\n  m: {type: email, smtp: \"smtp://mail.test:587\", from: nobody, to: [ops@example.com]}\n" + mon,
-			nil, []string{"channel m: from: \"nobody\" is not a mail address"}},
+			nil, []string{"channel m: from: \"nobody\": not a mail address"}},
+		{"tls=none to another host", "channels:\n  m: {type: email, smtp: \"smtp://u:hunter2@mail.test?tls=none\", from: a@b.c, to: a@b.c}\n" + mon,
+			nil, []string{"channel m: smtp:", "tls=none is only for a relay on this machine"}},
 		{"a bad smtp scheme", "channels:\n  m: {type: email, smtp: \"imap://mail.test\", from: a@b.c, to: a@b.c}\n" + mon,
-			nil, []string{"channel m: smtp: want smtp://"}},
+			nil, []string{"channel m: smtp: \"imap://mail.test\": the scheme is smtp:// (STARTTLS) or smtps://"}},
 		{"an unset variable", "channels:\n  s: {type: slack, url: \"${NOPE}\"}\n" + mon,
 			nil, []string{"m.yaml:2: channel s: url: ${NOPE}: NOPE is not set in the environment"}},
 		{"a route to no channel", "channels: {web: {type: webhook, url: \"https://h.test/x\"}}\nroutes:\n  - channels: [wbe]\n" + mon,
@@ -163,7 +165,7 @@ func TestRoutingProblemsNameTheLineAndField(t *testing.T) {
 					t.Errorf("problems lack %q:\n%s", w, msg)
 				}
 			}
-			if strings.Contains(msg, "token=abc") {
+			if strings.Contains(msg, "token=abc") || strings.Contains(msg, "hunter2") {
 				t.Errorf("a problem quotes the URL's token:\n%s", msg)
 			}
 		})

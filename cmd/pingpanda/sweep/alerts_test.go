@@ -20,7 +20,11 @@ func TestEventsOfOneSweepKeepTheirOrderInTheOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw := &sweep{Sweeper: &Sweeper{notifiers: newNotifiers(routing), cfg: &config.Config{Routing: routing}, log: slog.New(slog.DiscardHandler)},
+	notifiers, err := newNotifiers(routing, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := &sweep{Sweeper: &Sweeper{notifiers: notifiers, cfg: &config.Config{Routing: routing}, log: slog.New(slog.DiscardHandler)},
 		targets: []probe.Target{target}, next: []state.TargetState{{ID: target.ID()}}}
 	at := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 	var events []state.Event

@@ -1,6 +1,8 @@
 package sweep
 
 import (
+	"crypto/x509"
+	"fmt"
 	"slices"
 	"time"
 
@@ -14,31 +16,40 @@ import (
 // newNotifiers returns a notifier per channel, in the configuration's
 // order: the environment's (slack, teams, discord), then the monitors
 // file's.
-func newNotifiers(r config.Routing) []alert.Notifier {
+func newNotifiers(r config.Routing, roots *x509.CertPool) ([]alert.Notifier, error) {
 	var ns []alert.Notifier
 	for _, c := range r.Channels {
-		if n := newNotifier(c); n != nil {
+		n, err := newNotifier(c, roots)
+		if err != nil {
+			return nil, fmt.Errorf("channel %s (%s): %w", c.Name, c.Where, err)
+		}
+		if n != nil {
 			ns = append(ns, n)
 		}
 	}
-	return ns
+	return ns, nil
 }
 
-// newNotifier builds one channel's notifier.
-func newNotifier(c config.Channel) alert.Notifier {
+// newNotifier builds one channel's notifier; a mail server's certificate
+// is verified against roots (SSL_CA_FILE's and the system's).
+func newNotifier(c config.Channel, roots *x509.CertPool) (alert.Notifier, error) {
 	switch c.Type {
 	case "slack":
-		return alert.NewSlack(alert.SlackOptions{Name: c.Name, URL: c.URL, Channel: c.SlackChannel, Username: c.Username, IconEmoji: c.IconEmoji})
+		return alert.NewSlack(alert.SlackOptions{Name: c.Name, URL: c.URL, Channel: c.SlackChannel, Username: c.Username, IconEmoji: c.IconEmoji}), nil
 	case "teams":
-		return alert.NewTeams(alert.TeamsOptions{Name: c.Name, URL: c.URL})
+		return alert.NewTeams(alert.TeamsOptions{Name: c.Name, URL: c.URL}), nil
 	case "discord":
-		return alert.NewDiscord(alert.DiscordOptions{Name: c.Name, URL: c.URL, Username: c.Username, AvatarURL: c.AvatarURL})
+		return alert.NewDiscord(alert.DiscordOptions{Name: c.Name, URL: c.URL, Username: c.Username, AvatarURL: c.AvatarURL}), nil
 	case "pagerduty":
-		return alert.NewPagerDuty(alert.PagerDutyOptions{Name: c.Name, RoutingKey: c.RoutingKey, URL: c.URL, SeverityLabel: c.SeverityLabel})
+		return alert.NewPagerDuty(alert.PagerDutyOptions{Name: c.Name, RoutingKey: c.RoutingKey, URL: c.URL, SeverityLabel: c.SeverityLabel}), nil
 	case "webhook":
-		return alert.NewWebhook(alert.WebhookOptions{Name: c.Name, URL: c.URL, Secret: c.Secret})
+		return alert.NewWebhook(alert.WebhookOptions{Name: c.Name, URL: c.URL, Secret: c.Secret}), nil
+	case "alertmanager":
+		return alert.NewAlertmanager(alert.AlertmanagerOptions{Name: c.Name, URLs: c.URLs}), nil
+	case "email":
+		return alert.NewEmail(alert.EmailOptions{Name: c.Name, SMTP: c.SMTP, From: c.From, To: c.To, RootCAs: roots})
 	}
-	return nil
+	return nil, fmt.Errorf("no provider %q", c.Type)
 }
 
 // Subject is what routes, silences and maintenance windows see of t.

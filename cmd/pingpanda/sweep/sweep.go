@@ -91,7 +91,6 @@ func NewProber(o Options) (*Sweeper, error) {
 	log := o.Log
 	s := &Sweeper{
 		cfg: cfg, log: log, now: o.Now, opts: o,
-		notifiers: newNotifiers(cfg.Routing),
 		outlets:   append(configuredOutlets(cfg.Metrics, cfg.Shard), o.Outlets...),
 		runner: &probe.Runner{
 			Probers: map[probe.Check]probe.Prober{
@@ -115,6 +114,9 @@ func NewProber(o Options) (*Sweeper, error) {
 				probe.TCP:  cfg.Timeouts[probe.TCP],
 			},
 		},
+	}
+	if s.notifiers, err = newNotifiers(cfg.Routing, cfg.RootCAs); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
