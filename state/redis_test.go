@@ -30,6 +30,11 @@ func TestRedisStoreConformance(t *testing.T) {
 				pokeOutbox: func(t *testing.T, id string, raw []byte) {
 					mr.HSet("{pingpanda}:outbox:0-of-1", id, string(raw))
 				},
+				pokeSilences: func(t *testing.T, silences map[string][]byte) {
+					for id, raw := range silences {
+						mr.HSet("{pingpanda}:silences", id, string(raw))
+					}
+				},
 			}
 		})
 	})
@@ -52,6 +57,15 @@ func TestRedisStoreConformance(t *testing.T) {
 				},
 				pokeOutbox: func(t *testing.T, id string, raw []byte) {
 					if err := client.HSet(context.Background(), "{"+ns+"}:outbox:0-of-1", id, raw).Err(); err != nil {
+						t.Fatal(err)
+					}
+				},
+				pokeSilences: func(t *testing.T, silences map[string][]byte) {
+					args := make([]any, 0, 2*len(silences))
+					for id, raw := range silences {
+						args = append(args, id, raw)
+					}
+					if err := client.HSet(context.Background(), "{"+ns+"}:silences", args...).Err(); err != nil {
 						t.Fatal(err)
 					}
 				},
