@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -312,5 +314,39 @@ func TestUsageNamesTheSilenceCommand(t *testing.T) {
 	code, _, stderr = runCLIAt(t, time.Now, nil, "mute")
 	if code != exitUsageErr || !strings.Contains(stderr, "want sweep, serve, status, config or silence") {
 		t.Errorf("an unknown command: exit %d: %s", code, stderr)
+	}
+}
+
+// A sweep rewrites the state it loaded; a silence added from another
+// process between its Load and its Save is not lost, on either store.
+func TestSilenceAddedDuringASweepSurvivesIt(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	backends := map[string]func(t *testing.T) []string{
+		"on the state file": func(t *testing.T) []string {
+			return []string{"STATE_FILE=" + filepath.Join(t.TempDir(), "state.json")}
+		},
+		"on redis-server": func(t *testing.T) []string {
+			return []string{"REDIS_URL=" + redistest.Start(t, redistest.Options{}).URL()}
+		},
+	}
+	for name, store := range backends {
+		t.Run(name, func(t *testing.T) {
+			env := testEnv(t, append(loopbackEnv(srv.URL), store(t)...))
+			var id string
+			var stdout, stderr syncLog
+			code := run(context.Background(), nil, stdio{
+				stdout: &stdout, stderr: &stderr, environ: env, now: clockAt(&silenceStart),
+				afterLoad: func() {
+					id, _ = addSilence(t, clockAt(&silenceStart), env, "--match", "http:*", "--for", "1h", "--reason", "r")
+				},
+			})
+			if code != exitOK {
+				t.Fatalf("sweep: exit %d: %s", code, stderr.String())
+			}
+			if got := listedSilences(t, clockAt(&silenceStart), env); len(got) != 1 || got[0].ID != id {
+				t.Errorf("after the sweep, listed %+v, want %s", got, id)
+			}
+		})
 	}
 }
