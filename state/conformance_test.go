@@ -27,6 +27,9 @@ type conformanceBackend struct {
 	// pokeOutbox writes raw as event id's outbox entry the same way (in
 	// Redis, into the outbox hash only, not its queue).
 	pokeOutbox func(t *testing.T, id string, raw []byte)
+	// pokeSilences writes each raw as the stored silence of its ID the
+	// same way (in the file store, added to the silences file).
+	pokeSilences func(t *testing.T, silences map[string][]byte)
 }
 
 // testClock is the clock every Store of a conformance subtest reads.
@@ -365,6 +368,7 @@ func testStoreConformance(t *testing.T, newBackend func(t *testing.T, now func()
 	})
 
 	t.Run("outbox", func(t *testing.T) { testOutboxConformance(t, setup) })
+	t.Run("silences", func(t *testing.T) { testSilenceConformance(t, setup) })
 }
 
 // testOutboxConformance is what every Store must do with the alert

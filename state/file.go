@@ -48,6 +48,9 @@ type FileOptions struct {
 // one lease, so they take turns, and one outbox, so each delivers the
 // others' alerts too; give each shard on a host its own file.
 //
+// Silences are kept beside the state file, in "<path>.silences", which a
+// sweep's Save never rewrites (see file_silence.go).
+//
 // Save writes a temporary file beside the state file, syncs it, renames it
 // over the old one and syncs the directory, so a crash leaves the old or
 // the new file, never a torn one. A file that is not a state document at
@@ -107,8 +110,9 @@ func (s *FileStore) lockPath() string { return s.path + ".lock" }
 // String names the store for logs.
 func (s *FileStore) String() string { return "file " + s.path }
 
-// Load returns the records of ids in the file, and its outbox. It reads
-// the file a record at a time, decoding only those of ids.
+// Load returns the records of ids in the file, its outbox, and the
+// silences of the silences file. It reads the file a record at a time,
+// decoding only those of ids.
 func (s *FileStore) Load(ctx context.Context, ids []string) (Loaded, error) {
 	at := make(map[string]int, len(ids)) // where each id's record goes
 	for i, id := range ids {
@@ -144,6 +148,7 @@ func (s *FileStore) Load(ctx context.Context, ids []string) (Loaded, error) {
 	}
 	out := Loaded{States: states, Warnings: warns}
 	out.Outbox, out.OutboxWarnings = decodeOutbox(doc.Outbox)
+	out.Silences, out.SilenceWarnings = s.loadSilences(ctx)
 	return out, nil
 }
 

@@ -30,6 +30,9 @@ func TestFileStoreConformance(t *testing.T) {
 			pokeOutbox: func(t *testing.T, id string, raw []byte) {
 				pokeFileOutbox(t, path, id, raw)
 			},
+			pokeSilences: func(t *testing.T, silences map[string][]byte) {
+				pokeFileSilences(t, path, silences)
+			},
 		}
 	})
 }
@@ -457,5 +460,28 @@ func checkAgainstUnmarshal(t *testing.T, data []byte, got map[string]TargetState
 	}
 	if len(got)+len(warned) != len(doc.Targets) {
 		t.Errorf("%d records and %d warnings, json.Unmarshal finds %d records", len(got), len(warned), len(doc.Targets))
+	}
+}
+
+// pokeFileSilences adds each raw to the silences file beside the state
+// file at path, by ID order, past AddSilence's checks.
+func pokeFileSilences(t *testing.T, path string, silences map[string][]byte) {
+	t.Helper()
+	side := path + ".silences"
+	doc := silencesDoc{V: silencesFileVersion}
+	if b, err := os.ReadFile(side); err == nil {
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range sortedKeys(silences) {
+		doc.Silences = append(doc.Silences, jsonOrString(silences[id]))
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(side, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

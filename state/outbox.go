@@ -107,6 +107,13 @@ type Loaded struct {
 	// read and are left out. They stay stored until UpdateOutbox drops
 	// them or the OutboxPolicy does.
 	OutboxWarnings []Warning
+	// Silences are every stored silence, expired ones included, by
+	// Expires then ID (see Silence.Active).
+	Silences []Silence
+	// SilenceWarnings name, by silence ID, the stored silences that could
+	// not be read and are left out ("*": all of them, the silences' file
+	// or key being unreadable). They stay stored.
+	SilenceWarnings []Warning
 }
 
 // outboxRecord is an entry as stored. The event is kept as its JSON text

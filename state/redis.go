@@ -51,9 +51,10 @@ type RedisOptions struct {
 //	{ns}:lease:<shard>         STRING  the lease holder's random token, with a PX expiry
 //	{ns}:outbox:<shard>        HASH    event ID → outbox entry (JSON, with "v")
 //	{ns}:outbox-queue:<shard>  ZSET    event ID, scored by its QueuedAt (unix ms)
+//	{ns}:silences              HASH    silence ID → silence (JSON, with "v"), for every shard
 //
-// Every method is one round trip (Load is one pipeline of HMGET and
-// HGETALL) but Save, which is three, so a sweep (Lock, Load, Save,
+// Every method is one round trip (Load is one pipeline of HMGET and two
+// HGETALLs) but Save, which is three, so a sweep (Lock, Load, Save,
 // UpdateOutbox, Unlock) is seven round trips whatever the number of
 // targets and alerts. Save (a transaction under WATCH of the lease) and
 // UpdateOutbox (a Lua script) write only while the lease is still the
@@ -77,6 +78,7 @@ type RedisStore struct {
 
 	stateKey, seenKey, leaseKey string
 	outboxKey, queueKey         string
+	silencesKey                 string
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -106,6 +108,8 @@ func NewRedisStore(ctx context.Context, opts RedisOptions) (*RedisStore, error) 
 
 		outboxKey: "{" + ns + "}:outbox:" + shard,
 		queueKey:  "{" + ns + "}:outbox-queue:" + shard,
+
+		silencesKey: "{" + ns + "}:silences",
 	}
 	where := "(a client supplied by the caller)"
 	if opts.URL != "" {
@@ -132,19 +136,20 @@ func (s *RedisStore) fail(op, key string, err error) error {
 	return s.scrub.Error(fmt.Errorf("redis %s %s: %w", op, key, err))
 }
 
-// Load returns the records of ids and the outbox: one pipeline of HMGET
-// (left out when there are no ids) and HGETALL.
+// Load returns the records of ids, the outbox and the silences: one
+// pipeline of HMGET (left out when there are no ids) and two HGETALLs.
 func (s *RedisStore) Load(ctx context.Context, ids []string) (Loaded, error) {
 	var records *redis.SliceCmd
-	var outbox *redis.MapStringStringCmd
+	var outbox, silences *redis.MapStringStringCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if len(ids) > 0 {
 			records = p.HMGet(ctx, s.stateKey, ids...)
 		}
 		outbox = p.HGetAll(ctx, s.outboxKey)
+		silences = p.HGetAll(ctx, s.silencesKey)
 		return nil
 	})
-	if err != nil {
+	if err != nil && !silencesOnly(err, records, outbox, silences) {
 		return Loaded{}, s.fail("load", s.stateKey+" and "+s.outboxKey, err)
 	}
 	out := Loaded{States: make([]TargetState, len(ids))}
@@ -158,7 +163,19 @@ func (s *RedisStore) Load(ctx context.Context, ids []string) (Loaded, error) {
 		}
 	}
 	out.Outbox, out.OutboxWarnings = decodeOutbox(outbox.Val())
+	out.Silences, out.SilenceWarnings = s.loadSilences(silences)
 	return out, nil
+}
+
+// silencesOnly reports whether the pipeline's error err is the silences'
+// HGETALL's alone, refused by the server (the key of another type): the
+// records and the outbox were read.
+func silencesOnly(err error, records *redis.SliceCmd, outbox, silences *redis.MapStringStringCmd) bool {
+	var refused redis.Error
+	if !errors.As(silences.Err(), &refused) || outbox.Err() != nil {
+		return false
+	}
+	return records == nil || records.Err() == nil
 }
 
 // LoadAll returns every record: one HGETALL.

@@ -30,6 +30,11 @@ func TestRedisStoreConformance(t *testing.T) {
 				pokeOutbox: func(t *testing.T, id string, raw []byte) {
 					mr.HSet("{pingpanda}:outbox:0-of-1", id, string(raw))
 				},
+				pokeSilences: func(t *testing.T, silences map[string][]byte) {
+					for id, raw := range silences {
+						mr.HSet("{pingpanda}:silences", id, string(raw))
+					}
+				},
 			}
 		})
 	})
@@ -52,6 +57,15 @@ func TestRedisStoreConformance(t *testing.T) {
 				},
 				pokeOutbox: func(t *testing.T, id string, raw []byte) {
 					if err := client.HSet(context.Background(), "{"+ns+"}:outbox:0-of-1", id, raw).Err(); err != nil {
+						t.Fatal(err)
+					}
+				},
+				pokeSilences: func(t *testing.T, silences map[string][]byte) {
+					args := make([]any, 0, 2*len(silences))
+					for id, raw := range silences {
+						args = append(args, id, raw)
+					}
+					if err := client.HSet(context.Background(), "{"+ns+"}:silences", args...).Err(); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -405,10 +419,11 @@ func TestRedisRoundTripsPerSweep(t *testing.T) {
 			}
 			cmds, dials := counter.take()
 			t.Logf("%d targets, %d alerts: %d round trips %v over %d connection(s)", n, alerts, len(cmds), cmds, dials)
-			// Save: WATCH, the check, then the transaction, whose records go
+			// Load: the records, the outbox and the silences. Save: WATCH, the
+			// check, then the transaction, whose records go
 			// a thousand to an HSET and a ZADD.
 			txn := "pipeline(multi " + strings.Repeat("hset zadd ", (n+recordBatch-1)/recordBatch) + "eval exec)"
-			want := []string{"set", "hello", "pipeline(hmget hgetall)", "watch", "pipeline(get type type type type)", txn, "eval", "eval"}
+			want := []string{"set", "hello", "pipeline(hmget hgetall hgetall)", "watch", "pipeline(get type type type type)", txn, "eval", "eval"}
 			if !slices.Equal(cmds, want) || dials != 1 {
 				t.Errorf("round trips %v over %d connections, want %v over 1", cmds, dials, want)
 			}

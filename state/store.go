@@ -73,10 +73,11 @@ type Store interface {
 	// Lock takes the lease for ttl. It returns ErrLocked when a live
 	// sweep holds it.
 	Lock(ctx context.Context, ttl time.Duration) (Lease, error)
-	// Load returns the records of ids that exist, and the whole alert
-	// outbox, oldest first. A record or an entry that cannot be decoded
-	// (corrupt, or of another version) is left out and reported as a
-	// Warning; the others are unaffected.
+	// Load returns the records of ids that exist, the whole alert
+	// outbox, oldest first, and every silence, in the same round trip. A
+	// record, an entry or a silence that cannot be decoded (corrupt, or
+	// of another version) is left out and reported as a Warning; the
+	// others are unaffected.
 	Load(ctx context.Context, ids []string) (Loaded, error)
 	// LoadAll returns every record, for `pingpanda status`.
 	LoadAll(ctx context.Context) (map[string]TargetState, []Warning, error)
@@ -89,6 +90,21 @@ type Store interface {
 	// provided lease is still held; otherwise it changes nothing and
 	// returns ErrLeaseLost.
 	UpdateOutbox(ctx context.Context, lease Lease, u OutboxUpdate) error
+	// AddSilence stores s, replacing a silence of the same ID. It needs
+	// no lease: a silence is added from a laptop while sweeps run, and no
+	// sweep's Save loses it. It refuses a silence without an ID or a
+	// Match, or whose Expires is not after its Created; it purges the
+	// silences that expired more than ExpiredSilencesKept before
+	// s.Created; and it refuses one more than MaxSilences with an error
+	// wrapping ErrTooManySilences.
+	AddSilence(ctx context.Context, s Silence) error
+	// Silences returns every stored silence, expired ones included, by
+	// Expires then ID. When some cannot be read it returns the others
+	// with an *UnreadableSilencesError naming them.
+	Silences(ctx context.Context) ([]Silence, error)
+	// RemoveSilence removes the silence id, readable or not; false when
+	// there is no such silence. It needs no lease.
+	RemoveSilence(ctx context.Context, id string) (bool, error)
 	// Unlock releases the lease if it is still ours.
 	Unlock(ctx context.Context, lease Lease) error
 	// Close releases the store's connections or files.

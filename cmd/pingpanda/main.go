@@ -93,6 +93,7 @@ type options struct {
 	version    bool
 	profile    string            // --profile cpu:FILE or mem:FILE
 	flags      map[string]string // configuration keys set by flags
+	silence    silenceOptions
 }
 
 const usage = `usage: pingpanda [command] [flags]
@@ -103,6 +104,11 @@ commands:
   status   print every target's stored state: status, since, availability, latency, breaker
   config   check the configuration and print the effective values (secrets redacted);
            config --monitors prints every monitor's settings and where each came from
+  silence  hold back the alerts of some monitors for a while, on every runtime:
+             silence add --match SELECTOR --for 2h --reason TEXT   prints the silence's ID
+             silence list [--all] [--json]                         those in force (--all: ended too)
+             silence rm ID
+           SELECTOR: a target ID glob, group=NAME, label:KEY=VALUE or a check name
 
 flags:
   -c FILE               read settings from an env-file (overrides the environment)
@@ -116,6 +122,10 @@ flags:
   --fail-on-down        exit 3 when the sweep completes with a target down
   --profile cpu:FILE    write a pprof CPU profile of the sweep to FILE (or mem:FILE
                         for its allocations); also PINGPANDA_PROFILE=cpu:FILE
+  --match SELECTOR      (silence add) the monitors to silence
+  --for DURATION        (silence add) how long: 90m, 2h, 3d; at most 90 days
+  --reason TEXT         (silence add) why; required
+  --all                 (silence list) list the silences that ended too
   --version             print the version and exit
 
 exit codes: 0 sweep completed (targets may be down), 1 sweep could not complete,
@@ -152,6 +162,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	boolKey("verbose", "VERBOSE")
 	boolKey("show-only-success", "SHOW_ONLY_SUCCESS")
 	boolKey("show-only-failure", "SHOW_ONLY_FAILURE")
+	o.silence.register(fs)
 
 	seenCommand := false
 	for {
@@ -163,6 +174,14 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
+			fs.Visit(func(f *flag.Flag) {
+				if _, ok := silenceFlags[f.Name]; ok {
+					o.silence.given = append(o.silence.given, f.Name)
+				}
+			})
+			if err := o.silence.check(o.command, o.json); err != nil {
+				return o, err
+			}
 			if o.command == "serve" && (o.json || o.failOnDown) {
 				return o, errors.New("serve prints no report: --json and --fail-on-down do not apply")
 			}
@@ -180,16 +199,21 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 			return o, nil
 		}
 		if seenCommand {
+			if o.command == "silence" && len(o.silence.args) < 2 {
+				o.silence.args = append(o.silence.args, args[0])
+				args = args[1:]
+				continue
+			}
 			return o, fmt.Errorf("unexpected argument %q", args[0])
 		}
 		switch args[0] {
-		case "sweep", "config", "status", "serve":
+		case "sweep", "config", "status", "serve", "silence":
 			o.command = args[0]
 		case "help":
 			fmt.Fprint(stderr, usage)
 			return o, flag.ErrHelp
 		default:
-			return o, fmt.Errorf("unknown command %q (want sweep, serve, status or config)", args[0])
+			return o, fmt.Errorf("unknown command %q (want sweep, serve, status, config or silence)", args[0])
 		}
 		seenCommand = true
 		args = args[1:]
@@ -224,7 +248,10 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		fmt.Fprintf(sys.stdout, "pingpanda %s\n", version)
 		return exitOK
 	}
-	src := config.Sources{Environ: sys.environ, EnvFile: opts.envFile, Flags: opts.flags, ExplainMonitors: opts.monitors}
+	// silence add counts the monitors it silences by group, which only
+	// the explained monitors know.
+	explain := opts.monitors || (opts.command == "silence" && opts.silence.action == "add")
+	src := config.Sources{Environ: sys.environ, EnvFile: opts.envFile, Flags: opts.flags, ExplainMonitors: explain}
 	if sys.dir != "" {
 		src.DotEnv = sys.dir + string(os.PathSeparator) + ".env"
 	}
@@ -262,6 +289,8 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		return runStatus(ctx, cfg, sys, opts.json)
 	case "serve":
 		return runServe(ctx, cfg, warnings, sys, opts.dryRun)
+	case "silence":
+		return runSilence(ctx, cfg, sys, opts.silence, opts.json)
 	}
 	return runSweep(ctx, cfg, warnings, sys, opts)
 }
