@@ -25,9 +25,12 @@ type Silence struct {
 	Expires time.Time `json:"expires"`
 }
 
-// Active reports whether the silence applies at now.
+// Active reports whether the silence applies at now: until it expires. A
+// silence takes effect when set; Created is not a start: the laptop that
+// set it may run ahead of the runtime that sweeps, and a silence must not
+// wait out their difference.
 func (s Silence) Active(now time.Time) bool {
-	return !now.Before(s.Created) && now.Before(s.Expires)
+	return now.Before(s.Expires)
 }
 
 // SilenceVersion is the encoding version of a stored silence. A silence of

@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pingpanda/pingpanda/state/redistest"
 )
 
 // routingWorld is two monitors of one flaky server, one of them paging,
@@ -134,5 +137,65 @@ func TestAnIncidentInsideAMaintenanceWindowIsNeverAnnounced(t *testing.T) {
 	w.sweep(t)
 	if got := w.pager.delivered(); len(got) != 0 {
 		t.Fatalf("pager received %d alerts of an incident inside the window", len(got))
+	}
+}
+
+// TestASilenceSetByAnotherProcessHoldsTheSweepsOfThisOne sets a silence
+// with the built binary, as from a laptop, against the Redis the sweeps
+// use: the sweeps hold the silenced monitors' alerts, and once the
+// silence is removed the incident still open is announced, once.
+func TestASilenceSetByAnotherProcessHoldsTheSweepsOfThisOne(t *testing.T) {
+	bin := buildBinary(t, "")
+	w := newRoutingWorld(t, "")
+	w.env = append(w.env, "REDIS_URL="+redistest.Start(t, redistest.Options{}).URL())
+	// The binary reads the wall clock; so do these sweeps, from it on.
+	w.clock = time.Now().UTC()
+	cli := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "USER=ops"}, w.env...)
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr string
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = string(ee.Stderr)
+			}
+			t.Fatalf("pingpanda %s: %v\n%s", strings.Join(args, " "), err, stderr)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	id := cli("silence", "add", "--match", "group=shop", "--for", "2h", "--reason", "deploy")
+
+	w.down(true)
+	rep, _ := w.sweep(t)
+	if got := w.pager.delivered(); len(got) != 0 {
+		t.Fatalf("pager received %d alerts of a silenced monitor", len(got))
+	}
+	if got := w.team.delivered(); len(got) != 1 || !strings.Contains(got[0], "blog") {
+		t.Fatalf("team received %v; want blog's alert alone", got)
+	}
+	silenced := map[string]string{}
+	for _, r := range rep.Results {
+		silenced[r.ID] = r.SilencedBy
+	}
+	if rep.Summary["silenced"] != 1 || rep.Alerts.Held != 1 {
+		t.Errorf("silenced %d (%v), held %d; want the shop group's monitor silenced and its down held", rep.Summary["silenced"], silenced, rep.Alerts.Held)
+	}
+	var sawID bool
+	for _, by := range silenced {
+		sawID = sawID || by == id
+	}
+	if !sawID {
+		t.Errorf("no result names silence %s: %v", id, silenced)
+	}
+
+	cli("silence", "rm", id)
+	w.sweep(t)
+	if got := w.pager.delivered(); len(got) != 1 || !strings.Contains(got[0], `"kind":"down"`) {
+		t.Fatalf("pager received %v once the silence was removed; want checkout's down", got)
+	}
+	w.sweep(t)
+	if n := len(w.pager.delivered()); n != 0 {
+		t.Fatalf("the released down was sent again: %d", n)
 	}
 }

@@ -34,6 +34,8 @@ type sweepReport struct {
 	PushError  string `json:"push_error"`
 	Results    []struct {
 		ID, Status, Error, Reason string
+		SilencedUntil             string `json:"silenced_until"`
+		SilencedBy                string `json:"silenced_by"`
 	} `json:"results"`
 	Events []struct {
 		ID, Kind, Check, Target, Since string

@@ -252,9 +252,6 @@ func openEvents(s *state.TargetState) []state.Event {
 	return out
 }
 
-// loadedSilences are the silences Load read.
-func loadedSilences(l state.Loaded) []state.Silence { return nil }
-
 // silencedUntil is, per target, when its hold ends (zero: none), or nil
 // when nothing holds any target.
 func (sw *sweep) silencedUntil() []time.Time {

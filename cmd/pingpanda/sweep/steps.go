@@ -96,7 +96,10 @@ func (sw *sweep) load(ctx context.Context) error {
 			"event_id", w.ID, "err", w.Err)
 	}
 	sw.loaded = loaded
-	sw.hold = sw.holds(loadedSilences(loaded))
+	for _, w := range loaded.SilenceWarnings {
+		sw.log.Warn("stored silence unreadable (written by another version?); it silences nothing", "silence", w.ID, "err", w.Err)
+	}
+	sw.hold = sw.holds(loaded.Silences)
 	if sw.opts.AfterLoad != nil {
 		sw.opts.AfterLoad()
 	}
