@@ -91,7 +91,7 @@ func NewProber(o Options) (*Sweeper, error) {
 	log := o.Log
 	s := &Sweeper{
 		cfg: cfg, log: log, now: o.Now, opts: o,
-		outlets:   append(configuredOutlets(cfg.Metrics, cfg.Shard), o.Outlets...),
+		outlets: append(configuredOutlets(cfg.Metrics, cfg.Shard), o.Outlets...),
 		runner: &probe.Runner{
 			Probers: map[probe.Check]probe.Prober{
 				probe.DNS:  dnsProber,
