@@ -90,6 +90,7 @@ type options struct {
 	dryRun     bool
 	failOnDown bool
 	monitors   bool
+	routes     bool
 	version    bool
 	profile    string            // --profile cpu:FILE or mem:FILE
 	flags      map[string]string // configuration keys set by flags
@@ -103,7 +104,9 @@ commands:
   serve    sweep every INTERVAL ± JITTER_SECONDS/2 until stopped; /metrics and /healthz
   status   print every target's stored state: status, since, availability, latency, breaker
   config   check the configuration and print the effective values (secrets redacted);
-           config --monitors prints every monitor's settings and where each came from
+           config --monitors prints every monitor's settings and where each came from;
+           config --routes the channels, routes, maintenance windows, and where each
+           kind of each monitor's events goes
   silence  hold back the alerts of some monitors for a while, on every runtime:
              silence add --match SELECTOR --for 2h --reason TEXT   prints the silence's ID
              silence list [--all] [--json]                         those in force (--all: ended too)
@@ -119,6 +122,7 @@ flags:
   --show-only-success   show only targets that are up (SHOW_ONLY_SUCCESS)
   --show-only-failure   show only targets that are not up (SHOW_ONLY_FAILURE)
   --monitors            (config) print each monitor's effective settings and their sources
+  --routes              (config) print the channels and routes, and where each monitor's events go
   --fail-on-down        exit 3 when the sweep completes with a target down
   --profile cpu:FILE    write a pprof CPU profile of the sweep to FILE (or mem:FILE
                         for its allocations); also PINGPANDA_PROFILE=cpu:FILE
@@ -143,6 +147,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "")
 	fs.BoolVar(&o.failOnDown, "fail-on-down", false, "")
 	fs.BoolVar(&o.monitors, "monitors", false, "")
+	fs.BoolVar(&o.routes, "routes", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	fs.StringVar(&o.profile, "profile", "", "")
 	fs.Func("timeout", "", func(s string) error {
@@ -187,6 +192,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 			}
 			if o.monitors && o.command != "config" {
 				return o, errors.New("--monitors applies to the config command only (pingpanda config --monitors)")
+			}
+			if o.routes && (o.command != "config" || o.monitors) {
+				return o, errors.New("--routes applies to the config command only, without --monitors (pingpanda config --routes)")
 			}
 			if o.profile != "" {
 				if _, err := parseProfile(o.profile); err != nil {
@@ -274,8 +282,11 @@ func run(ctx context.Context, args []string, sys stdio) int {
 			fmt.Fprintf(sys.stderr, "pingpanda: warning: %s\n", w)
 		}
 		print := config.Print
-		if opts.monitors {
+		switch {
+		case opts.monitors:
 			print = config.PrintMonitors
+		case opts.routes:
+			print = func(w io.Writer, cfg *config.Config, asJSON bool) error { return config.PrintRoutes(w, cfg, sys.now(), asJSON) }
 		}
 		if err := print(sys.stdout, cfg, opts.json); err != nil {
 			fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
@@ -404,33 +415,74 @@ func runStatus(ctx context.Context, cfg *config.Config, sys stdio, asJSON bool) 
 	for _, w := range warnings {
 		fmt.Fprintf(sys.stderr, "pingpanda: warning: stored state of %s is unreadable: %v\n", w.ID, w.Err)
 	}
-	rows, sum := report.StatusRows(cfg, all, sys.now())
-	channels := report.StatusChannels(cfg.Alerts.Providers(), statusOutbox(ctx, store, warnings, sys))
-	if err := report.WriteStatus(sys.stdout, store.String(), rows, sum, channels, asJSON); err != nil {
+	now := sys.now()
+	rows, sum := report.StatusRows(cfg, all, now)
+	loaded := statusLoad(ctx, store, warnings, sys)
+	silences := statusSilences(cfg, loaded.Silences, rows, now)
+	channels := report.StatusChannels(cfg.Routing.ChannelNames(), loaded.Outbox)
+	if err := report.WriteStatus(sys.stdout, store.String(), rows, sum, channels, silences, asJSON); err != nil {
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 		return exitFailed
 	}
 	return exitOK
 }
 
-// statusOutbox reads the alert outbox for `pingpanda status`, or nothing
-// when the state file is unreadable as a whole (warnings has ID "*"): Load
-// would move it aside, which only a sweep holding the lease may do.
-func statusOutbox(ctx context.Context, store state.Store, warnings []state.Warning, sys stdio) []state.OutboxEntry {
+// statusLoad reads the alert outbox and the silences for `pingpanda
+// status`, or nothing when the state file is unreadable as a whole
+// (warnings has ID "*"): Load would move it aside, which only a sweep
+// holding the lease may do.
+func statusLoad(ctx context.Context, store state.Store, warnings []state.Warning, sys stdio) state.Loaded {
 	for _, w := range warnings {
 		if w.ID == "*" {
-			return nil
+			return state.Loaded{}
 		}
 	}
 	loaded, err := store.Load(ctx, nil)
 	if err != nil {
-		fmt.Fprintf(sys.stderr, "pingpanda: warning: state store %s: cannot read the alert outbox: %v\n", store, err)
-		return nil
+		fmt.Fprintf(sys.stderr, "pingpanda: warning: state store %s: cannot read the alert outbox and silences: %v\n", store, err)
+		return state.Loaded{}
 	}
 	for _, w := range loaded.OutboxWarnings {
 		fmt.Fprintf(sys.stderr, "pingpanda: warning: queued alert %s is unreadable: %v\n", w.ID, w.Err)
 	}
-	return loaded.Outbox
+	for _, w := range loaded.SilenceWarnings {
+		fmt.Fprintf(sys.stderr, "pingpanda: warning: silence %s is unreadable: %v\n", w.ID, w.Err)
+	}
+	return loaded
+}
+
+// statusSilences marks the rows of the targets a silence or maintenance
+// window holds now, and lists the silences in force with the monitors
+// each holds.
+func statusSilences(cfg *config.Config, silences []state.Silence, rows []report.StatusTarget, now time.Time) []report.StatusSilence {
+	sels := sweep.Selectors(silences)
+	at := make(map[string]int, len(rows))
+	for i, r := range rows {
+		at[r.ID] = i
+	}
+	count := make([]int, len(silences))
+	for _, t := range cfg.AllTargets {
+		subj := sweep.Subject(t)
+		for j, s := range silences {
+			if s.Active(now) && sels[j].Matches(subj) {
+				count[j]++
+			}
+		}
+		if h := sweep.HoldOf(subj, silences, sels, cfg.Routing.Maintenance, now); h.Active() {
+			if i, ok := at[subj.ID]; ok {
+				rows[i].SilencedUntil, rows[i].SilencedBy = h.Until.Format(time.RFC3339), h.By
+			}
+		}
+	}
+	var out []report.StatusSilence
+	for j, s := range silences {
+		if !s.Active(now) {
+			continue
+		}
+		out = append(out, report.StatusSilence{ID: s.ID, Match: s.Match, Reason: s.Reason, By: s.By,
+			Created: s.Created.UTC().Format(time.RFC3339), Expires: s.Expires.UTC().Format(time.RFC3339), Monitors: count[j]})
+	}
+	return out
 }
 
 // inLambda reports whether the process was started by the AWS Lambda

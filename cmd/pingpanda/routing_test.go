@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -197,5 +198,74 @@ func TestASilenceSetByAnotherProcessHoldsTheSweepsOfThisOne(t *testing.T) {
 	w.sweep(t)
 	if n := len(w.pager.delivered()); n != 0 {
 		t.Fatalf("the released down was sent again: %d", n)
+	}
+}
+
+func TestStatusAndConfigRoutesShowSilencesAndRoutes(t *testing.T) {
+	w := newRoutingWorld(t, "maintenance:\n  - {match: {check: tcp}, schedule: \"0 2 * * *\", duration: 3h}\n")
+	at := w.clock // 02:00 UTC: the window is open
+	clock := func() time.Time { return at }
+	code, out, errOut := runCLIAt(t, clock, w.env, "silence", "add", "--match", "label:severity=page", "--for", "2h", "--reason", "deploy of the shop")
+	if code != exitOK {
+		t.Fatalf("silence add: exit %d: %s", code, errOut)
+	}
+	id := strings.TrimSpace(out)
+	code, out, errOut = runCLIAt(t, clock, w.env, "status", "--json")
+	if code != exitOK {
+		t.Fatalf("status: exit %d: %s", code, errOut)
+	}
+	var st struct {
+		Targets []struct {
+			Name          string
+			SilencedUntil string `json:"silenced_until"`
+			SilencedBy    string `json:"silenced_by"`
+		}
+		Silences []struct {
+			ID, Match, Reason, Expires string
+			Monitors                   int
+		}
+		Channels []struct{ Provider string }
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(st.Silences) != 1 || st.Silences[0].ID != id || st.Silences[0].Monitors != 1 || st.Silences[0].Expires != "2030-05-06T04:00:00Z" {
+		t.Errorf("silences %+v; want %s holding checkout until 04:00", st.Silences, id)
+	}
+	silenced := map[string]string{}
+	for _, r := range st.Targets {
+		silenced[r.Name] = r.SilencedBy + "@" + r.SilencedUntil
+	}
+	if got := silenced["checkout"]; got != id+"@2030-05-06T04:00:00Z" {
+		t.Errorf("checkout silenced %q", got)
+	}
+	if got := silenced["port"]; !strings.HasPrefix(got, "maintenance ") || !strings.HasSuffix(got, "@2030-05-06T05:00:00Z") {
+		t.Errorf("port silenced %q; want the maintenance window until 05:00", got)
+	}
+	if got := silenced["blog"]; got != "@" {
+		t.Errorf("blog silenced %q", got)
+	}
+	var names []string
+	for _, c := range st.Channels {
+		names = append(names, c.Provider)
+	}
+	if strings.Join(names, ",") != "pager,team" {
+		t.Errorf("status channels %v; want the monitors file's", names)
+	}
+
+	code, out, errOut = runCLIAt(t, clock, w.env, "config", "--routes")
+	if code != exitOK {
+		t.Fatalf("config --routes: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"pager  webhook", "label severity=page", "→ pager, team", "open now, until 2030-05-06T05:00:00Z", "checkout"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config --routes lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "secret-token") {
+		t.Errorf("config --routes shows a secret:\n%s", out)
+	}
+	if code, _, errOut := runCLIAt(t, clock, w.env, "status", "--routes"); code != exitUsageErr || !strings.Contains(errOut, "--routes applies to the config command") {
+		t.Errorf("status --routes: exit %d: %s", code, errOut)
 	}
 }

@@ -137,7 +137,7 @@ func TestStatusMatchesGoldenFiles(t *testing.T) {
 		t.Run("a store with a degraded target is shown as "+name+" holds it", func(t *testing.T) {
 			rows, sum := goldenStatus(t)
 			var b bytes.Buffer
-			if err := WriteStatus(&b, "redis://127.0.0.1:6379/0", rows, sum, []StatusChannel{{Provider: "slack", Configured: true}}, asJSON); err != nil {
+			if err := WriteStatus(&b, "redis://127.0.0.1:6379/0", rows, sum, []StatusChannel{{Provider: "slack", Configured: true}}, nil, asJSON); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, name, b.Bytes())

@@ -38,6 +38,22 @@ type StatusTarget struct {
 	CertDaysLeft        *float64 `json:"cert_days_left,omitempty"`
 	LastError           string   `json:"last_error,omitempty"`
 	LastProbeAt         string   `json:"last_probe_at,omitempty"`
+	// SilencedUntil and SilencedBy say which silence or maintenance
+	// window holds the target's alerts now, and until when.
+	SilencedUntil string `json:"silenced_until,omitempty"`
+	SilencedBy    string `json:"silenced_by,omitempty"`
+}
+
+// StatusSilence is one silence in force, for `pingpanda status`.
+type StatusSilence struct {
+	ID      string `json:"id"`
+	Match   string `json:"match"`
+	Reason  string `json:"reason"`
+	By      string `json:"by,omitempty"`
+	Created string `json:"created"`
+	Expires string `json:"expires"`
+	// Monitors counts the configured monitors it holds.
+	Monitors int `json:"monitors"`
 }
 
 type StatusSummary struct {
@@ -144,9 +160,15 @@ func StatusRows(cfg *config.Config, all map[string]state.TargetState, now time.T
 
 // WriteStatus prints the status rows and alert channels of the named store
 // as a table or as the JSON document of `pingpanda status --json`.
-func WriteStatus(w io.Writer, store string, rows []StatusTarget, sum StatusSummary, channels []StatusChannel, asJSON bool) error {
+func WriteStatus(w io.Writer, store string, rows []StatusTarget, sum StatusSummary, channels []StatusChannel, silences []StatusSilence, asJSON bool) error {
+	if silences == nil {
+		silences = []StatusSilence{}
+	}
 	if !asJSON {
 		if err := writeStatusTable(w, rows, sum); err != nil {
+			return err
+		}
+		if err := writeSilences(w, silences); err != nil {
 			return err
 		}
 		return writeChannels(w, channels)
@@ -159,7 +181,22 @@ func WriteStatus(w io.Writer, store string, rows []StatusTarget, sum StatusSumma
 		Targets  []StatusTarget  `json:"targets"`
 		Summary  StatusSummary   `json:"summary"`
 		Channels []StatusChannel `json:"channels"`
-	}{store, rows, sum, channels})
+		Silences []StatusSilence `json:"silences"`
+	}{store, rows, sum, channels, silences})
+}
+
+// writeSilences lists the silences in force.
+func writeSilences(w io.Writer, silences []StatusSilence) error {
+	if len(silences) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\n%d %s in force:\n", len(silences), Plural(len(silences), "silence", "silences"))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range silences {
+		fmt.Fprintf(tw, "  %s\t%s\tuntil %s\t%d %s\t%s\t%s\n", s.ID, s.Match, s.Expires, s.Monitors, Plural(s.Monitors, "monitor", "monitors"),
+			s.By, Truncate(OneLine(s.Reason), 60))
+	}
+	return tw.Flush()
 }
 
 func writeStatusTable(w io.Writer, rows []StatusTarget, sum StatusSummary) error {
@@ -172,6 +209,9 @@ func writeStatusTable(w io.Writer, rows []StatusTarget, sum StatusSummary) error
 		}
 		if !r.Configured {
 			target += " [not configured]"
+		}
+		if r.SilencedUntil != "" {
+			target += " [silenced until " + r.SilencedUntil + "]"
 		}
 		avail := "-"
 		if r.AvailabilityPercent != nil {
