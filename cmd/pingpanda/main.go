@@ -286,7 +286,9 @@ func run(ctx context.Context, args []string, sys stdio) int {
 		case opts.monitors:
 			print = config.PrintMonitors
 		case opts.routes:
-			print = func(w io.Writer, cfg *config.Config, asJSON bool) error { return config.PrintRoutes(w, cfg, sys.now(), asJSON) }
+			print = func(w io.Writer, cfg *config.Config, asJSON bool) error {
+				return config.PrintRoutes(w, cfg, sys.now(), asJSON)
+			}
 		}
 		if err := print(sys.stdout, cfg, opts.json); err != nil {
 			fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
