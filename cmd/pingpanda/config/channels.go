@@ -12,6 +12,7 @@ import (
 	"github.com/pingpanda/pingpanda/alert"
 	"github.com/pingpanda/pingpanda/alert/route"
 	"github.com/pingpanda/pingpanda/probe"
+	"github.com/pingpanda/pingpanda/probe/secret"
 	"github.com/pingpanda/pingpanda/state"
 )
 
@@ -264,7 +265,7 @@ func (p *monitorParser) channelField(c *Channel, f channelField, n *yaml.Node) {
 				// A secret written out literally is still a secret:
 				// scrubbed from errors, and never shown.
 				c.Secrets = append(c.Secrets, v)
-				shown[i] = literalSecretShown(v)
+				shown[i] = literalSecretShown(c.Type, v)
 			}
 		}
 	}
@@ -272,9 +273,13 @@ func (p *monitorParser) channelField(c *Channel, f channelField, n *yaml.Node) {
 }
 
 // literalSecretShown is how `pingpanda config` shows a secret written
-// out in the file: a URL by its scheme and host (its path, query and
-// user hold the tokens), anything else not at all.
-func literalSecretShown(v string) string {
+// out in the file: an Alertmanager URL without its password (nothing else
+// of it is secret), another URL by its scheme and host (webhooks carry
+// their tokens in the path and query), anything else not at all.
+func literalSecretShown(typ, v string) string {
+	if typ == "alertmanager" {
+		return secret.URL(v)
+	}
 	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" && u.User == nil {
 		return u.Scheme + "://" + u.Host + "/… (written in the file; not shown)"
 	}

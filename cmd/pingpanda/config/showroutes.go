@@ -76,7 +76,7 @@ func Routes(cfg *Config, now time.Time) RoutesView {
 	}
 	for i := range r.Maintenance {
 		w := &r.Maintenance[i]
-		wv := WindowView{Where: w.Where, Match: w.Match.String(), Schedule: w.Schedule, Duration: w.Duration.String(), Timezone: w.Location.String()}
+		wv := WindowView{Where: w.Where, Match: w.Match.String(), Schedule: w.Schedule, Duration: shortDuration(w.Duration), Timezone: w.Location.String()}
 		if n := w.Next(now); !n.IsZero() {
 			wv.Next = n.Format(time.RFC3339)
 		}
@@ -183,7 +183,11 @@ func PrintRoutes(w io.Writer, cfg *Config, now time.Time, asJSON bool) error {
 			if i > 0 {
 				head = ""
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t→ %s\n", head, strings.Join(kr.Kinds, ", "), orNowhere(kr.Channels))
+			kinds := strings.Join(kr.Kinds, ", ")
+			if len(m.Routes) == 1 {
+				kinds = "every event"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t→ %s\n", head, kinds, orNowhere(kr.Channels))
 		}
 	}
 	return tw.Flush()
@@ -194,4 +198,16 @@ func orNowhere(cs []string) string {
 		return "nowhere"
 	}
 	return strings.Join(cs, ", ")
+}
+
+// shortDuration writes d without its zero parts: 2h, 1h30m, 90s.
+func shortDuration(d time.Duration) string {
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
 }
