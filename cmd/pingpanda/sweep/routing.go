@@ -194,10 +194,11 @@ func (sw *sweep) resend(channel string, owed map[string]bool) []alert.Message {
 			break
 		}
 		s := &sw.next[i]
-		if i < len(sw.hold) && sw.hold[i].Active() {
-			continue
-		}
 		subj := Subject(t)
+		// A hold holds new events; an alert announced before it began
+		// keeps firing (Alertmanager would resolve it otherwise, and fire
+		// it anew when the hold ends). One whose opening event the hold
+		// keeps has not been announced: it is left out below.
 		for _, e := range openEvents(s) {
 			if owed[e.ID] || slices.ContainsFunc(s.Held, func(h state.Event) bool { return h.Kind.Condition() == e.Kind.Condition() }) {
 				continue
