@@ -45,6 +45,7 @@ import (
 //	x-plain-cpu    CPU of the routed sweep / the plain one's
 //	x-plain-rss    peak RSS of the one / the other
 //	x-plain-wall   wall time of the one / the other
+//	pushed-KiB     metrics pushed per routed sweep; plain-pushed-KiB plain
 //	am-posts       Alertmanager posts per timed routed sweep
 //	hook-posts     webhook posts per timed routed sweep
 func BenchmarkBinarySweepRouting(b *testing.B) {
@@ -104,18 +105,23 @@ func BenchmarkBinarySweepRouting(b *testing.B) {
 			}
 
 			var p, o binaryResult
+			var pushed [2]int64 // plain, routed
 			var i int
 			amPosts.Store(0)
 			hookPosts.Store(0)
 			for b.Loop() {
 				runs := []*binaryResult{&p, &o}
 				envs := [][]string{envPlain, envRouted}
+				kept := []*int64{&pushed[0], &pushed[1]}
 				if i%2 == 1 {
 					runs[0], runs[1], envs[0], envs[1] = runs[1], runs[0], envs[1], envs[0]
+					kept[0], kept[1] = kept[1], kept[0]
 				}
 				i++
 				for j := range runs {
+					before := bb.pushed.Load()
 					r := binaryRun(b, bb.bin, bb.dir, envs[j], n)
+					*kept[j] += bb.pushed.Load() - before
 					runs[j].wall += r.wall
 					runs[j].cpu += r.cpu
 					runs[j].peakKiB = max(runs[j].peakKiB, r.peakKiB)
@@ -129,6 +135,8 @@ func BenchmarkBinarySweepRouting(b *testing.B) {
 			b.ReportMetric(o.cpu.Seconds()/p.cpu.Seconds(), "x-plain-cpu")
 			b.ReportMetric(float64(o.peakKiB)/float64(p.peakKiB), "x-plain-rss")
 			b.ReportMetric(o.wall.Seconds()/p.wall.Seconds(), "x-plain-wall")
+			b.ReportMetric(float64(pushed[1])/1024/sweeps, "pushed-KiB")
+			b.ReportMetric(float64(pushed[0])/1024/sweeps, "plain-pushed-KiB")
 			b.ReportMetric(float64(amPosts.Load())/sweeps, "am-posts")
 			b.ReportMetric(float64(hookPosts.Load())/sweeps, "hook-posts")
 		})
