@@ -75,12 +75,7 @@ func (h Hold) Active() bool { return !h.Until.IsZero() }
 // HoldOf is the hold on s at now: the silences and maintenance windows
 // that apply to it, the one that lasts longest.
 func HoldOf(s route.Subject, silences []state.Silence, selectors []route.Selector, windows []route.Window, now time.Time) Hold {
-	var h Hold
-	for i, sil := range silences {
-		if sil.Active(now) && selectors[i].Matches(s) && sil.Expires.After(h.Until) {
-			h = Hold{Until: sil.Expires.UTC(), By: sil.ID}
-		}
-	}
+	h := silenceHold(s, silences, selectors, now)
 	for i := range windows {
 		w := &windows[i]
 		if !w.Match.Matches(s, "") {
@@ -109,12 +104,46 @@ func (sw *sweep) holds(silences []state.Silence) []Hold {
 	if len(windows) == 0 && !slices.ContainsFunc(silences, func(s state.Silence) bool { return s.Active(sw.w.start) }) {
 		return nil
 	}
+	return holdsOf(len(sw.targets), func(i int) route.Subject { return Subject(sw.targets[i]) }, silences, windows, sw.w.start)
+}
+
+// holdsOf is HoldOf of n subjects, the same holds, with each window's
+// occurrences worked out once rather than per subject: whether a window
+// is open at now, and until when, does not depend on the subject.
+func holdsOf(n int, subject func(int) route.Subject, silences []state.Silence, windows []route.Window, now time.Time) []Hold {
 	sels := Selectors(silences)
-	out := make([]Hold, len(sw.targets))
-	for i, t := range sw.targets {
-		out[i] = HoldOf(Subject(t), silences, sels, windows, sw.w.start)
+	var open []Hold // the windows open at now, in order
+	var openMatch []*route.Match
+	for i := range windows {
+		if until, ok := windows[i].Active(now); ok {
+			open = append(open, Hold{Until: until, By: "maintenance " + windows[i].Where})
+			openMatch = append(openMatch, &windows[i].Match)
+		}
+	}
+	out := make([]Hold, n)
+	for i := range out {
+		s := subject(i)
+		h := silenceHold(s, silences, sels, now)
+		for j, w := range open {
+			if w.Until.After(h.Until) && openMatch[j].Matches(s, "") {
+				h = w
+			}
+		}
+		out[i] = h
 	}
 	return out
+}
+
+// silenceHold is the hold the silences put on s at now: the one that
+// lasts longest.
+func silenceHold(s route.Subject, silences []state.Silence, selectors []route.Selector, now time.Time) Hold {
+	var h Hold
+	for i, sil := range silences {
+		if sil.Active(now) && selectors[i].Matches(s) && sil.Expires.After(h.Until) {
+			h = Hold{Until: sil.Expires.UTC(), By: sil.ID}
+		}
+	}
+	return h
 }
 
 // routeEvents holds back what a silence or maintenance holds, releases
