@@ -216,6 +216,9 @@ func TestNewWindowRefusesWhatItCannotRun(t *testing.T) {
 		{"0 2 * *", "UTC", time.Hour, "want 5 fields"},
 		{"61 2 * * *", "UTC", time.Hour, "want 5 fields"},
 		{"0 2 * * SUN", "UTC", 30 * time.Second, "want from 1m"},
+		{"@every 1h", "UTC", 2 * time.Hour, "@every and CRON_TZ=/TZ= are not taken"},
+		{"CRON_TZ=Asia/Tokyo 0 2 * * *", "Europe/Berlin", time.Hour, "@every and CRON_TZ=/TZ= are not taken"},
+		{"TZ=UTC 0 2 * * *", "", time.Hour, "@every and CRON_TZ=/TZ= are not taken"},
 		{"0 2 * * SUN", "UTC", 40 * 24 * time.Hour, "want from 1m"},
 	}
 	for _, c := range cases {

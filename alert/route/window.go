@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	// Time zones are embedded: a Lambda or distroless image has no
 	// /usr/share/zoneinfo, and a maintenance window in Europe/Berlin must
@@ -42,6 +43,11 @@ func NewWindow(m Match, schedule string, duration time.Duration, timezone string
 			return Window{}, fmt.Errorf("timezone %q: not an IANA time zone name (Europe/Berlin, America/New_York, UTC)", timezone)
 		}
 		loc = l
+	}
+	if f := strings.Fields(schedule); len(f) > 0 && (strings.HasPrefix(f[0], "@every") || strings.HasPrefix(f[0], "CRON_TZ=") || strings.HasPrefix(f[0], "TZ=")) {
+		// @every counts from whenever it is asked, not from a fixed
+		// time, and a zone in the schedule contradicts timezone.
+		return Window{}, fmt.Errorf("schedule %q: @every and CRON_TZ=/TZ= are not taken: give 5 cron fields or @daily, @weekly…, and the zone in timezone", schedule)
 	}
 	sched, err := cronParser.Parse(schedule)
 	if err != nil {
