@@ -1,14 +1,13 @@
 package alert
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html/template"
+	"html"
 	"net"
 	"net/mail"
 	"net/textproto"
@@ -329,41 +328,31 @@ func emailText(m Message) string {
 
 // emailColors are the title's colour by severity (Slack's good, danger
 // and warning).
-var emailColors = map[Severity]template.CSS{
+var emailColors = map[Severity]string{
 	SeverityGood:    "#2eb886",
 	SeverityDanger:  "#a30200",
 	SeverityWarning: "#daa038",
 }
 
-var emailTemplate = template.Must(template.New("email").Parse(`<!DOCTYPE html>
-<html>
-<head><meta charset="utf-8"><title>{{.Title}}</title></head>
-<body style="font-family: sans-serif">
-<h2 style="color: {{.Color}}">{{.Title}}</h2>
-<table style="border-collapse: collapse">
-{{- range .Facts}}
-<tr><th style="text-align: left; padding: 2px 16px 2px 0">{{.Name}}</th><td style="padding: 2px 0">{{.Value}}</td></tr>
-{{- end}}
-</table>
-<p style="color: #888888; font-size: small">Sent by PingPanda.</p>
-</body>
-</html>
-`))
-
 // emailHTML is the HTML body: the title and a table of the facts, every
-// value escaped.
+// value escaped. It is written out rather than with html/template, whose
+// reflection keeps the linker from dropping unused methods and doubled
+// the Lambda binary (16 MB to 32 MB).
 func emailHTML(m Message) (string, error) {
 	color, ok := emailColors[m.Severity]
 	if !ok {
 		color = emailColors[SeverityWarning]
 	}
-	var b bytes.Buffer
-	err := emailTemplate.Execute(&b, struct {
-		Title string
-		Color template.CSS
-		Facts []Fact
-	}{m.Title, color, m.Facts})
-	return b.String(), err
+	esc := html.EscapeString
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>" + esc(m.Title) + "</title></head>\n")
+	b.WriteString("<body style=\"font-family: sans-serif\">\n<h2 style=\"color: " + color + "\">" + esc(m.Title) + "</h2>\n")
+	b.WriteString("<table style=\"border-collapse: collapse\">")
+	for _, f := range m.Facts {
+		b.WriteString("\n<tr><th style=\"text-align: left; padding: 2px 16px 2px 0\">" + esc(f.Name) + "</th><td style=\"padding: 2px 0\">" + esc(f.Value) + "</td></tr>")
+	}
+	b.WriteString("\n</table>\n<p style=\"color: #888888; font-size: small\">Sent by PingPanda.</p>\n</body>\n</html>\n")
+	return b.String(), nil
 }
 
 // emailAuthCodes are the answers that refuse a login: 530 (required),
