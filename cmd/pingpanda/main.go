@@ -405,7 +405,7 @@ func runStatus(ctx context.Context, cfg *config.Config, sys stdio, asJSON bool) 
 		fmt.Fprintf(sys.stderr, "pingpanda: warning: stored state of %s is unreadable: %v\n", w.ID, w.Err)
 	}
 	rows, sum := report.StatusRows(cfg, all, sys.now())
-	channels := report.StatusChannels(cfg.Alerts.Providers(), statusOutbox(ctx, store, warnings, sys))
+	channels := report.StatusChannels(cfg.Routing.ChannelNames(), statusOutbox(ctx, store, warnings, sys))
 	if err := report.WriteStatus(sys.stdout, store.String(), rows, sum, channels, asJSON); err != nil {
 		fmt.Fprintf(sys.stderr, "pingpanda: %v\n", err)
 		return exitFailed
