@@ -532,3 +532,102 @@ func TestPagerDutyStandInAnswersLikePagerDuty(t *testing.T) {
 		t.Fatalf("%d events accepted; want 1", len(got))
 	}
 }
+
+// TestSecretsOfChannelsAppearNowhere gives every kind of channel secret
+// through ${NAME} in the monitors file, to servers that answer with
+// errors echoing what they were sent (PagerDuty a 400 with the body, the
+// webhook a 500 with its URL, headers and body, the mail server refusing
+// the login): no secret is in any output, log, state, metric or
+// configuration listing.
+func TestSecretsOfChannelsAppearNowhere(t *testing.T) {
+	secrets := map[string]string{
+		"PD_KEY":        "PdR0utingKeySecretPdR0utingKey32",
+		"SMTP_PASSWORD": "SmtpPassw0rdSecret",
+		"HOOK_SECRET":   "HmacSecretValue9",
+		"HOOK_TOKEN":    "UrlT0kenSecret42",
+	}
+	pd, pdSrv := startPagerDuty(t)
+	pd.setAnswer(func(w http.ResponseWriter, body []byte) bool {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]any{"status": "invalid event", "message": "Event object is invalid",
+			"errors": []string{"cannot read event " + string(body)}})
+		return true
+	})
+	hook, hs := startEventHook(t)
+	hook.fail = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, "cannot take %s %s\nheaders: %v\nbody: %s", r.Method, r.URL, r.Header, body)
+		return true
+	}
+	smtp := alerttest.StartSMTP(t, alerttest.SMTPOptions{TLS: "starttls", User: "pp", Password: "the-right-one"})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, smtp.RootCAsPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"VERBOSE=true", "LOG_LEVEL=DEBUG", "SSL_CA_FILE=" + ca, "NOTIFICATION_RETRY_ATTEMPTS=2",
+		"HOOK_URL=" + hs.URL + "/hook/${HOOK_TOKEN}"}
+	for k, v := range secrets {
+		env = append(env, k+"="+v)
+	}
+	metrics := filepath.Join(t.TempDir(), "pingpanda.prom")
+	env = append(env, "METRICS_TEXTFILE="+metrics)
+	w := newChannelWorld(t, time.Date(2030, 5, 6, 2, 0, 0, 0, time.UTC), fmt.Sprintf(`channels:
+  pager: {type: pagerduty, routing_key: "${PD_KEY}", url: "%s/v2/enqueue"}
+  hook:  {type: webhook, url: "%s/hook/${HOOK_TOKEN}", secret: "${HOOK_SECRET}"}
+  mail:  {type: email, smtp: "smtp://pp:${SMTP_PASSWORD}@%s", from: "pp@example.com", to: ["ops@example.com"]}
+monitors:
+  - {name: shop, check: http, target: "TARGET/shop", labels: {severity: critical}}
+`, pdSrv.URL, hs.URL, smtp.Addr), env...)
+	w.down(true)
+	var outs []string
+	for range 2 {
+		rep, out, errOut := w.sweep(t)
+		outs = append(outs, out, errOut)
+		if rep.Alerts.Delivered != 0 {
+			t.Fatalf("alerts %+v; every channel should have failed", rep.Alerts)
+		}
+	}
+	w.down(false)
+	_, out, errOut := w.sweep(t)
+	outs = append(outs, out, errOut)
+	// The servers were sent the secrets they need (so they could echo
+	// them): the routing key in the body, the token in the URL.
+	pd.mu.Lock()
+	pdRequests := pd.requests
+	pd.mu.Unlock()
+	hook.mu.Lock()
+	hookRequests := hook.requests
+	hook.mu.Unlock()
+	if pdRequests == 0 || hookRequests == 0 {
+		t.Fatalf("PagerDuty got %d requests, the webhook %d; want some", pdRequests, hookRequests)
+	}
+	// The echoes reached the log (scrubbed), so the test sees what a
+	// leak would look like.
+	for _, echo := range []string{"HTTP 400", "cannot read event", "HTTP 500", "cannot take POST", "535"} {
+		if !strings.Contains(strings.Join(outs, ""), echo) {
+			t.Fatalf("the log should show the servers' answers (%q):\n%s", echo, strings.Join(outs, "\n"))
+		}
+	}
+	stateFile, err := os.ReadFile(filepath.Join(w.dir, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	places := map[string]string{"sweeps' stdout and stderr": strings.Join(outs, "\n"), "state file": string(stateFile),
+		"METRICS_TEXTFILE": string(metricsText)}
+	for _, args := range [][]string{{"status", "--json"}, {"status"}, {"config"}, {"config", "--monitors"}} {
+		out, errOut := w.cli(t, args...)
+		places["pingpanda "+strings.Join(args, " ")] = out + errOut
+	}
+	for where, text := range places {
+		for name, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("%s (%s) is in the %s", name, s, where)
+			}
+		}
+	}
+}
