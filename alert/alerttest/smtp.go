@@ -45,8 +45,10 @@ type SMTPOptions struct {
 type SMTP struct {
 	// Addr is 127.0.0.1:port.
 	Addr string
-	// RootCAs trusts the server's certificate (nil without TLS).
-	RootCAs *x509.CertPool
+	// RootCAs trusts the server's certificate (nil without TLS);
+	// RootCAsPEM is the same CA as PEM, for a CA file (SSL_CA_FILE).
+	RootCAs    *x509.CertPool
+	RootCAsPEM []byte
 
 	dir  string // accepted messages, one JSON file each, under new/
 	mu   sync.Mutex
@@ -157,7 +159,7 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 	switch o.TLS {
 	case "":
 	case "starttls", "smtps":
-		cert, key, pool := testCertificate(t)
+		cert, key, pool, caPEM := testCertificate(t)
 		cfg["cert"], cfg["key"] = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 		if err := os.WriteFile(cfg["cert"].(string), cert, 0o644); err != nil {
 			t.Fatal(err)
@@ -165,7 +167,7 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 		if err := os.WriteFile(cfg["key"].(string), key, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s.RootCAs = pool
+		s.RootCAs, s.RootCAsPEM = pool, caPEM
 	default:
 		t.Fatalf("alerttest: SMTPOptions.TLS %q is none of \"\", starttls, smtps", o.TLS)
 	}
@@ -274,8 +276,8 @@ func (s *SMTP) Kill() {
 
 // testCertificate is a server certificate for 127.0.0.1 and localhost,
 // valid for an hour either side of now, signed by a CA made for it: the
-// certificate and key as PEM, and a pool holding the CA.
-func testCertificate(t testing.TB) (certPEM, keyPEM []byte, roots *x509.CertPool) {
+// certificate and key as PEM, a pool holding the CA, and the CA as PEM.
+func testCertificate(t testing.TB) (certPEM, keyPEM []byte, roots *x509.CertPool, caPEM []byte) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -316,5 +318,6 @@ func testCertificate(t testing.TB) (certPEM, keyPEM []byte, roots *x509.CertPool
 	roots = x509.NewCertPool()
 	roots.AddCert(ca)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), roots
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), roots,
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 }

@@ -63,13 +63,31 @@ func StatusChannels(configured []string, outbox []state.OutboxEntry) []StatusCha
 	return rows
 }
 
+// failureProvider is the provider a failure names: "slack" of "after 2
+// attempts: slack: post: dial tcp ...: connection refused".
+func failureProvider(part string) string {
+	if _, rest, ok := strings.Cut(part, " attempts: "); ok && strings.HasPrefix(part, "after ") {
+		part = rest
+	}
+	name, _, _ := strings.Cut(part, ": ")
+	return name
+}
+
 // providerFailure is provider's part of an outbox entry's last error (the
 // sweep joins each provider's failure with "; "), and whether it says the
 // channel is broken.
 func providerFailure(lastError, provider string) (string, *BrokenChannel) {
 	for _, part := range strings.Split(lastError, "; ") {
 		se := alert.ParseSendError(part)
-		if se == nil || se.Provider != provider {
+		if se == nil {
+			// Not an HTTP answer (a refused connection, a mail server's
+			// 451): the provider's failure all the same.
+			if failureProvider(part) == provider {
+				return part, nil
+			}
+			continue
+		}
+		if se.Provider != provider {
 			continue
 		}
 		if errors.Is(se, alert.ErrChannelBroken) {
