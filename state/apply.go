@@ -379,7 +379,7 @@ func certTransitions(s *TargetState, ev *eventer, r *probe.Result) {
 		return
 	}
 	ev.add(kind, ev.now, func(e *Event) {
-		e.CertLevel, e.DaysLeft = level, r.TLS.DaysLeft
+		e.CertLevel, e.DaysLeft, e.CertFrom = level, r.TLS.DaysLeft, prev
 		e.Message = CertExpiryMessage(r.TLS.NotAfter, r.TLS.DaysLeft)
 	})
 }

@@ -61,6 +61,14 @@ type Event struct {
 	// CertLevel and DaysLeft describe the certificate, for cert_* events.
 	CertLevel string  `json:"cert_level,omitempty"`
 	DaysLeft  float64 `json:"days_left,omitempty"`
+	// CertFrom is the level before the change ("" the first time a
+	// level is seen), for cert_* events.
+	CertFrom string `json:"cert_from,omitempty"`
+	// Escalates marks a held event (TargetState.Held) that stands for a
+	// condition announced before the hold began: a cert_critical held
+	// after cert_warning was sent. Its resolution inside the hold is
+	// then kept for whoever was told, not dropped with it.
+	Escalates bool `json:"escalates,omitempty"`
 	// Group and Labels are the monitor's, set by the sweep before the
 	// event is routed and queued, so that a delivery in a later sweep
 	// (a retry, a held event released) still carries them.

@@ -1,6 +1,10 @@
 package state
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/pingpanda/pingpanda/probe"
+)
 
 // maxHeld bounds a target's held events: one open event per condition
 // and the resolutions of conditions announced before the silence, with
@@ -31,7 +35,9 @@ const (
 //     of a condition whose opening event is held drops both: the incident
 //     began and ended inside the silence and is never announced; one of a
 //     condition announced before the silence is held, so that whoever was
-//     told of it hears it end.
+//     told of it hears it end. That includes a certificate announced as
+//     cert_warning before the silence whose cert_critical is held: the
+//     cert_ok replaces the held critical, which is never sent.
 //
 // Once silenced is false, everything held is announced first, in order,
 // then the new events. Kinds not meant for people are returned as they
@@ -43,6 +49,9 @@ func HoldEvents(s *TargetState, events []Event, silenced bool) (send []Event, wh
 			return events, what
 		}
 		send = append(slices.Clip(s.Held), events...)
+		for i := range len(s.Held) {
+			send[i].Escalates = false
+		}
 		s.Held = nil
 		return send, what
 	}
@@ -57,19 +66,24 @@ func HoldEvents(s *TargetState, events []Event, silenced bool) (send []Event, wh
 			j := slices.IndexFunc(s.Held, func(h Event) bool {
 				return !h.Kind.Resolves() && h.Kind.Condition() == c && h.Incident() == e.Incident()
 			})
-			if j >= 0 {
+			switch {
+			case j >= 0 && s.Held[j].Escalates:
+				// It escalated a condition announced before the silence:
+				// the escalation is never told, the end is.
+				s.Held = slices.Delete(s.Held, j, j+1)
+				s.Held = append(s.Held, e)
+				what[i] = Kept
+			case j >= 0:
 				// Began and ended inside the silence: recorded, never
 				// announced.
 				s.Held = slices.Delete(s.Held, j, j+1)
 				what[i] = Withheld
-				continue
+			default:
+				s.Held = append(s.Held, e)
+				what[i] = Kept
 			}
-			s.Held = append(s.Held, e)
-			what[i] = Kept
 		default:
-			c := e.Kind.Condition()
-			s.Held = slices.DeleteFunc(s.Held, func(h Event) bool { return !h.Kind.Resolves() && h.Kind.Condition() == c })
-			s.Held = append(s.Held, e)
+			s.Held = holdOpener(s.Held, e)
 			what[i] = Kept
 		}
 	}
@@ -77,4 +91,22 @@ func HoldEvents(s *TargetState, events []Event, silenced bool) (send []Event, wh
 		s.Held = slices.Delete(s.Held, 0, n-maxHeld)
 	}
 	return send, what
+}
+
+// holdOpener holds e, an event that opens a condition, in place of any
+// held one of its condition. It escalates (Event.Escalates) a condition
+// announced before the hold if the one it replaces did, or, with none
+// held, if it is a certificate level that follows another: cert_warning
+// was announced, since a held one would still be here.
+func holdOpener(held []Event, e Event) []Event {
+	c := e.Kind.Condition()
+	e.Escalates = c == KindCertWarning && e.CertFrom != "" && e.CertFrom != string(probe.CertOK)
+	held = slices.DeleteFunc(held, func(h Event) bool {
+		if h.Kind.Resolves() || h.Kind.Condition() != c {
+			return false
+		}
+		e.Escalates = h.Escalates
+		return true
+	})
+	return append(held, e)
 }

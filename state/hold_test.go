@@ -20,6 +20,12 @@ func TestHoldEvents(t *testing.T) {
 	down2 := ev(KindDown, 2*time.Hour)
 	warn, crit, ok := ev(KindCertWarning, 0), ev(KindCertCritical, time.Hour), ev(KindCertOK, 2*time.Hour)
 	circuit := ev(KindCircuitOpened, 0)
+	// The same certificate's levels as the sweep gives them: each says
+	// which level it follows.
+	warnFromOK, critFromWarn, okFromCrit := warn, crit, ok
+	warnFromOK.CertFrom, critFromWarn.CertFrom, okFromCrit.CertFrom = "ok", "warning", "critical"
+	critFromOK := critFromWarn
+	critFromOK.CertFrom = "ok"
 
 	type step struct {
 		silenced bool
@@ -48,6 +54,18 @@ func TestHoldEvents(t *testing.T) {
 			[]step{{true, []Event{warn}, nil}, {true, []Event{crit}, nil}, {false, nil, []Event{crit}}}, nil},
 		{"a certificate warning and renewal inside: nothing", nil,
 			[]step{{true, []Event{warn}, nil}, {true, []Event{ok}, nil}, {false, nil, nil}}, nil},
+		{"warning announced, critical then renewal inside: the renewal is sent, not the critical", nil,
+			[]step{{true, []Event{critFromWarn}, nil}, {true, []Event{okFromCrit}, nil}, {false, nil, []Event{okFromCrit}}}, nil},
+		{"warning announced, critical inside, still critical after: the critical is sent", nil,
+			[]step{{true, []Event{critFromWarn}, nil}, {false, nil, []Event{critFromWarn}}}, nil},
+		{"warning, critical and renewal all inside: nothing", nil,
+			[]step{{true, []Event{warnFromOK}, nil}, {true, []Event{critFromWarn}, nil}, {true, []Event{okFromCrit}, nil}, {false, nil, nil}}, nil},
+		{"critical straight from ok, renewal inside: nothing", nil,
+			[]step{{true, []Event{critFromOK}, nil}, {true, []Event{okFromCrit}, nil}, {false, nil, nil}}, nil},
+		{"warning announced, renewed, then warning again and renewed inside: only the first renewal", nil,
+			[]step{{true, []Event{okFromCrit}, nil}, {true, []Event{warnFromOK}, nil}, {true, []Event{okFromCrit}, nil}, {false, nil, []Event{okFromCrit}}}, nil},
+		{"a held escalation survives the record", []Event{func() Event { e := critFromWarn; e.Escalates = true; return e }()},
+			[]step{{true, []Event{okFromCrit}, nil}, {false, nil, []Event{okFromCrit}}}, nil},
 		{"circuit events are not for people: never held", nil,
 			[]step{{true, []Event{circuit}, []Event{circuit}}}, nil},
 		{"still silenced: held stays", nil,
